@@ -1,0 +1,338 @@
+// Package client is the Go SDK for apps of the launcher.
+//
+// An app started by the launcher finds its connection value with
+// LauncherValue (the --launcher argument or the SAFE_LAUNCHER environment
+// variable), connects with Dial, and calls a method per endpoint. A Client is
+// safe for concurrent use: requests are pipelined on one connection and answers
+// are matched by id. Errors from the launcher are *wire.Error values; test them
+// with errors.Is against the wire.Err* sentinels (for example
+// errors.Is(err, wire.ErrPathNotFound)).
+//
+// The SDK asks for counter nonce mode by default (a fresh nonce per message);
+// WithFixedNonce selects the original protocol's fixed nonce, which a launcher
+// may refuse.
+//
+// The package shares wire types with the daemon through package wire and never
+// imports server packages.
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/safe-launcher/launcher/framing"
+	"github.com/safe-launcher/launcher/handshake"
+	"github.com/safe-launcher/launcher/wire"
+)
+
+// EnvLauncher is the environment variable that may carry the launcher value
+// instead of the command line.
+const EnvLauncher = "SAFE_LAUNCHER"
+
+var (
+	// ErrClosed is returned by calls on a closed client or after the connection broke.
+	ErrClosed = errors.New("client: connection closed")
+	// ErrNoLauncher is returned by LauncherValue when the app was not given one.
+	ErrNoLauncher = errors.New("client: no --launcher argument or " + EnvLauncher + " variable")
+	// ErrBadLauncherValue is returned for a value that is not tcp:<host>:<port>:<launcher_string>.
+	ErrBadLauncherValue = errors.New("client: launcher value is not tcp:<host>:<port>:<launcher_string>")
+)
+
+// Target is a parsed launcher value.
+type Target struct {
+	Host, Port     string
+	LauncherString string
+}
+
+// Addr returns host:port.
+func (t Target) Addr() string { return net.JoinHostPort(t.Host, t.Port) }
+
+// ParseLauncherValue parses "tcp:<host>:<port>:<launcher_string>". The launcher
+// string is everything after the port (it may itself contain ':'); the host may
+// be a name.
+func ParseLauncherValue(v string) (Target, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 4 || parts[0] != "tcp" || parts[1] == "" || parts[2] == "" {
+		return Target{}, ErrBadLauncherValue
+	}
+	t := Target{Host: parts[1], Port: parts[2], LauncherString: strings.Join(parts[3:], ":")}
+	if t.LauncherString == "" {
+		return Target{}, ErrBadLauncherValue
+	}
+	return t, nil
+}
+
+// LauncherValue finds the launcher value in args (usually os.Args[1:]):
+// "--launcher VALUE" or "--launcher=VALUE"; failing that, in the SAFE_LAUNCHER
+// environment variable.
+func LauncherValue(args []string) (string, error) {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--launcher="); ok {
+			return v, nil
+		}
+		if a == "--launcher" && i+1 < len(args) {
+			return args[i+1], nil
+		}
+	}
+	if v := os.Getenv(EnvLauncher); v != "" {
+		return v, nil
+	}
+	return "", ErrNoLauncher
+}
+
+// Option configures Dial.
+type Option func(*options)
+
+type options struct {
+	mode     handshake.Mode
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	rand     io.Reader
+	maxFrame uint64
+}
+
+// WithFixedNonce selects the original fixed-nonce mode (for compatibility tests).
+func WithFixedNonce() Option { return func(o *options) { o.mode = handshake.Fixed } }
+
+// WithDialer replaces the dialer (default net.Dialer.DialContext).
+func WithDialer(d func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(o *options) { o.dial = d }
+}
+
+// WithRand replaces the randomness source (default crypto/rand), for tests.
+func WithRand(r io.Reader) Option { return func(o *options) { o.rand = r } }
+
+// WithMaxFrame sets the largest answer frame accepted (default 300 MiB).
+func WithMaxFrame(n uint64) Option { return func(o *options) { o.maxFrame = n } }
+
+// Client is a session with the launcher.
+type Client struct {
+	nc   net.Conn
+	ch   *handshake.Channel
+	mode handshake.Mode
+
+	writeMu sync.Mutex // orders Seal and Write
+
+	mu      sync.Mutex
+	pending map[string][]chan result // by id; FIFO for identical ids
+	err     error                    // set when the reader stops
+
+	done chan struct{} // closed when the reader goroutine ends
+}
+
+type result struct {
+	data json.RawMessage
+	err  error
+}
+
+// Dial connects to the launcher named by value ("tcp:<host>:<port>:<launcher_string>")
+// and completes the handshake. ctx bounds the dial and the handshake.
+func Dial(ctx context.Context, value string, opts ...Option) (*Client, error) {
+	o := options{mode: handshake.Counter, rand: rand.Reader, maxFrame: framing.DefaultMaxSize}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.dial == nil {
+		var d net.Dialer
+		o.dial = d.DialContext
+	}
+	t, err := ParseLauncherValue(value)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := o.dial(ctx, "tcp", t.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", t.Addr(), err)
+	}
+	c, err := handshakeOn(ctx, nc, t.LauncherString, o)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o options) (*Client, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
+	defer stop()
+	app, req, err := handshake.NewApp(o.rand, launcherString, wire.V1_0.String(), o.mode)
+	if err != nil {
+		return nil, err
+	}
+	if err := framing.WriteFrame(nc, req); err != nil {
+		return nil, fmt.Errorf("client: sending handshake: %w", err)
+	}
+	fr := framing.NewReader(nc, o.maxFrame)
+	answer, err := fr.ReadFrame()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("client: handshake: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("client: reading handshake answer: %w", err)
+	}
+	ch, err := app.Finish(answer)
+	if err != nil {
+		var re *handshake.RefusedError
+		if errors.As(err, &re) {
+			return nil, &wire.Error{Code: wire.Code(re.Code), Description: re.Description}
+		}
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if !stop() {
+		return nil, fmt.Errorf("client: handshake: %w", ctx.Err())
+	}
+	_ = nc.SetDeadline(timeZero)
+	c := &Client{nc: nc, ch: ch, mode: o.mode, pending: map[string][]chan result{}, done: make(chan struct{})}
+	go c.readLoop(fr)
+	return c, nil
+}
+
+// Mode reports the session's nonce mode ("counter" or "fixed").
+func (c *Client) Mode() string { return c.mode.String() }
+
+// Close ends the session and waits for the reader goroutine. It is idempotent.
+func (c *Client) Close() error {
+	err := c.nc.Close()
+	<-c.done
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Done is closed when the session has ended (closed by either side).
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// readLoop delivers answers to their callers until the connection ends.
+func (c *Client) readLoop(fr *framing.Reader) {
+	defer close(c.done)
+	var err error
+	for {
+		var body []byte
+		body, err = fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		var plain []byte
+		plain, err = c.ch.Open(nil, body)
+		if err != nil {
+			// An unencrypted frame here is the launcher's plain error (e.g.
+			// frame too large) just before it closes.
+			var r wire.Response
+			if json.Unmarshal(body, &r) == nil && r.Err() != nil {
+				err = r.Err()
+			}
+			break
+		}
+		var r wire.Response
+		if jerr := json.Unmarshal(plain, &r); jerr != nil {
+			err = fmt.Errorf("client: malformed answer: %w", jerr)
+			break
+		}
+		c.deliver(r.ID, result{data: r.Data, err: r.Err()})
+	}
+	c.ch.Close()
+	c.nc.Close()
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		err = ErrClosed
+	} else {
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	c.mu.Lock()
+	c.err = err
+	for id, q := range c.pending {
+		for _, w := range q {
+			w <- result{err: err}
+		}
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+}
+
+func (c *Client) deliver(id string, r result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.pending[id]
+	if len(q) == 0 {
+		return // an answer nobody waits for (e.g. an unassociated error)
+	}
+	q[0] <- r
+	if len(q) == 1 {
+		delete(c.pending, id)
+	} else {
+		c.pending[id] = q[1:]
+	}
+}
+
+type envelope struct {
+	Endpoint string `json:"endpoint"`
+	Data     any    `json:"data,omitempty"`
+}
+
+// Call sends a request to endpoint with data (marshalled as JSON; nil for none)
+// and decodes the answer's data into out (if out is non-nil). It returns a
+// *wire.Error for an error answer. Calls may run concurrently.
+func (c *Client) Call(ctx context.Context, endpoint string, data, out any) error {
+	msg, err := json.Marshal(envelope{Endpoint: endpoint, Data: data})
+	if err != nil {
+		return fmt.Errorf("client: encoding %s: %w", endpoint, err)
+	}
+	raw, err := c.CallRaw(ctx, msg)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if len(raw) == 0 {
+			return fmt.Errorf("client: %s answered without data", endpoint)
+		}
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("client: decoding %s answer: %w", endpoint, err)
+		}
+	}
+	return nil
+}
+
+// CallRaw sends one request message (the plain JSON envelope) and returns the
+// answer's raw data (nil for success without data).
+func (c *Client) CallRaw(ctx context.Context, msg []byte) (json.RawMessage, error) {
+	w := make(chan result, 1)
+	c.writeMu.Lock()
+	frame := c.ch.Seal(make([]byte, framing.HeaderSize, framing.HeaderSize+len(msg)+handshake.Overhead), msg)
+	id := wire.ID(frame[framing.HeaderSize:])
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		c.writeMu.Unlock()
+		return nil, c.err
+	}
+	c.pending[id] = append(c.pending[id], w)
+	c.mu.Unlock()
+	err := framing.WriteFramed(c.nc, frame)
+	c.writeMu.Unlock()
+	if err != nil {
+		c.nc.Close() // a partial write desynchronises the stream
+		r := <-w
+		return nil, r.err
+	}
+	select {
+	case r := <-w:
+		return r.data, r.err
+	case <-ctx.Done():
+		// The slot stays queued so that a later answer with the same id (fixed
+		// mode) still goes to the right caller; this one is dropped.
+		return nil, ctx.Err()
+	}
+}

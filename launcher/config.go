@@ -1,0 +1,122 @@
+package launcher
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/safe-launcher/launcher/framing"
+)
+
+// Config holds a Server's settings. Start from DefaultConfig.
+type Config struct {
+	// MaxFrame is the largest frame payload accepted (default 300 MiB).
+	MaxFrame uint64
+	// MaxHandshakeFrame is the largest handshake frame accepted (default 64 KiB).
+	MaxHandshakeFrame uint64
+	// HandshakeTimeout bounds the whole handshake, from accept to answer (default 10 s).
+	HandshakeTimeout time.Duration
+	// TokenTTL is how long a launcher string stays valid (default 2 min).
+	TokenTTL time.Duration
+	// MaxConns caps concurrent connections; the ones over it are closed at once (default 256).
+	MaxConns int
+	// InFlightBudget caps the bytes of frames being read or processed across all
+	// connections (default 1 GiB).
+	InFlightBudget int64
+	// BudgetWait is how long a frame waits for budget before it is refused with
+	// a busy error (default 5 s).
+	BudgetWait time.Duration
+	// MaxJSONDepth caps the nesting of request JSON (default 32).
+	MaxJSONDepth int
+	// WriteTimeout bounds writing one answer to a peer that does not read (default 60 s).
+	WriteTimeout time.Duration
+	// ShutdownGrace bounds how long in-flight requests may run after shutdown begins (default 5 s).
+	ShutdownGrace time.Duration
+	// RefuseFixedNonce refuses sessions in the original fixed-nonce mode. The
+	// default (false) accepts them, for compatibility with the original apps;
+	// see docs/security.md.
+	RefuseFixedNonce bool
+	// Logger receives the daemon's logs (default: discard).
+	Logger *slog.Logger
+	// Rand is the source of keys, nonces and launcher strings (default crypto/rand).
+	Rand io.Reader
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		MaxFrame:          framing.DefaultMaxSize,
+		MaxHandshakeFrame: 64 << 10,
+		HandshakeTimeout:  10 * time.Second,
+		TokenTTL:          2 * time.Minute,
+		MaxConns:          256,
+		InFlightBudget:    1 << 30,
+		BudgetWait:        5 * time.Second,
+		MaxJSONDepth:      32,
+		WriteTimeout:      60 * time.Second,
+		ShutdownGrace:     5 * time.Second,
+	}
+}
+
+// ErrConfig is wrapped by configuration errors.
+var ErrConfig = errors.New("launcher: invalid config")
+
+// withDefaults fills zero values from DefaultConfig and validates the result.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.MaxFrame == 0 {
+		c.MaxFrame = d.MaxFrame
+	}
+	if c.MaxHandshakeFrame == 0 {
+		c.MaxHandshakeFrame = d.MaxHandshakeFrame
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = d.TokenTTL
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = d.MaxConns
+	}
+	if c.InFlightBudget == 0 {
+		c.InFlightBudget = d.InFlightBudget
+	}
+	if c.BudgetWait == 0 {
+		c.BudgetWait = d.BudgetWait
+	}
+	if c.MaxJSONDepth == 0 {
+		c.MaxJSONDepth = d.MaxJSONDepth
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = d.ShutdownGrace
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	switch {
+	case c.MaxFrame > 1<<40:
+		return c, fmt.Errorf("%w: MaxFrame %d is over 1 TiB", ErrConfig, c.MaxFrame)
+	case c.MaxHandshakeFrame > c.MaxFrame:
+		return c, fmt.Errorf("%w: MaxHandshakeFrame %d is over MaxFrame %d", ErrConfig, c.MaxHandshakeFrame, c.MaxFrame)
+	case c.MaxConns < 0, c.InFlightBudget < 0, c.MaxJSONDepth < 0:
+		return c, fmt.Errorf("%w: negative limit", ErrConfig)
+	case c.HandshakeTimeout < 0, c.TokenTTL < 0, c.BudgetWait < 0, c.WriteTimeout < 0, c.ShutdownGrace < 0:
+		return c, fmt.Errorf("%w: negative duration", ErrConfig)
+	}
+	return c, nil
+}

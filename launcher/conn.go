@@ -1,0 +1,346 @@
+package launcher
+
+import (
+	"context"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/safe-launcher/launcher/framing"
+	"github.com/safe-launcher/launcher/handshake"
+	"github.com/safe-launcher/launcher/wire"
+)
+
+// conn is one TCP connection: the handshake, then the encrypted session.
+// Requests are read and executed one at a time, in the order received.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Set under srv.mu once the handshake succeeds.
+	authenticated bool
+	appID         string
+
+	app  App // as of the handshake; RootDir and ID never change
+	ch   *handshake.Channel
+	mode handshake.Mode
+	fr   *framing.Reader
+
+	since    time.Time
+	requests atomic.Int64
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+
+	stopOnce sync.Once
+	stopping atomic.Bool
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
+}
+
+// stopReading makes the session end after the request it is executing.
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	_ = c.nc.SetReadDeadline(time.Now())
+}
+
+// kill ends the connection now: the request context is cancelled and the socket closed.
+func (c *conn) kill() {
+	c.stopOnce.Do(func() {
+		c.stopping.Store(true)
+		if c.cancel != nil {
+			c.cancel()
+		}
+		c.nc.Close()
+	})
+}
+
+func (c *conn) info() SessionInfo {
+	return SessionInfo{
+		AppID: c.appID, Remote: c.nc.RemoteAddr().String(), Mode: c.mode.String(), Since: c.since,
+		Requests: c.requests.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+	}
+}
+
+func (c *conn) run(parent context.Context) {
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(parent))
+	defer c.kill()
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic in connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	if !c.handshake() {
+		return
+	}
+	defer c.ch.Close()
+	c.log.Info("session started", "app", c.appID, "mode", c.mode.String())
+	c.serve()
+	c.log.Info("session ended", "app", c.appID, "requests", c.requests.Load())
+}
+
+// writeFrame writes one frame with the write deadline.
+func (c *conn) writeFrame(buf []byte) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	err := framing.WriteFramed(c.nc, buf)
+	if err == nil {
+		c.bytesOut.Add(int64(len(buf)))
+	}
+	return err
+}
+
+// plainError writes an unassociated (or handshake-time) plain error frame.
+func (c *conn) plainError(code wire.Code, desc string) {
+	buf := wire.AppendError(make([]byte, framing.HeaderSize, 128+len(desc)), "", code, desc)
+	_ = c.writeFrame(buf)
+}
+
+// handshake runs the authenticate-app exchange under the handshake deadline.
+func (c *conn) handshake() bool {
+	cfg := &c.srv.cfg
+	_ = c.nc.SetReadDeadline(time.Now().Add(cfg.HandshakeTimeout))
+	fr := framing.NewReader(c.nc, cfg.MaxHandshakeFrame)
+	body, err := fr.ReadFrame()
+	if err != nil {
+		switch {
+		case errors.Is(err, framing.ErrTooLarge):
+			c.plainError(wire.CodeFrameTooLarge, fmt.Sprintf("handshake frame is over %d bytes", cfg.MaxHandshakeFrame))
+		case isTimeout(err):
+			c.log.Info("handshake timed out")
+		}
+		return false
+	}
+	c.bytesIn.Add(int64(len(body) + framing.HeaderSize))
+	req, err := handshake.ParseRequest(body)
+	if err != nil {
+		c.plainError(wire.CodeHandshake, err.Error())
+		return false
+	}
+	ep, err := wire.ParseEndpoint(req.Endpoint)
+	if err != nil {
+		c.plainError(wire.CodeHandshake, err.Error())
+		return false
+	}
+	if ep.Module != handshake.Module || ep.Request != handshake.Request {
+		c.plainError(wire.CodeHandshake, fmt.Sprintf("the first message must be %s/%s, not %s/%s", handshake.Module, handshake.Request, ep.Module, ep.Request))
+		return false
+	}
+	if !c.srv.table.Serves(ep.Version) {
+		c.plainError(wire.CodeUnknownVersion, fmt.Sprintf("version %s is not served", ep.Version))
+		return false
+	}
+	if req.Data.NonceMode != handshake.ModeCounter && cfg.RefuseFixedNonce {
+		c.plainError(wire.CodeFixedRefused, handshake.ErrFixedRefused.Error())
+		return false
+	}
+	appID, err := c.srv.tokens.redeem(req.Data.LauncherString)
+	if err != nil {
+		c.log.Info("handshake refused", "reason", err)
+		c.plainError(wire.CodeLauncherString, "the launcher string is unknown, used or expired")
+		return false
+	}
+	app, ok := c.srv.apps.App(appID)
+	if !ok {
+		c.plainError(wire.CodeLauncherString, "the app of this launcher string is no longer registered")
+		return false
+	}
+	answer, ch, err := handshake.Accept(cfg.Rand, req, !cfg.RefuseFixedNonce)
+	if err != nil {
+		c.log.Error("handshake failed", "err", err)
+		c.plainError(wire.CodeInternal, "internal error")
+		return false
+	}
+	c.ch, c.mode, c.app = ch, ch.Mode(), app
+	c.srv.mu.Lock()
+	if c.srv.closing {
+		c.srv.mu.Unlock()
+		ch.Close()
+		return false
+	}
+	c.authenticated, c.appID = true, appID
+	c.srv.mu.Unlock()
+	buf := append(make([]byte, framing.HeaderSize, framing.HeaderSize+len(answer)), answer...)
+	if err := c.writeFrame(buf); err != nil {
+		return false
+	}
+	c.fr = framing.NewReader(c.nc, cfg.MaxFrame)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if c.stopping.Load() {
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
+	return true
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// serve reads, executes and answers requests until the peer leaves, the
+// session is ended, or a fatal protocol error.
+func (c *conn) serve() {
+	for {
+		if c.stopping.Load() {
+			return
+		}
+		size, err := c.fr.ReadHeader()
+		if err != nil {
+			if errors.Is(err, framing.ErrTooLarge) {
+				c.plainError(wire.CodeFrameTooLarge, fmt.Sprintf("frame length is over the maximum of %d bytes; closing", c.srv.cfg.MaxFrame))
+			}
+			return
+		}
+		if !c.frame(size) {
+			return
+		}
+	}
+}
+
+// frame reads one request body of size bytes and answers it. It reports false
+// when the session must end.
+func (c *conn) frame(size uint64) bool {
+	cfg := &c.srv.cfg
+	n := int64(size)
+	if !c.srv.budget.acquire(c.ctx, n, cfg.BudgetWait) {
+		return c.refuseFrame(size)
+	}
+	defer c.srv.budget.release(n)
+
+	body, err := c.fr.ReadBody(nil, size)
+	if err != nil {
+		return false
+	}
+	c.bytesIn.Add(n + framing.HeaderSize)
+	c.requests.Add(1)
+
+	// The answer id is the SHA-512 of the body as received; for large bodies it
+	// is computed beside the decryption.
+	var id string
+	var wg sync.WaitGroup
+	if len(body) >= 1<<20 {
+		wg.Go(func() { id = wire.ID(body) })
+	} else {
+		id = wire.ID(body)
+	}
+	plain, openErr := c.ch.Open(nil, body)
+	wg.Wait()
+	if openErr != nil {
+		c.log.Info("message did not decrypt", "app", c.appID, "bytes", len(body))
+		ok := c.answerError(id, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"})
+		// In counter mode the peer's nonce sequence can no longer be trusted.
+		return ok && c.mode == handshake.Fixed
+	}
+	return c.execute(id, plain)
+}
+
+// refuseFrame answers a frame that could not get in-flight budget: its body is
+// read and discarded while hashed, and a busy error is sent.
+func (c *conn) refuseFrame(size uint64) bool {
+	h := sha512.New()
+	if _, err := io.CopyN(h, c.nc, int64(size)); err != nil {
+		return false
+	}
+	c.ch.Skip()
+	id := base64.StdEncoding.EncodeToString(h.Sum(nil))
+	c.log.Warn("frame refused: in-flight budget exhausted", "app", c.appID, "bytes", size)
+	return c.answerError(id, &wire.Error{Code: wire.CodeBusy, Description: fmt.Sprintf("the launcher is busy: a %d-byte frame did not fit the in-flight budget; retry later", size)})
+}
+
+// execute routes and runs one decrypted request and writes its answer.
+func (c *conn) execute(id string, plain []byte) bool {
+	start := time.Now()
+	answer, err := c.dispatch(plain)
+	if err != nil {
+		we, known := toWire(err)
+		if !known {
+			c.log.Error("request failed", "app", c.appID, "err", err)
+		}
+		c.log.Debug("request", "app", c.appID, "code", int64(we.Code), "took", time.Since(start))
+		return c.answerError(id, we)
+	}
+	c.log.Debug("request", "app", c.appID, "code", 0, "took", time.Since(start))
+	if answer == nil {
+		return c.answerError(id, &wire.Error{Code: wire.CodeOK})
+	}
+	buf, err := wire.AppendData(make([]byte, framing.HeaderSize, framing.HeaderSize+sizeHint(answer)), id, answer)
+	if err != nil {
+		c.log.Error("encoding answer", "err", err)
+		return c.answerError(id, &wire.Error{Code: wire.CodeInternal, Description: "internal error"})
+	}
+	return c.send(buf)
+}
+
+type sizeHinter interface{ EncodedSize() int }
+
+func sizeHint(v any) int {
+	if h, ok := v.(sizeHinter); ok {
+		return h.EncodedSize() + 128
+	}
+	return 512
+}
+
+// dispatch decodes the envelope, routes it and runs the handler, turning a
+// panic into an internal error.
+func (c *conn) dispatch(plain []byte) (answer any, err error) {
+	if err := wire.CheckDepth(plain, c.srv.cfg.MaxJSONDepth); err != nil {
+		return nil, err
+	}
+	req, err := wire.ParseRequest(plain)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := wire.ParseEndpoint(req.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if ep.Module == handshake.Module {
+		return nil, wire.Errorf(wire.CodeHandshakeAgain, "the handshake is already done; %s is not allowed in a session", req.Endpoint)
+	}
+	h, err := c.srv.table.Lookup(ep)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic in handler", "endpoint", ep.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			answer, err = nil, &wire.Error{Code: wire.CodeInternal, Description: "internal error"}
+		}
+	}()
+	return h(c.ctx, caller{c}, req.Data)
+}
+
+// answerError sends an error answer (code 0 for success without data).
+func (c *conn) answerError(id string, we *wire.Error) bool {
+	buf := wire.AppendError(make([]byte, framing.HeaderSize, 192+len(we.Description)), id, we.Code, we.Description)
+	return c.send(buf)
+}
+
+// send seals the JSON in buf[HeaderSize:] and writes the frame.
+func (c *conn) send(buf []byte) bool {
+	out := c.ch.Seal(make([]byte, framing.HeaderSize, len(buf)+handshake.Overhead), buf[framing.HeaderSize:])
+	return c.writeFrame(out) == nil
+}
+
+// caller is the route.Caller of a session.
+type caller struct{ c *conn }
+
+func (k caller) AppID() string   { return k.c.app.ID }
+func (k caller) RootDir() string { return k.c.app.RootDir }
+func (k caller) SharedAllowed() bool {
+	a, ok := k.c.srv.apps.App(k.c.app.ID)
+	return ok && a.SharedDrive
+}

@@ -1,0 +1,289 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/safe-launcher/launcher/framing"
+	"github.com/safe-launcher/launcher/route"
+	"github.com/safe-launcher/launcher/wire"
+)
+
+// Module is a set of routes (nfs, dns). Register is called once by New.
+type Module interface {
+	Register(t *route.Table)
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or when its context ends.
+var ErrServerClosed = errors.New("launcher: server closed")
+
+// ErrUnknownApp is returned when minting a launcher string for an app that is
+// not registered.
+var ErrUnknownApp = errors.New("launcher: unknown app")
+
+// Server is the daemon core. Its methods are safe for concurrent use.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	apps   Apps
+	table  *route.Table
+	tokens *tokens
+	budget *budget
+	start  time.Time
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{} // accepted and not yet finished
+	closing bool
+	lns      map[net.Listener]struct{}
+	wg       sync.WaitGroup // one per connection goroutine
+
+	accepted atomic.Int64
+	rejected atomic.Int64
+}
+
+// New builds a server serving the given modules for the registered apps.
+// It panics if two modules register the same route.
+func New(cfg Config, apps Apps, modules ...Module) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if apps == nil {
+		return nil, fmt.Errorf("%w: nil Apps", ErrConfig)
+	}
+	t := route.NewTable(wire.V1_0, wire.V1_1)
+	for _, m := range modules {
+		m.Register(t)
+	}
+	return &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		apps:     apps,
+		table:    t,
+		tokens:   newTokens(cfg.Rand, cfg.Now, cfg.TokenTTL),
+		budget:   newBudget(cfg.InFlightBudget),
+		start:    cfg.Now(),
+		conns:    map[*conn]struct{}{},
+		lns:      map[net.Listener]struct{}{},
+	}, nil
+}
+
+// MintLauncherString returns a fresh single-use launcher string for a
+// registered app, valid for Config.TokenTTL.
+func (s *Server) MintLauncherString(appID string) (string, error) {
+	if _, ok := s.apps.App(appID); !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownApp, appID)
+	}
+	return s.tokens.mint(appID)
+}
+
+// LauncherValue formats the --launcher value "tcp:<ip>:<port>:<launcher_string>"
+// for a listener address.
+func LauncherValue(addr net.Addr, launcherString string) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "tcp:" + addr.String() + ":" + launcherString
+	}
+	return "tcp:" + host + ":" + port + ":" + launcherString
+}
+
+// EndApp ends every live session of appID at once and forgets its pending
+// launcher strings. The registry calls it when an app is removed.
+func (s *Server) EndApp(appID string) {
+	s.tokens.revokeApp(appID)
+	s.mu.Lock()
+	var victims []*conn
+	for c := range s.conns {
+		if c.authenticated && c.appID == appID {
+			victims = append(victims, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range victims {
+		c.kill()
+	}
+}
+
+// SessionInfo describes a live session.
+type SessionInfo struct {
+	AppID    string
+	Remote   string
+	Mode     string
+	Since    time.Time
+	Requests int64
+	BytesIn  int64
+	BytesOut int64
+}
+
+// Sessions lists the live authenticated sessions.
+func (s *Server) Sessions() []SessionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SessionInfo
+	for c := range s.conns {
+		if c.authenticated {
+			out = append(out, c.info())
+		}
+	}
+	return out
+}
+
+// Stats are counters for status and tests.
+type Stats struct {
+	Uptime         time.Duration
+	Conns          int   // open connections (handshaking or authenticated)
+	Sessions       int   // authenticated sessions
+	Accepted       int64 // connections accepted since start
+	Rejected       int64 // connections closed at once by the connection cap
+	InFlightBytes  int64 // budget in use
+	InFlightBudget int64
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{Conns: len(s.conns)}
+	for c := range s.conns {
+		if c.authenticated {
+			st.Sessions++
+		}
+	}
+	s.mu.Unlock()
+	st.Uptime = s.cfg.Now().Sub(s.start)
+	st.Accepted = s.accepted.Load()
+	st.Rejected = s.rejected.Load()
+	st.InFlightBytes = s.budget.inUse()
+	st.InFlightBudget = s.cfg.InFlightBudget
+	return st
+}
+
+// Serve accepts connections on ln until ctx ends or Shutdown is called, then
+// shuts down gracefully (see Shutdown) and returns ErrServerClosed. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace+time.Second)
+		defer cancel()
+		s.Shutdown(sctx)
+	})
+	defer stop()
+
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing || errors.Is(err, net.ErrClosed) {
+				s.wg.Wait()
+				return ErrServerClosed
+			}
+			// Temporary failure (e.g. out of file descriptors): back off.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "err", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		delay = 0
+		s.accepted.Add(1)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		if len(s.conns) >= s.cfg.MaxConns {
+			s.mu.Unlock()
+			s.rejected.Add(1)
+			s.refuse(nc)
+			continue
+		}
+		c := newConn(s, nc)
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.run(ctx)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// refuse closes a connection over the cap at once. A short unassociated busy
+// error is attempted first without blocking the accept loop.
+func (s *Server) refuse(nc net.Conn) {
+	_ = nc.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	_ = framing.WriteFrame(nc, wire.AppendError(nil, "", wire.CodeBusy, "too many connections"))
+	nc.Close()
+}
+
+// Shutdown stops accepting, lets in-flight requests finish for at most
+// Config.ShutdownGrace (or until ctx ends), then closes every connection and
+// waits for their goroutines. It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	first := !s.closing
+	s.closing = true
+	for ln := range s.lns {
+		ln.Close()
+		delete(s.lns, ln)
+	}
+	all := s.connList()
+	s.mu.Unlock()
+	if first {
+		s.log.Info("shutting down", "connections", len(all))
+	}
+	// Interrupt reads: each session finishes the request it is executing, then
+	// sees the expired deadline and ends.
+	for _, c := range all {
+		c.stopReading()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	grace := time.NewTimer(s.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	all = s.connList()
+	s.mu.Unlock()
+	for _, c := range all {
+		c.kill()
+	}
+	<-done
+	return nil
+}
+
+// connList returns the open connections; s.mu must be held.
+func (s *Server) connList() []*conn {
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}

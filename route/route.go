@@ -1,0 +1,113 @@
+// Package route owns what a module registers with the daemon: the Caller a
+// handler is given, the Handler signature, and the Table that maps a parsed
+// endpoint (version, module, request) to its handler.
+//
+// A Table belongs to one server instance; modules add their routes at start-up
+// with Handle, and a duplicate registration panics, as a programming error.
+package route
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/safe-launcher/launcher/wire"
+)
+
+// Caller is the authenticated app a request comes from.
+type Caller interface {
+	// AppID is the app's registry id.
+	AppID() string
+	// RootDir is the name of the app's private root in the store.
+	RootDir() string
+	// SharedAllowed reports whether the app may use SAFEDrive now. It is asked
+	// at each request, so grants and revocations apply to live sessions.
+	SharedAllowed() bool
+}
+
+// Handler serves one request. data is the request's "data" object (nil when
+// absent). A nil answer with a nil error is success without data (error code 0).
+// Errors become error answers through the daemon's single error mapping.
+type Handler func(ctx context.Context, c Caller, data json.RawMessage) (answer any, err error)
+
+type key struct {
+	v       wire.Version
+	module  string
+	request string
+}
+
+// Table maps endpoints to handlers. It is filled at start-up and read-only
+// afterwards, so lookups need no lock.
+type Table struct {
+	versions []wire.Version
+	routes   map[key]Handler
+	modules  map[string]bool
+}
+
+// NewTable returns a table serving the given versions (in ascending order).
+func NewTable(versions ...wire.Version) *Table {
+	v := slices.Clone(versions)
+	slices.SortFunc(v, func(a, b wire.Version) int {
+		if a.Less(b) {
+			return -1
+		}
+		if b.Less(a) {
+			return 1
+		}
+		return 0
+	})
+	return &Table{versions: v, routes: map[key]Handler{}, modules: map[string]bool{}}
+}
+
+// Versions returns the versions the table serves.
+func (t *Table) Versions() []wire.Version { return slices.Clone(t.versions) }
+
+// Serves reports whether the table serves version v.
+func (t *Table) Serves(v wire.Version) bool { return slices.Contains(t.versions, v) }
+
+// Handle registers h for module/request in every served version from since on.
+// It panics on a duplicate registration or a version the table does not serve.
+func (t *Table) Handle(module, request string, since wire.Version, h Handler) {
+	if !slices.Contains(t.versions, since) {
+		panic(fmt.Sprintf("route: %s/%s registered since unserved version %s", module, request, since))
+	}
+	t.modules[module] = true
+	for _, v := range t.versions {
+		if v.Less(since) {
+			continue
+		}
+		k := key{v, module, request}
+		if _, dup := t.routes[k]; dup {
+			panic(fmt.Sprintf("route: duplicate registration of %s/%s/%s", v, module, request))
+		}
+		t.routes[k] = h
+	}
+}
+
+// Lookup returns the handler for ep, or a *wire.Error naming what is unknown:
+// the version, the module, or the request.
+func (t *Table) Lookup(ep wire.Endpoint) (Handler, error) {
+	if !slices.Contains(t.versions, ep.Version) {
+		return nil, wire.Errorf(wire.CodeUnknownVersion, "version %s is not served (served: %s)", ep.Version, t.versionList())
+	}
+	if !t.modules[ep.Module] {
+		return nil, wire.Errorf(wire.CodeUnknownModule, "module %q does not exist", ep.Module)
+	}
+	h, ok := t.routes[key{ep.Version, ep.Module, ep.Request}]
+	if !ok {
+		return nil, wire.Errorf(wire.CodeUnknownRequest, "request %q does not exist in module %q for version %s", ep.Request, ep.Module, ep.Version)
+	}
+	return h, nil
+}
+
+func (t *Table) versionList() string {
+	s := ""
+	for i, v := range t.versions {
+		if i > 0 {
+			s += ", "
+		}
+		s += v.String()
+	}
+	return s
+}

@@ -1,0 +1,90 @@
+package vfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// Sentinel errors. Every error returned by a Store wraps exactly one of these
+// (test with errors.Is); the wrapping text says what was wrong (which path,
+// segment or limit) and never contains a host file-system path.
+var (
+	// ErrNotFound: a path, segment or ID does not exist.
+	ErrNotFound = errors.New("vfs: not found")
+	// ErrExists: the name is already used by a file or a directory in the parent.
+	ErrExists = errors.New("vfs: already exists")
+	// ErrInvalidPath: a path segment or name breaks the name rules, or a move
+	// would put a directory inside itself. The message quotes the segment.
+	ErrInvalidPath = errors.New("vfs: invalid path")
+	// ErrNotDir: a directory operation met a file (a segment before the last,
+	// or the target of a directory operation).
+	ErrNotDir = errors.New("vfs: not a directory")
+	// ErrNotFile: a file operation met a directory.
+	ErrNotFile = errors.New("vfs: not a file")
+	// ErrIsRoot: delete, rename or move of a root itself.
+	ErrIsRoot = errors.New("vfs: operation not allowed on a root")
+	// ErrOutOfRange: a read or write offset is negative or beyond the end of the file.
+	ErrOutOfRange = errors.New("vfs: offset out of range")
+	// ErrNoRoot: the root does not exist (or the Root value is the zero Root).
+	ErrNoRoot = errors.New("vfs: no such root")
+	// ErrTooLarge: a limit of Options was exceeded; the message names the limit.
+	ErrTooLarge = errors.New("vfs: too large")
+	// ErrClosed: the Store was closed.
+	ErrClosed = errors.New("vfs: store closed")
+	// ErrIO: the backing file system failed. The message names the operation
+	// and the underlying errno-level cause, never a host path.
+	ErrIO = errors.New("vfs: storage i/o error")
+	// ErrCorrupt: the on-disk store breaks its own invariants (returned by Open,
+	// or by a read that finds a blob missing, short or not a regular file).
+	ErrCorrupt = errors.New("vfs: store corrupt")
+)
+
+// ioErr wraps a backend error as ErrIO, stripping any path the backend put in
+// its error (os.PathError, os.LinkError, os.SyscallError) so that host paths
+// never leak to callers.
+func ioErr(op string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrIO, op, stripPath(err))
+}
+
+// stripPath returns the cause of err without any file name in it.
+func stripPath(err error) error {
+	for i := 0; i < 8; i++ { // bounded: wrappers may nest
+		var pe *fs.PathError
+		var le *os.LinkError
+		var se *os.SyscallError
+		switch {
+		case errors.As(err, &pe):
+			err = pe.Err
+		case errors.As(err, &le):
+			err = le.Err
+		case errors.As(err, &se):
+			err = se.Err
+		default:
+			if _, ok := err.(syscall.Errno); ok {
+				return err
+			}
+			// Unknown error types (afero's own sentinels and the like) are
+			// kept as text only if they are known not to carry names.
+			if isKnownPathless(err) {
+				return err
+			}
+			return errors.New("backend error")
+		}
+	}
+	return errors.New("backend error")
+}
+
+func isKnownPathless(err error) bool {
+	for _, e := range []error{fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrClosed, fs.ErrInvalid, io.EOF, io.ErrUnexpectedEOF} {
+		if err == e {
+			return true
+		}
+	}
+	return false
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

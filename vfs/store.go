@@ -1,0 +1,568 @@
+package vfs
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/afero"
+)
+
+// ID is the stable identity of a directory or file: 32 lower-case hex
+// characters from Options.Rand. It does not change on rename or move. IDs are
+// 128-bit random values, so a deleted object's ID is not handed out again
+// (the store also refuses a collision with any live object).
+type ID string
+
+// DirInfo describes a directory. The Name of a root is "".
+type DirInfo struct {
+	ID                ID
+	Name              string
+	Created, Modified time.Time // UTC, nanosecond precision
+	Private           bool
+	Versioned         bool
+	UserMetadata      []byte // never nil; a copy the caller may keep
+}
+
+// FileInfo describes a file.
+type FileInfo struct {
+	ID                ID
+	Name              string
+	Size              int64
+	Created, Modified time.Time // UTC, nanosecond precision
+	UserMetadata      []byte    // never nil; a copy the caller may keep
+}
+
+// Listing is a directory with its direct children. Dirs and Files are sorted
+// by name in byte order.
+type Listing struct {
+	Info  DirInfo
+	Dirs  []DirInfo
+	Files []FileInfo
+}
+
+// Default limits used when the Options field is 0.
+const (
+	DefaultMaxMetadata = 64 << 10
+	DefaultMaxFileSize = 1 << 30
+	DefaultMaxEntries  = 100_000
+	DefaultMaxDepth    = 1024
+)
+
+// Options configure a Store. The zero value is ready to use.
+type Options struct {
+	Clock       func() time.Time // nil = time.Now
+	Rand        io.Reader        // source of IDs; nil = crypto/rand.Reader
+	MaxMetadata int              // bytes of user metadata; 0 = DefaultMaxMetadata
+	MaxFileSize int64            // bytes of file content; 0 = DefaultMaxFileSize
+	MaxEntries  int              // entries (dirs + files) per directory; 0 = DefaultMaxEntries
+	MaxDepth    int              // path segments below a root; 0 = DefaultMaxDepth
+}
+
+// Store is a set of roots, each a tree of directories and files with metadata,
+// kept in an afero file system. It is safe for concurrent use.
+type Store struct {
+	fs     afero.Fs
+	clock  func() time.Time
+	randMu sync.Mutex
+	rand   io.Reader
+
+	maxMeta    int
+	maxFile    int64
+	maxEntries int
+	maxDepth   int
+
+	wg sync.WaitGroup // operations in progress, waited for by Close
+
+	mu     sync.RWMutex // guards everything below and every node
+	closed bool
+	failed error // set when a write failed after its commit point
+	roots  map[string]*dirNode
+	dirs   map[ID]*dirNode
+	files  map[ID]*fileNode
+}
+
+type dirNode struct {
+	id                ID
+	root              Root     // set on root nodes only
+	parent            *dirNode // nil for a root
+	name              string
+	created, modified time.Time
+	private           bool
+	versioned         bool
+	meta              []byte
+	dirs              map[string]*dirNode
+	files             map[string]*fileNode
+	deleted           bool
+}
+
+type fileNode struct {
+	id                ID
+	parent            *dirNode
+	name              string
+	size              int64
+	blob              string // "" when size is 0 and no blob exists
+	created, modified time.Time
+	meta              []byte
+	deleted           bool
+
+	wmu sync.Mutex // serialises content writes; taken before Store.mu
+}
+
+func (d *dirNode) entries() int { return len(d.dirs) + len(d.files) }
+
+func newDirNode(id ID, now time.Time) *dirNode {
+	return &dirNode{id: id, created: now, modified: now,
+		dirs: map[string]*dirNode{}, files: map[string]*fileNode{}}
+}
+
+// On-disk forms.
+
+type rootsFile struct {
+	V     int           `json:"v"`
+	Roots map[string]ID `json:"roots"`
+}
+
+type dirManifest struct {
+	V         int                   `json:"v"`
+	ID        ID                    `json:"id"`
+	Created   int64                 `json:"created"`
+	Modified  int64                 `json:"modified"`
+	Private   bool                  `json:"private,omitempty"`
+	Versioned bool                  `json:"versioned,omitempty"`
+	Meta      []byte                `json:"meta,omitempty"`
+	Dirs      map[string]ID         `json:"dirs"`
+	Files     map[string]fileRecord `json:"files"`
+}
+
+type fileRecord struct {
+	ID       ID     `json:"id"`
+	Size     int64  `json:"size"`
+	Blob     string `json:"blob,omitempty"`
+	Created  int64  `json:"created"`
+	Modified int64  `json:"modified"`
+	Meta     []byte `json:"meta,omitempty"`
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// Open opens the store kept in fsys, creating an empty one if fsys is empty.
+// It finishes or discards whatever a crash interrupted: it replays a
+// committed journal, removes temporary files, manifests and blobs that no
+// committed manifest references, and trims blobs back to their committed
+// size. It returns an error wrapping ErrCorrupt if the store breaks its
+// invariants (then nothing is removed).
+func Open(fsys afero.Fs, opts Options) (*Store, error) {
+	if fsys == nil {
+		return nil, fmt.Errorf("%w: nil file system", ErrIO)
+	}
+	s := &Store{
+		fs: fsys, clock: opts.Clock, rand: opts.Rand,
+		maxMeta: opts.MaxMetadata, maxFile: opts.MaxFileSize,
+		maxEntries: opts.MaxEntries, maxDepth: opts.MaxDepth,
+		roots: map[string]*dirNode{}, dirs: map[ID]*dirNode{}, files: map[ID]*fileNode{},
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.maxMeta <= 0 {
+		s.maxMeta = DefaultMaxMetadata
+	}
+	if s.maxFile <= 0 {
+		s.maxFile = DefaultMaxFileSize
+	}
+	if s.maxEntries <= 0 {
+		s.maxEntries = DefaultMaxEntries
+	}
+	if s.maxDepth <= 0 {
+		s.maxDepth = DefaultMaxDepth
+	}
+	for _, d := range []string{dirsDir, blobsDir, tmpDir} {
+		if err := s.ensureDir(d); err != nil {
+			return nil, fmt.Errorf("vfs: open: %w", err)
+		}
+	}
+	if err := s.removeAllIn(tmpDir, nil); err != nil {
+		return nil, fmt.Errorf("vfs: open: %w", err)
+	}
+	if err := s.replayJournal(); err != nil {
+		return nil, fmt.Errorf("vfs: open: %w", err)
+	}
+	if err := s.load(); err != nil {
+		return nil, fmt.Errorf("vfs: open: %w", err)
+	}
+	if err := s.cleanup(); err != nil {
+		return nil, fmt.Errorf("vfs: open: %w", err)
+	}
+	return s, nil
+}
+
+// load reads roots.json and every manifest reachable from it.
+func (s *Store) load() error {
+	data, err := s.readRegular(rootsName)
+	if isNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", rootsName, wrapOpenErr(err))
+	}
+	var rf rootsFile
+	if err := json.Unmarshal(data, &rf); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, rootsName, err)
+	}
+	type item struct {
+		id     ID
+		parent *dirNode
+		name   string
+	}
+	var queue []item
+	keys := make([]string, 0, len(rf.Roots))
+	for k := range rf.Roots {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r, ok := parseRootKey(k)
+		if !ok {
+			return fmt.Errorf("%w: %s: bad root key %q", ErrCorrupt, rootsName, k)
+		}
+		id := rf.Roots[k]
+		d, err := s.loadDir(id)
+		if err != nil {
+			return err
+		}
+		d.root = r
+		s.roots[k] = d.dirNode
+		for name, cid := range d.pendingDirs {
+			queue = append(queue, item{cid, d.dirNode, name})
+		}
+		d.pendingDirs = nil
+	}
+	for len(queue) > 0 {
+		it := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		d, err := s.loadDir(it.id)
+		if err != nil {
+			return err
+		}
+		d.parent, d.name = it.parent, it.name
+		it.parent.dirs[it.name] = d.dirNode
+		for name, cid := range d.pendingDirs {
+			queue = append(queue, item{cid, d.dirNode, name})
+		}
+		d.pendingDirs = nil
+	}
+	return nil
+}
+
+// loadDir reads and checks one manifest; its child directories are left in
+// pendingDirs for load to resolve.
+func (s *Store) loadDir(id ID) (*loadedDir, error) {
+	if !validHexID(string(id)) {
+		return nil, fmt.Errorf("%w: bad directory id %q", ErrCorrupt, id)
+	}
+	if _, dup := s.dirs[id]; dup {
+		return nil, fmt.Errorf("%w: directory %s is referenced twice", ErrCorrupt, id)
+	}
+	data, err := s.readRegular(manifestName(id))
+	if err != nil {
+		if isNotExist(err) {
+			return nil, fmt.Errorf("%w: manifest of directory %s is missing", ErrCorrupt, id)
+		}
+		return nil, fmt.Errorf("reading manifest %s: %w", id, wrapOpenErr(err))
+	}
+	var m dirManifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, id, err)
+	}
+	if m.ID != id {
+		return nil, fmt.Errorf("%w: manifest %s holds id %q", ErrCorrupt, id, m.ID)
+	}
+	d := &loadedDir{dirNode: newDirNode(id, fromNanos(m.Created))}
+	d.modified = fromNanos(m.Modified)
+	d.private, d.versioned, d.meta = m.Private, m.Versioned, m.Meta
+	s.dirs[id] = d.dirNode
+	for name := range m.Dirs {
+		if err := ValidName(name); err != nil {
+			return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, id, err)
+		}
+	}
+	d.pendingDirs = m.Dirs
+	for name, fr := range m.Files {
+		if err := ValidName(name); err != nil {
+			return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, id, err)
+		}
+		if _, dup := m.Dirs[name]; dup {
+			return nil, fmt.Errorf("%w: manifest %s: %q is both a file and a directory", ErrCorrupt, id, name)
+		}
+		if !validHexID(string(fr.ID)) || fr.Size < 0 || (fr.Blob == "" && fr.Size != 0) || (fr.Blob != "" && !validHexID(fr.Blob)) {
+			return nil, fmt.Errorf("%w: manifest %s: bad record for file %q", ErrCorrupt, id, name)
+		}
+		if _, dup := s.files[fr.ID]; dup {
+			return nil, fmt.Errorf("%w: file %s is referenced twice", ErrCorrupt, fr.ID)
+		}
+		f := &fileNode{id: fr.ID, parent: d.dirNode, name: name, size: fr.Size, blob: fr.Blob,
+			created: fromNanos(fr.Created), modified: fromNanos(fr.Modified), meta: fr.Meta}
+		d.files[name] = f
+		s.files[fr.ID] = f
+	}
+	return d, nil
+}
+
+type loadedDir struct {
+	*dirNode
+	pendingDirs map[string]ID
+}
+
+// cleanup removes what no committed manifest references and trims blobs.
+func (s *Store) cleanup() error {
+	liveDirs := map[string]bool{}
+	for id := range s.dirs {
+		liveDirs[string(id)+".json"] = true
+	}
+	liveBlobs := map[string]*fileNode{}
+	for _, f := range s.files {
+		if f.blob != "" {
+			if _, dup := liveBlobs[f.blob]; dup {
+				return fmt.Errorf("%w: blob %s is shared by two files", ErrCorrupt, f.blob)
+			}
+			liveBlobs[f.blob] = f
+		}
+	}
+	// Check every live blob before removing anything.
+	for b, f := range liveBlobs {
+		fi, err := s.lstat(blobName(b))
+		if err != nil {
+			if isNotExist(err) {
+				return fmt.Errorf("%w: content of file %s is missing", ErrCorrupt, f.id)
+			}
+			return ioErr("checking blob "+b, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%w: content of file %s is not a regular file", ErrCorrupt, f.id)
+		}
+		if fi.Size() < f.size {
+			return fmt.Errorf("%w: content of file %s is %d bytes, manifest says %d", ErrCorrupt, f.id, fi.Size(), f.size)
+		}
+		if fi.Size() > f.size {
+			// A tail written in place whose size was never committed.
+			h, err := s.openRegular(blobName(b), os.O_WRONLY)
+			if err != nil {
+				return ioErr("opening blob "+b, err)
+			}
+			err = h.Truncate(f.size)
+			if err == nil {
+				err = h.Sync()
+			}
+			h.Close()
+			if err != nil {
+				return ioErr("trimming blob "+b, err)
+			}
+		}
+	}
+	if err := s.removeAllIn(dirsDir, liveDirs); err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for b := range liveBlobs {
+		keep[b] = true
+	}
+	return s.removeAllIn(blobsDir, keep)
+}
+
+// removeAllIn removes every entry of dir whose name is not in keep. It never
+// follows symlinks (RemoveAll removes a link, not its target).
+func (s *Store) removeAllIn(dir string, keep map[string]bool) error {
+	f, err := s.fs.Open(dir)
+	if err != nil {
+		return ioErr("listing "+dir, err)
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return ioErr("listing "+dir, err)
+	}
+	removed := false
+	for _, n := range names {
+		if keep[n] || strings.ContainsAny(n, `/\`) || n == "." || n == ".." {
+			continue
+		}
+		if err := s.fs.RemoveAll(dir + "/" + n); err != nil {
+			return ioErr("removing stale "+dir+" entry", err)
+		}
+		removed = true
+	}
+	if removed {
+		return s.syncDir(dir)
+	}
+	return nil
+}
+
+// Close waits for operations in progress and closes the store. Later calls
+// return ErrClosed. Close is idempotent and always returns nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// begin registers an operation; the caller must call s.wg.Done.
+func (s *Store) begin() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.wg.Add(1)
+	return nil
+}
+
+// now returns the clock's time at nanosecond precision, in UTC, without a
+// monotonic reading, so that it survives a round trip through a manifest.
+func (s *Store) now() time.Time { return fromNanos(s.clock().UnixNano()) }
+
+// later returns now, or prev+1ns if the clock has not moved past prev, so that
+// every change moves Modified forward.
+func later(prev, now time.Time) time.Time {
+	if now.After(prev) {
+		return now
+	}
+	return prev.Add(time.Nanosecond)
+}
+
+// newID returns an ID used by no live directory or file. Caller holds s.mu.
+func (s *Store) newID() (ID, error) {
+	for range 8 {
+		h, err := s.newHex()
+		if err != nil {
+			return "", err
+		}
+		id := ID(h)
+		if s.dirs[id] == nil && s.files[id] == nil {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("%w: the random source keeps repeating IDs", ErrIO)
+}
+
+// Encoding. Caller holds s.mu.
+
+func (s *Store) manifestWrite(d *dirNode) (write, error) {
+	m := dirManifest{V: 1, ID: d.id, Created: d.created.UnixNano(), Modified: d.modified.UnixNano(),
+		Private: d.private, Versioned: d.versioned, Meta: d.meta,
+		Dirs: make(map[string]ID, len(d.dirs)), Files: make(map[string]fileRecord, len(d.files))}
+	for n, c := range d.dirs {
+		m.Dirs[n] = c.id
+	}
+	for n, f := range d.files {
+		m.Files[n] = fileRecord{ID: f.id, Size: f.size, Blob: f.blob,
+			Created: f.created.UnixNano(), Modified: f.modified.UnixNano(), Meta: f.meta}
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return write{}, fmt.Errorf("%w: encoding manifest %s: %w", ErrIO, d.id, err)
+	}
+	return write{manifestName(d.id), data}, nil
+}
+
+func (s *Store) rootsWrite() (write, error) {
+	rf := rootsFile{V: 1, Roots: make(map[string]ID, len(s.roots))}
+	for k, d := range s.roots {
+		rf.Roots[k] = d.id
+	}
+	data, err := json.Marshal(rf)
+	if err != nil {
+		return write{}, fmt.Errorf("%w: encoding roots: %w", ErrIO, err)
+	}
+	return write{rootsName, data}, nil
+}
+
+// checkWritable refuses mutations after a failure past a commit point.
+// Caller holds s.mu.
+func (s *Store) checkWritable() error {
+	if s.failed != nil {
+		return fmt.Errorf("%w: an earlier write failed after its commit point; reopen the store (%v)", ErrIO, s.failed)
+	}
+	return nil
+}
+
+// commit writes the manifests of dirs (and roots.json if roots) as one atomic
+// step, after first writing the manifests of fresh (directories not yet
+// referenced by any committed manifest). The in-memory state must already
+// hold the change. On an error before the commit point, commit calls undo
+// and the store is unchanged; after it, the store keeps the new state and
+// refuses further writes (see checkWritable). Caller holds s.mu for writing.
+func (s *Store) commit(fresh, dirs []*dirNode, roots bool, undo func()) error {
+	fail := func(committed bool, err error) error {
+		if committed {
+			s.failed = err
+		} else if undo != nil {
+			undo()
+		}
+		return err
+	}
+	for _, d := range fresh {
+		w, err := s.manifestWrite(d)
+		if err != nil {
+			return fail(false, err)
+		}
+		if _, err := s.atomicWrite(w.name, w.data); err != nil {
+			s.fs.Remove(w.name)
+			return fail(false, err)
+		}
+	}
+	var ws []write
+	for _, d := range dirs {
+		w, err := s.manifestWrite(d)
+		if err != nil {
+			return fail(false, err)
+		}
+		ws = append(ws, w)
+	}
+	if roots {
+		w, err := s.rootsWrite()
+		if err != nil {
+			return fail(false, err)
+		}
+		ws = append(ws, w)
+	}
+	committed, err := s.commitWrites(ws)
+	if err != nil {
+		return fail(committed, err)
+	}
+	return nil
+}
+
+// Info builders. Caller holds s.mu.
+
+func cloneMeta(b []byte) []byte { return append([]byte{}, b...) }
+
+func (d *dirNode) info() DirInfo {
+	return DirInfo{ID: d.id, Name: d.name, Created: d.created, Modified: d.modified,
+		Private: d.private, Versioned: d.versioned, UserMetadata: cloneMeta(d.meta)}
+}
+
+func (f *fileNode) info() FileInfo {
+	return FileInfo{ID: f.id, Name: f.name, Size: f.size, Created: f.created, Modified: f.modified,
+		UserMetadata: cloneMeta(f.meta)}
+}
+
+// storedMeta is the form user metadata is kept in: nil when empty.
+func storedMeta(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return bytes.Clone(b)
+}

@@ -1,0 +1,258 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+var (
+	errWrongKind = errors.New("wrong JSON type")
+	errBadBase64 = errors.New("invalid base64")
+)
+
+// Object decodes one JSON object field by field, remembering the first error.
+// Every error is an *Error whose description names the field by its full path
+// (e.g. "data.new_values.name"). Unknown fields are ignored, so that newer apps
+// can talk to older launchers.
+type Object struct {
+	path string
+	m    map[string]json.RawMessage
+	err  error
+}
+
+// NewObject decodes raw as a JSON object; path names it in errors ("data").
+// A raw that is absent, null or not an object gives an Object whose Err says so.
+func NewObject(path string, raw []byte) *Object {
+	o := &Object{path: path}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		o.err = Errorf(CodeMissingField, "missing field %q", path)
+		return o
+	}
+	if raw[0] != '{' {
+		o.err = Errorf(CodeWrongType, "field %q: want a JSON object", path)
+		return o
+	}
+	if err := json.Unmarshal(raw, &o.m); err != nil {
+		o.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", path)
+	}
+	return o
+}
+
+// Err returns the first error met, or nil.
+func (o *Object) Err() error { return o.err }
+
+// Has reports whether the field is present (even as null).
+func (o *Object) Has(name string) bool {
+	_, ok := o.m[name]
+	return ok
+}
+
+func (o *Object) name(field string) string {
+	if o.path == "" {
+		return field
+	}
+	return o.path + "." + field
+}
+
+// raw returns a field's raw value; a missing required field sets the error.
+func (o *Object) raw(field string, required bool) (json.RawMessage, bool) {
+	if o.err != nil {
+		return nil, false
+	}
+	v, ok := o.m[field]
+	if !ok {
+		if required {
+			o.err = Errorf(CodeMissingField, "missing field %q", o.name(field))
+		}
+		return nil, false
+	}
+	return v, true
+}
+
+func (o *Object) wrongType(field, want string) {
+	o.err = Errorf(CodeWrongType, "field %q: want %s", o.name(field), want)
+}
+
+// String returns a mandatory string field.
+func (o *Object) String(field string) string {
+	s, _ := o.str(field, true)
+	return s
+}
+
+// OptString returns an optional string field, nil when absent.
+func (o *Object) OptString(field string) *string {
+	s, ok := o.str(field, false)
+	if !ok {
+		return nil
+	}
+	return &s
+}
+
+func (o *Object) str(field string, required bool) (string, bool) {
+	v, ok := o.raw(field, required)
+	if !ok {
+		return "", false
+	}
+	if len(v) == 0 || v[0] != '"' {
+		o.wrongType(field, "a string")
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		o.wrongType(field, "a string")
+		return "", false
+	}
+	return s, true
+}
+
+// Bool returns a mandatory boolean field.
+func (o *Object) Bool(field string) bool {
+	v, ok := o.raw(field, true)
+	if !ok {
+		return false
+	}
+	switch string(v) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	o.wrongType(field, "true or false")
+	return false
+}
+
+// OptBool returns an optional boolean field, def when absent.
+func (o *Object) OptBool(field string, def bool) bool {
+	if !o.Has(field) {
+		return def
+	}
+	return o.Bool(field)
+}
+
+// Int64 returns a mandatory integer field.
+func (o *Object) Int64(field string) int64 {
+	n, _ := o.int(field, true)
+	return n
+}
+
+// OptInt64 returns an optional integer field, nil when absent.
+func (o *Object) OptInt64(field string) *int64 {
+	n, ok := o.int(field, false)
+	if !ok {
+		return nil
+	}
+	return &n
+}
+
+func (o *Object) int(field string, required bool) (int64, bool) {
+	v, ok := o.raw(field, required)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		o.wrongType(field, "a 64-bit integer")
+		return 0, false
+	}
+	return n, true
+}
+
+// Bytes returns a mandatory base64 field.
+func (o *Object) Bytes(field string) Bytes {
+	b, _ := o.bytes(field, true)
+	return b
+}
+
+// OptBytes returns an optional base64 field, nil when absent.
+func (o *Object) OptBytes(field string) *Bytes {
+	b, ok := o.bytes(field, false)
+	if !ok {
+		return nil
+	}
+	return &b
+}
+
+func (o *Object) bytes(field string, required bool) (Bytes, bool) {
+	v, ok := o.raw(field, required)
+	if !ok {
+		return nil, false
+	}
+	b, err := decodeBase64Value(v)
+	switch {
+	case errors.Is(err, errWrongKind):
+		o.wrongType(field, "a base64 string")
+		return nil, false
+	case err != nil:
+		o.err = Errorf(CodeBadBase64, "field %q: not standard padded base64", o.name(field))
+		return nil, false
+	}
+	return b, true
+}
+
+// Object returns a mandatory nested object field.
+func (o *Object) Object(field string) *Object {
+	v, ok := o.raw(field, true)
+	if !ok {
+		return &Object{path: o.name(field), err: o.err}
+	}
+	sub := NewObject(o.name(field), v)
+	if sub.err != nil {
+		o.err = sub.err
+	}
+	return sub
+}
+
+// OptObject returns an optional nested object field, nil when absent.
+func (o *Object) OptObject(field string) *Object {
+	if o.err != nil || !o.Has(field) {
+		return nil
+	}
+	return o.Object(field)
+}
+
+// Check records err (if o has none yet) and returns o's error; decoders use it
+// to fold a nested object's error into the parent.
+func (o *Object) Check(sub *Object) {
+	if o.err == nil && sub != nil && sub.err != nil {
+		o.err = sub.err
+	}
+}
+
+// CheckDepth reports an *Error with CodeLimit if the JSON text b nests arrays or
+// objects deeper than max. It does not validate the JSON otherwise.
+func CheckDepth(b []byte, max int) error {
+	depth := 0
+	inStr := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			// Skip ahead to the next quote or backslash.
+			j := bytes.IndexAny(b[i:], "\"\\")
+			if j < 0 {
+				return nil
+			}
+			i += j
+			if b[i] == '\\' {
+				i++
+			} else {
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+			if depth > max {
+				return Errorf(CodeLimit, "JSON nests deeper than %d levels", max)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
