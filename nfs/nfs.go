@@ -1,0 +1,264 @@
+// Package nfs is the launcher's nfs module: the eight RFC requests on
+// directories and files (create-dir, delete-dir, get-dir, modify-dir,
+// create-file, delete-file, get-file, modify-file), decoded strictly from the
+// wire and carried out on the vfs store.
+//
+// The module owns the choice of root for each request: the app's private root,
+// or the user's SAFEDrive when is_path_shared is true and the app holds that
+// grant at the moment of the request. It owns nothing else: names, limits,
+// durability and confinement are the store's.
+package nfs
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/safe-launcher/launcher/route"
+	"github.com/safe-launcher/launcher/vfs"
+	"github.com/safe-launcher/launcher/wire"
+)
+
+// Module serves the nfs requests.
+type Module struct {
+	store *vfs.Store
+}
+
+// New returns the nfs module over store. The store must already hold the
+// SAFEDrive root and each registered app's root.
+func New(store *vfs.Store) *Module { return &Module{store: store} }
+
+// Register adds the eight requests, from v1.0 on.
+func (m *Module) Register(t *route.Table) {
+	t.Handle("nfs", "create-dir", wire.V1_0, m.createDir)
+	t.Handle("nfs", "delete-dir", wire.V1_0, m.deleteDir)
+	t.Handle("nfs", "get-dir", wire.V1_0, m.getDir)
+	t.Handle("nfs", "modify-dir", wire.V1_0, m.modifyDir)
+	t.Handle("nfs", "create-file", wire.V1_0, m.createFile)
+	t.Handle("nfs", "delete-file", wire.V1_0, m.deleteFile)
+	t.Handle("nfs", "get-file", wire.V1_0, m.getFile)
+	t.Handle("nfs", "modify-file", wire.V1_0, m.modifyFile)
+}
+
+// RootFor returns the root a request may use: SAFEDrive when shared is true and
+// the caller holds the grant now, else the caller's private root. It is
+// exported for the dns module, which resolves home directories the same way.
+func RootFor(c route.Caller, shared bool) (vfs.Root, error) {
+	if !shared {
+		return vfs.AppRoot(c.RootDir()), nil
+	}
+	if !c.SharedAllowed() {
+		return vfs.Root{}, wire.Errorf(wire.CodeSharedDenied, "this app has no access to SAFEDrive (is_path_shared is true); the user can grant it")
+	}
+	return vfs.SharedRoot(), nil
+}
+
+// target decodes the root and path of a request.
+func target(c route.Caller, shared bool, field, p string) (vfs.Root, vfs.Path, error) {
+	root, err := RootFor(c, shared)
+	if err != nil {
+		return root, nil, err
+	}
+	path, err := vfs.ParsePath(p)
+	if err != nil {
+		return root, nil, wire.Errorf(wire.CodeInvalidPath, "field %q: %v", "data."+field, err)
+	}
+	return root, path, nil
+}
+
+// notRoot refuses an empty path where the request needs a name.
+func notRoot(p vfs.Path, field string) error {
+	if len(p) == 0 {
+		return wire.Errorf(wire.CodeRootOperation, "field %q names the root itself; this request needs a name below it", "data."+field)
+	}
+	return nil
+}
+
+func (m *Module) createDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	var r wire.CreateDirRequest
+	if err := wire.Decode(data, &r); err != nil {
+		return nil, err
+	}
+	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := notRoot(p, "dir_path"); err != nil {
+		return nil, err
+	}
+	_, err = m.store.CreateDir(ctx, root, p, r.IsPrivate, r.IsVersioned, r.UserMetadata)
+	return nil, err
+}
+
+func (m *Module) deleteDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	var r wire.DirRequest
+	if err := wire.Decode(data, &r); err != nil {
+		return nil, err
+	}
+	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := notRoot(p, "dir_path"); err != nil {
+		return nil, err
+	}
+	return nil, m.store.DeleteDir(ctx, root, p)
+}
+
+func (m *Module) getDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	var r wire.GetDirRequest
+	if err := wire.Decode(data, &r); err != nil {
+		return nil, err
+	}
+	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
+	if err != nil {
+		return nil, err
+	}
+	if r.TimeoutMs > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.TimeoutMs)*time.Millisecond)
+		defer cancel()
+	}
+	l, err := m.store.GetDir(ctx, root, p)
+	if err != nil {
+		return nil, err
+	}
+	return Listing(l), nil
+}
+
+// Listing converts a store listing to its wire form (lists never null).
+func Listing(l vfs.Listing) *wire.GetDirResponse {
+	out := &wire.GetDirResponse{
+		Info:           dirInfo(l.Info),
+		SubDirectories: make([]wire.DirInfo, 0, len(l.Dirs)),
+		Files:          make([]wire.FileInfo, 0, len(l.Files)),
+	}
+	for _, d := range l.Dirs {
+		out.SubDirectories = append(out.SubDirectories, dirInfo(d))
+	}
+	for _, f := range l.Files {
+		out.Files = append(out.Files, FileInfo(f))
+	}
+	return out
+}
+
+func dirInfo(d vfs.DirInfo) wire.DirInfo {
+	return wire.DirInfo{
+		Name: d.Name, Times: wire.MakeTimes(d.Created, d.Modified),
+		IsPrivate: d.Private, IsVersioned: d.Versioned, UserMetadata: d.UserMetadata,
+	}
+}
+
+// FileInfo converts a store file description to its wire form.
+func FileInfo(f vfs.FileInfo) wire.FileInfo {
+	return wire.FileInfo{Name: f.Name, Size: f.Size, Times: wire.MakeTimes(f.Created, f.Modified), UserMetadata: f.UserMetadata}
+}
+
+func (m *Module) modifyDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	var r wire.ModifyDirRequest
+	if err := wire.Decode(data, &r); err != nil {
+		return nil, err
+	}
+	if r.NewValues.Name == nil && r.NewValues.UserMetadata == nil {
+		return nil, wire.Errorf(wire.CodeNoNewValues, "field %q has no value to change (name, user_metadata)", "data.new_values")
+	}
+	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
+	if err != nil {
+		return nil, err
+	}
+	ch := vfs.DirChange{Name: r.NewValues.Name}
+	if r.NewValues.UserMetadata != nil {
+		b := []byte(*r.NewValues.UserMetadata)
+		ch.UserMetadata = &b
+	}
+	_, err = m.store.ModifyDir(ctx, root, p, ch)
+	return nil, err
+}
+
+func (m *Module) createFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	var r wire.CreateFileRequest
+	if err := wire.Decode(data, &r); err != nil {
+		return nil, err
+	}
+	root, p, err := target(c, r.IsPathShared, "file_path", r.FilePath)
+	if err != nil {
+		return nil, err
+	}
+	if err := notRoot(p, "file_path"); err != nil {
+		return nil, err
+	}
+	_, err = m.store.CreateFile(ctx, root, p, r.UserMetadata)
+	return nil, err
+}
+
+func (m *Module) deleteFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	var r wire.FileRequest
+	if err := wire.Decode(data, &r); err != nil {
+		return nil, err
+	}
+	root, p, err := target(c, r.IsPathShared, "file_path", r.FilePath)
+	if err != nil {
+		return nil, err
+	}
+	if err := notRoot(p, "file_path"); err != nil {
+		return nil, err
+	}
+	return nil, m.store.DeleteFile(ctx, root, p)
+}
+
+func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	var r wire.GetFileRequest
+	if err := wire.Decode(data, &r); err != nil {
+		return nil, err
+	}
+	root, p, err := target(c, r.IsPathShared, "file_path", r.FilePath)
+	if err != nil {
+		return nil, err
+	}
+	if err := notRoot(p, "file_path"); err != nil {
+		return nil, err
+	}
+	return ReadFile(ctx, m.store, root, p, r.Offset, r.Length, r.IncludeMetadata)
+}
+
+// ReadFile reads a file into a get-file answer. It is shared with the dns module.
+func ReadFile(ctx context.Context, store *vfs.Store, root vfs.Root, p vfs.Path, offset, length int64, withMeta bool) (*wire.GetFileResponse, error) {
+	content, info, err := store.ReadFile(ctx, root, p, offset, length)
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.GetFileResponse{Content: content}
+	if withMeta {
+		fi := FileInfo(info)
+		out.Metadata = &fi
+	}
+	return out, nil
+}
+
+func (m *Module) modifyFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	var r wire.ModifyFileRequest
+	if err := wire.Decode(data, &r); err != nil {
+		return nil, err
+	}
+	nv := r.NewValues
+	if nv.Name == nil && nv.UserMetadata == nil && nv.Content == nil {
+		return nil, wire.Errorf(wire.CodeNoNewValues, "field %q has no value to change (name, content, user_metadata)", "data.new_values")
+	}
+	root, p, err := target(c, r.IsPathShared, "file_path", r.FilePath)
+	if err != nil {
+		return nil, err
+	}
+	if err := notRoot(p, "file_path"); err != nil {
+		return nil, err
+	}
+	ch := vfs.FileChange{Name: nv.Name}
+	if nv.UserMetadata != nil {
+		b := []byte(*nv.UserMetadata)
+		ch.UserMetadata = &b
+	}
+	if nv.Content != nil {
+		ch.Content = &vfs.Content{Offset: nv.Content.Offset, Bytes: nv.Content.Bytes}
+	}
+	_, err = m.store.ModifyFile(ctx, root, p, ch)
+	return nil, err
+}
