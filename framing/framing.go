@@ -86,6 +86,9 @@ func (fr *Reader) ReadBody(buf []byte, size uint64) ([]byte, error) {
 	if size > fr.max {
 		return nil, fmt.Errorf("%w: length prefix %d exceeds maximum %d", ErrTooLarge, size, fr.max)
 	}
+	if buf == nil {
+		buf = []byte{}
+	}
 	buf = buf[:0]
 	for uint64(len(buf)) < size {
 		want := size - uint64(len(buf))

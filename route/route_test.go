@@ -1,0 +1,51 @@
+package route_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/safe-launcher/launcher/route"
+	"github.com/safe-launcher/launcher/wire"
+)
+
+func handler(name string) route.Handler {
+	return func(context.Context, route.Caller, json.RawMessage) (any, error) { return name, nil }
+}
+
+func TestTable(t *testing.T) {
+	tb := route.NewTable(wire.V1_1, wire.V1_0)
+	tb.Handle("nfs", "get-dir", wire.V1_0, handler("get-dir"))
+	tb.Handle("dns", "list", wire.V1_1, handler("list"))
+	assert.Equal(t, []wire.Version{wire.V1_0, wire.V1_1}, tb.Versions())
+
+	call := func(ep wire.Endpoint) (any, error) {
+		h, err := tb.Lookup(ep)
+		if err != nil {
+			return nil, err
+		}
+		return h(context.Background(), nil, nil)
+	}
+	got, err := call(wire.Endpoint{Version: wire.V1_1, Module: "nfs", Request: "get-dir"})
+	require.NoError(t, err)
+	assert.Equal(t, "get-dir", got, "v1.0 routes are served in v1.1")
+	_, err = call(wire.Endpoint{Version: wire.V1_0, Module: "dns", Request: "list"})
+	require.ErrorIs(t, err, wire.ErrUnknownRequest, "v1.1 additions are not in v1.0")
+	_, err = call(wire.Endpoint{Version: wire.Version{Major: 2}, Module: "nfs", Request: "get-dir"})
+	require.ErrorIs(t, err, wire.ErrUnknownVersion)
+	assert.Contains(t, err.Error(), "v2.0")
+	_, err = call(wire.Endpoint{Version: wire.V1_0, Module: "ftp", Request: "get"})
+	require.ErrorIs(t, err, wire.ErrUnknownModule)
+	assert.True(t, tb.Serves(wire.V1_0))
+	assert.False(t, tb.Serves(wire.Version{Major: 1, Minor: 2}))
+}
+
+func TestDuplicatePanics(t *testing.T) {
+	tb := route.NewTable(wire.V1_0, wire.V1_1)
+	tb.Handle("nfs", "get-dir", wire.V1_0, handler("a"))
+	assert.Panics(t, func() { tb.Handle("nfs", "get-dir", wire.V1_1, handler("b")) })
+	assert.Panics(t, func() { tb.Handle("nfs", "x", wire.Version{Major: 3}, handler("c")) })
+}
