@@ -234,7 +234,9 @@ func TestErrors(t *testing.T) {
 			_, err := c.GetFile(ctx, wire.GetFileRequest{FilePath: "d/f", Offset: -1, Length: -1})
 			return err
 		}, wire.ErrOutOfRange},
-		{"shared denied", func() error { return c.CreateDir(ctx, wire.CreateDirRequest{IsPathShared: true, DirPath: "x", UserMetadata: wire.Bytes{}}) }, wire.ErrSharedDenied},
+		{"shared denied", func() error {
+			return c.CreateDir(ctx, wire.CreateDirRequest{IsPathShared: true, DirPath: "x", UserMetadata: wire.Bytes{}})
+		}, wire.ErrSharedDenied},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
