@@ -23,6 +23,8 @@ var vfsCodes = []struct {
 	{vfs.ErrNoRoot, wire.CodePathNotFound},
 	{vfs.ErrTooLarge, wire.CodeStoreLimit},
 	{vfs.ErrClosed, wire.CodeShuttingDown},
+	{vfs.ErrIO, wire.CodeInternal},
+	{vfs.ErrCorrupt, wire.CodeInternal},
 }
 
 // toWire is the one place where an error becomes a wire code and description.

@@ -113,8 +113,8 @@ func ignorableSyncErr(err error) bool {
 		errors.Is(err, errors.ErrUnsupported)
 }
 
-// writeNew creates name (which must not exist) with data, syncs it and its
-// directory. Used for blobs: they are unreferenced until a manifest commits them.
+// writeNew creates name (which must not exist) with data and syncs it. Its
+// directory entry is made durable by the rename that follows (atomicWrite).
 func (s *Store) writeNew(name string, data []byte) error {
 	f, err := s.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *Store) writeNew(name string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return ioErr("closing "+name, err)
 	}
-	return s.syncDir(path.Dir(name))
+	return nil
 }
 
 // atomicWrite replaces name with data: write tmp/<random>, sync, rename over

@@ -10,8 +10,9 @@ import (
 )
 
 // Sentinel errors. Every error returned by a Store wraps exactly one of these
-// (test with errors.Is); the wrapping text says what was wrong (which path,
-// segment or limit) and never contains a host file-system path.
+// (test with errors.Is), except a canceled context's own error, returned as
+// ctx.Err(). The wrapping text says what was wrong (which path, segment or
+// limit) and never contains a host file-system path.
 var (
 	// ErrNotFound: a path, segment or ID does not exist.
 	ErrNotFound = errors.New("vfs: not found")

@@ -285,7 +285,7 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 		return info, nil
 	}
 	if rename {
-		if err := taken(parent, *ch.Name, nil); err != nil {
+		if err := taken(parent, *ch.Name, p[:len(p)-1]); err != nil {
 			s.mu.Unlock()
 			discard()
 			return FileInfo{}, err
