@@ -51,6 +51,7 @@ const (
 	CodeServiceNotFound Code = -304 // no such service on that name
 	CodeServiceDirGone  Code = -305 // the service's home directory was deleted
 	CodeServiceDirPriv  Code = -306 // the service's home directory is private
+	CodeNotOwner        Code = -307 // the long name belongs to another app
 )
 
 // Error is a wire error: an error answer's code and description. It may wrap the
@@ -123,4 +124,6 @@ var (
 	ErrServiceExists   = &Error{Code: CodeServiceExists}
 	ErrServiceNotFound = &Error{Code: CodeServiceNotFound}
 	ErrServiceDirGone  = &Error{Code: CodeServiceDirGone}
+	ErrServiceDirPriv  = &Error{Code: CodeServiceDirPriv}
+	ErrNotOwner        = &Error{Code: CodeNotOwner}
 )
