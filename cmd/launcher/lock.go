@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// errLocked is returned when another daemon holds the data directory.
+var errLocked = errors.New("data directory in use")
+
+// lockDataDir takes an exclusive flock on DIR/lock, so that a second daemon
+// on the same data directory refuses to start. The lock goes with the
+// process (also on kill -9). The returned function releases it.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			who := ""
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+				who = fmt.Sprintf(" (pid %d)", pid)
+			}
+			return nil, fmt.Errorf("%w: another launcher daemon%s is already running with data directory %s; stop it first or use another --data", errLocked, who, dir)
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}

@@ -1,0 +1,129 @@
+package control
+
+import "time"
+
+// APIPrefix is the prefix of every route; the version is part of the path.
+const APIPrefix = "/v0/"
+
+// SocketName is the control socket's file name in the data directory.
+const SocketName = "control.sock"
+
+// AppInfo is an app as listed by GET /v0/apps.
+type AppInfo struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Exec      string    `json:"exec"`
+	SHA512    string    `json:"sha512"`
+	SafeDrive bool      `json:"safe_drive"`
+	SecretEnv bool      `json:"secret_env"`
+	RootDir   string    `json:"root_dir"`
+	Added     time.Time `json:"added"`
+	Sessions  int       `json:"sessions"` // live sessions now
+}
+
+// AddRequest is the body of POST /v0/apps.
+type AddRequest struct {
+	Name      string `json:"name"`
+	Exec      string `json:"exec"`
+	SafeDrive bool   `json:"safe_drive"`
+	SecretEnv bool   `json:"secret_env"`
+}
+
+// RemoveResult is the answer of DELETE /v0/apps/{name}.
+type RemoveResult struct {
+	App           AppInfo `json:"app"`
+	Purged        bool    `json:"purged"`
+	EndedSessions int     `json:"ended_sessions"`
+}
+
+// LaunchRequest is the body of POST /v0/apps/{name}/launch.
+type LaunchRequest struct {
+	Args          []string `json:"args"`
+	AcceptChanged bool     `json:"accept_changed"`
+}
+
+// LaunchResult is the answer of POST /v0/apps/{name}/launch.
+type LaunchResult struct {
+	PID            int  `json:"pid"`
+	AcceptedChange bool `json:"accepted_change"` // a changed binary was accepted and its hash recorded
+}
+
+// TokenResult is the answer of POST /v0/apps/{name}/token.
+type TokenResult struct {
+	// Value is the --launcher value tcp:<ip>:<port>:<launcher_string>.
+	Value string `json:"value"`
+}
+
+// Session is a live session in Status.
+type Session struct {
+	App      string    `json:"app"` // name ("" if the app was removed meanwhile)
+	AppID    string    `json:"app_id"`
+	Remote   string    `json:"remote"`
+	Mode     string    `json:"mode"`
+	Since    time.Time `json:"since"`
+	Requests int64     `json:"requests"`
+	BytesIn  int64     `json:"bytes_in"`
+	BytesOut int64     `json:"bytes_out"`
+}
+
+// Status is the answer of GET /v0/status.
+type Status struct {
+	Address   string    `json:"address"`
+	Version   string    `json:"version"`
+	PID       int       `json:"pid"`
+	Started   time.Time `json:"started"`
+	UptimeSec float64   `json:"uptime_seconds"`
+	DataDir   string    `json:"data_dir"`
+	Apps      int       `json:"apps"`
+	Sessions  []Session `json:"sessions"`
+	Conns     int       `json:"connections"`
+	Accepted  int64     `json:"accepted"`
+	Rejected  int64     `json:"rejected"`
+}
+
+// Error codes carried in error answers.
+const (
+	CodeNotFound     = "not_found"      // no such app
+	CodeExists       = "exists"         // an app of that name exists
+	CodeInvalid      = "invalid"        // bad name, executable or request
+	CodeChanged      = "binary_changed" // the executable's hash changed
+	CodeNotRunning   = "not_running"    // (client side) the daemon is not running
+	CodeInternal     = "internal"       // anything else
+	CodeUnknownRoute = "unknown_route"  // no such route or method
+)
+
+// Error is an error answer of the control API. errors.Is(err, ErrX) holds for
+// the sentinel with the same code.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Message
+}
+
+// Is reports whether target is an *Error with the same code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrNotFound     = &Error{Code: CodeNotFound}
+	ErrExists       = &Error{Code: CodeExists}
+	ErrInvalid      = &Error{Code: CodeInvalid}
+	ErrChanged      = &Error{Code: CodeChanged}
+	ErrNotRunning   = &Error{Code: CodeNotRunning}
+	ErrInternal     = &Error{Code: CodeInternal}
+	ErrUnknownRoute = &Error{Code: CodeUnknownRoute}
+)
+
+// errorBody is the JSON of an error answer.
+type errorBody struct {
+	Error *Error `json:"error"`
+}
