@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,19 +88,24 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// lineWriter sends the first complete line written to it on lines.
+// lineWriter sends the first two complete lines written to it on lines.
 type lineWriter struct {
 	buf   []byte
-	sent  bool
+	sent  int
 	lines chan<- string
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
-	if !w.sent {
+	if w.sent < 2 {
 		w.buf = append(w.buf, p...)
-		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
+		for w.sent < 2 {
+			i := bytes.IndexByte(w.buf, '\n')
+			if i < 0 {
+				break
+			}
 			w.lines <- string(w.buf[:i])
-			w.sent = true
+			w.buf = w.buf[i+1:]
+			w.sent++
 		}
 	}
 	return len(p), nil
@@ -105,13 +113,14 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 // daemon is a `launcher serve` child process.
 type daemon struct {
-	t      *testing.T
-	data   string
-	addr   string
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	done   chan struct{} // closed when the process was waited for
-	err    error         // Wait's result, set before done closes
+	t       *testing.T
+	data    string
+	addr    string
+	gateway string // the dns web gateway's address
+	cmd     *exec.Cmd
+	stderr  *syncBuffer
+	done    chan struct{} // closed when the process was waited for
+	err     error         // Wait's result, set before done closes
 }
 
 // startDaemon runs `launcher serve --data DATA --listen 127.0.0.1:0` and
@@ -119,9 +128,9 @@ type daemon struct {
 func startDaemon(t *testing.T, data string) *daemon {
 	t.Helper()
 	d := &daemon{t: t, data: data, stderr: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(bins.launcher, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	d.cmd = exec.Command(bins.launcher, "serve", "--data", data, "--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0")
 	d.cmd.Stderr = d.stderr
-	lines := make(chan string, 1)
+	lines := make(chan string, 2)
 	d.cmd.Stdout = &lineWriter{lines: lines}
 	require.NoError(t, d.cmd.Start())
 	go func() { d.err = d.cmd.Wait(); close(d.done) }()
@@ -135,6 +144,14 @@ func startDaemon(t *testing.T, data string) *daemon {
 		t.Fatalf("daemon exited before listening: %v\n%s", d.err, d.stderr)
 	case <-time.After(15 * time.Second):
 		t.Fatalf("daemon did not print its address\n%s", d.stderr)
+	}
+	select {
+	case l := <-lines:
+		gw, ok := strings.CutPrefix(l, "dns web gateway on http://")
+		require.True(t, ok, "second stdout line %q", l)
+		d.gateway = strings.TrimSuffix(gw, "/")
+	case <-time.After(15 * time.Second):
+		t.Fatalf("daemon did not print its gateway address\n%s", d.stderr)
 	}
 	return d
 }
@@ -543,4 +560,56 @@ func TestTokenMatchesAddress(t *testing.T) {
 	assert.Equal(t, d.addr, st.Address)
 	assert.Equal(t, 1, st.Apps)
 	assert.Equal(t, d.cmd.Process.Pid, st.PID)
+}
+
+// TestDNSCommands registers a name through the SDK (as an app would), then
+// lists and resolves it with the CLI and fetches the site from the gateway.
+func TestDNSCommands(t *testing.T) {
+	data := t.TempDir()
+	d := startDaemon(t, data)
+	defer d.stop()
+	ok(t, data, "app", "add", "site", "--exec", bins.testapp)
+	value := strings.TrimSpace(ok(t, data, "app", "token", "site"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, value)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.CreateDir(ctx, wire.CreateDirRequest{DirPath: "www", UserMetadata: wire.Bytes{}}))
+	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "www/index.html", UserMetadata: wire.Bytes{}}))
+	page := "<h1>hello from the launcher</h1>"
+	require.NoError(t, c.ModifyFile(ctx, wire.ModifyFileRequest{FilePath: "www/index.html",
+		NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: []byte(page)}}}))
+	require.NoError(t, c.RegisterDNS(ctx, wire.ServiceRequest{LongName: "example", ServiceName: "www", ServiceHomeDirPath: "www"}))
+
+	ls := ok(t, data, "dns", "ls")
+	assert.Contains(t, ls, "www.example")
+	assert.Contains(t, ls, "site")
+	_, port, err := net.SplitHostPort(d.gateway)
+	require.NoError(t, err)
+	url := "http://www.example.localhost:" + port + "/"
+	assert.Contains(t, ls, url)
+
+	res := ok(t, data, "dns", "resolve", "www.example")
+	assert.Contains(t, res, "path:     /www")
+	assert.Contains(t, res, "url:      "+url)
+	r := cli(t, data, "dns", "resolve", "nope.example")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+
+	// The gateway serves the site for its Host, and nothing for another Host.
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+d.gateway+"/", nil)
+	require.NoError(t, err)
+	req.Host = "www.example.localhost:" + port
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, page, string(body))
+	req.Host = "evil.test"
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode)
 }

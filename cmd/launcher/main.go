@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	launcher serve [--data DIR] [--listen ADDR]
+//	launcher serve [--data DIR] [--listen ADDR] [--gateway ADDR|off] [limits...]
 //	launcher app add NAME --exec PATH [--safe-drive] [--secret-env]
 //	launcher app ls [--json]
 //	launcher app rm NAME [--purge]
@@ -11,6 +11,8 @@
 //	launcher app launch NAME [--accept-changed] [-- ARGS...]
 //	launcher app token NAME
 //	launcher status [--json]
+//	launcher dns ls [--json]
+//	launcher dns resolve HOST [--json]
 //
 // Every command takes --data DIR, the data directory of the daemon (default
 // $XDG_CONFIG_HOME/safe-launcher, i.e. os.UserConfigDir()/safe-launcher).
@@ -45,7 +47,9 @@ const (
 )
 
 const usage = `usage:
-  launcher serve [--data DIR] [--listen ADDR]
+  launcher serve [--data DIR] [--listen ADDR] [--gateway ADDR|off] [--max-conns N] [--max-frame BYTES]
+                [--inflight-budget BYTES] [--handshake-timeout D] [--token-ttl D] [--max-json-depth N]
+                [--refuse-fixed-nonce]
   launcher app add NAME --exec PATH [--safe-drive] [--secret-env]
   launcher app ls [--json]
   launcher app rm NAME [--purge]
@@ -54,6 +58,8 @@ const usage = `usage:
   launcher app launch NAME [--accept-changed] [-- ARGS...]
   launcher app token NAME
   launcher status [--json]
+  launcher dns ls [--json]
+  launcher dns resolve HOST [--json]
 every command accepts --data DIR (default: os.UserConfigDir()/safe-launcher)`
 
 func main() {
@@ -120,6 +126,11 @@ func dispatch(ctx context.Context, e env, args []string) error {
 		return serve(ctx, e, args[1:])
 	case "status":
 		return status(ctx, e, args[1:])
+	case "dns":
+		if len(args) < 2 {
+			return usagef("dns: missing subcommand (ls, resolve)")
+		}
+		return dnsCommand(ctx, e, args[1], args[2:])
 	case "app":
 		if len(args) < 2 {
 			return usagef("app: missing subcommand (add, ls, rm, grant, revoke, launch, token)")
@@ -151,9 +162,9 @@ func moveGlobalFlags(args []string) []string {
 	if len(args) == 0 {
 		return global
 	}
-	// Insert after the command words ("app SUB" or "CMD"), before "--".
+	// Insert after the command words ("app SUB", "dns SUB" or "CMD"), before "--".
 	n := 1
-	if args[0] == "app" && len(args) > 1 {
+	if (args[0] == "app" || args[0] == "dns") && len(args) > 1 {
 		n = 2
 	}
 	out := append(slices.Clone(args[:n]), global...)

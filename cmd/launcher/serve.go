@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/spf13/afero"
 
+	"github.com/safe-launcher/launcher/dns"
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/launcher/apps"
 	"github.com/safe-launcher/launcher/launcher/control"
@@ -30,6 +32,15 @@ const (
 func serve(ctx context.Context, e env, args []string) error {
 	fs, data := newFlags("serve")
 	listen := fs.String("listen", launcher.DefaultListen, "loopback address to listen on")
+	gateway := fs.String("gateway", dns.DefaultGatewayAddr, `loopback address of the dns web gateway, or "off"`)
+	def := launcher.DefaultConfig()
+	maxConns := fs.Int("max-conns", def.MaxConns, "concurrent connections; the ones over it are closed at once")
+	maxFrame := fs.Uint64("max-frame", def.MaxFrame, "largest frame payload in bytes")
+	budget := fs.Int64("inflight-budget", def.InFlightBudget, "bytes of frames in flight across all connections")
+	hsTimeout := fs.Duration("handshake-timeout", def.HandshakeTimeout, "deadline for completing the handshake")
+	tokenTTL := fs.Duration("token-ttl", def.TokenTTL, "how long a launcher string stays valid")
+	depth := fs.Int("max-json-depth", def.MaxJSONDepth, "deepest JSON nesting accepted in a request")
+	refuseFixed := fs.Bool("refuse-fixed-nonce", false, "refuse sessions in the original fixed-nonce mode")
 	pos, rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -75,12 +86,16 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 
-	modules := []launcher.Module{
-		nfs.New(store),
-		// Lead: dns.New(store) goes here.
+	dnsMod, err := dns.New(store)
+	if err != nil {
+		return fmt.Errorf("opening the dns records: %w", err)
 	}
-	cfg := launcher.DefaultConfig()
+	modules := []launcher.Module{nfs.New(store), dnsMod}
+	cfg := def
 	cfg.Logger = log
+	cfg.MaxConns, cfg.MaxFrame, cfg.InFlightBudget = *maxConns, *maxFrame, *budget
+	cfg.HandshakeTimeout, cfg.TokenTTL, cfg.MaxJSONDepth = *hsTimeout, *tokenTTL, *depth
+	cfg.RefuseFixedNonce = *refuseFixed
 	srv, err := launcher.New(cfg, reg, modules...)
 	if err != nil {
 		return err
@@ -96,17 +111,32 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	defer cln.Close()
 
+	var gln net.Listener
+	var gatewayURL func(string) string
+	if *gateway != "off" {
+		gln, err = dns.ListenGateway(ctx, *gateway)
+		if err != nil {
+			return fmt.Errorf("dns web gateway: %w (use --gateway ADDR or --gateway off)", err)
+		}
+		defer gln.Close()
+		_, port, _ := net.SplitHostPort(gln.Addr().String())
+		gatewayURL = func(host string) string { return "http://" + host + ".localhost:" + port + "/" }
+	}
+
 	runner := apps.NewRunner(apps.RunnerConfig{LogDir: filepath.Join(dir, logsName), Env: e.environ, Logger: log})
 	ctl, err := control.New(control.Config{
 		Registry: reg, Daemon: srv, Runner: runner, Addr: ln.Addr(),
 		Version: version(), DataDir: dir, Logger: log,
+		DNS: dnsMod, GatewayURL: gatewayURL,
 	})
 	if err != nil {
 		return err
 	}
-	// Lead: the dns web gateway starts here, beside the control server.
 
 	fmt.Fprintf(e.stdout, "listening on %s\n", ln.Addr())
+	if gln != nil {
+		fmt.Fprintf(e.stdout, "dns web gateway on http://%s/\n", gln.Addr())
+	}
 	log.Info("launcher started", "addr", ln.Addr().String(), "data", dir, "control", cln.Addr().String())
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -135,6 +165,14 @@ func serve(ctx context.Context, e env, args []string) error {
 		cancel()
 	})
 	wg.Go(func() { _ = runner.Run(ctx) })
+	if gln != nil {
+		gw := dns.NewGateway(dnsMod, dns.GatewayOptions{Logger: log})
+		wg.Go(func() {
+			if err := gw.Serve(ctx, gln); err != nil {
+				fail(fmt.Errorf("dns web gateway: %w", err))
+			}
+		})
+	}
 	wg.Wait()
 	log.Info("launcher stopped")
 	return errors.Join(errs...)

@@ -59,6 +59,10 @@ type Config struct {
 	Version string
 	// DataDir is reported by status.
 	DataDir string
+	// DNS is the dns module, for the dns routes (nil: not served).
+	DNS DNS
+	// GatewayURL returns the web gateway's URL of a site host (nil: no gateway).
+	GatewayURL func(host string) string
 	// AllowedUID is the only peer uid accepted, where the OS tells it
 	// (nil: the daemon's own uid).
 	AllowedUID *int
@@ -121,6 +125,8 @@ func (s *Server) routes() []route {
 		{"POST", "apps/{name}/revoke", s.revoke},
 		{"POST", "apps/{name}/launch", s.launch},
 		{"POST", "apps/{name}/token", s.token},
+		{"GET", "dns", s.dnsNames},
+		{"GET", "dns/resolve/{host}", s.dnsResolve},
 	}
 }
 
