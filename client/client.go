@@ -17,6 +17,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -126,6 +127,8 @@ type Client struct {
 	mu      sync.Mutex
 	pending map[string][]chan result // by id; FIFO for identical ids
 	err     error                    // set when the reader stops
+	hashing int                      // large requests sent whose id is still being computed
+	hashed  *sync.Cond               // signalled (with mu) when one of them is registered
 
 	done chan struct{} // closed when the reader goroutine ends
 }
@@ -196,7 +199,10 @@ func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o opti
 	}
 	_ = nc.SetDeadline(timeZero)
 	c := &Client{nc: nc, ch: ch, mode: o.mode, pending: map[string][]chan result{}, done: make(chan struct{})}
-	go c.readLoop(fr)
+	c.hashed = sync.NewCond(&c.mu)
+	// Answers are read through a buffer: a small answer's header and body
+	// come in one read (a large body bypasses the buffer).
+	go c.readLoop(framing.NewReader(bufio.NewReaderSize(nc, 32<<10), o.maxFrame))
 	return c, nil
 }
 
@@ -226,20 +232,22 @@ func (c *Client) readLoop(fr *framing.Reader) {
 		if err != nil {
 			break
 		}
+		// The answer is opened and parsed in its own buffer: the data handed
+		// to the caller points into it (each frame gets a new buffer).
 		var plain []byte
-		plain, err = c.ch.Open(nil, body)
+		plain, err = c.ch.OpenInPlace(body, nil)
 		if err != nil {
 			// An unencrypted frame here is the launcher's plain error (e.g.
-			// frame too large) just before it closes.
-			var r wire.Response
-			if json.Unmarshal(body, &r) == nil && r.Err() != nil {
+			// frame too large) just before it closes. (A small box that fails
+			// to open is left as received.)
+			if r, perr := wire.ParseResponse(body); perr == nil && r.Err() != nil {
 				err = r.Err()
 			}
 			break
 		}
-		var r wire.Response
-		if jerr := json.Unmarshal(plain, &r); jerr != nil {
-			err = fmt.Errorf("client: malformed answer: %w", jerr)
+		r, perr := wire.ParseResponse(plain)
+		if perr != nil {
+			err = fmt.Errorf("client: malformed answer: %w", perr)
 			break
 		}
 		c.deliver(r.ID, result{data: r.Data, err: r.Err()})
@@ -266,6 +274,12 @@ func (c *Client) deliver(id string, r result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.pending[id]
+	for len(q) == 0 && c.hashing > 0 {
+		// The answer may be to a large request whose id is still being
+		// computed; it is registered before its writer returns.
+		c.hashed.Wait()
+		q = c.pending[id]
+	}
 	if len(q) == 0 {
 		return // an answer nobody waits for (e.g. an unassociated error)
 	}
@@ -285,12 +299,16 @@ type envelope struct {
 // Call sends a request to endpoint with data (marshalled as JSON; nil for none)
 // and decodes the answer's data into out (if out is non-nil). It returns a
 // *wire.Error for an error answer. Calls may run concurrently.
+//
+// Request types of package wire are encoded by their own encoders straight
+// into the frame (the same bytes encoding/json would make); answers of types
+// that implement wire.Decoder are decoded in the answer's buffer.
 func (c *Client) Call(ctx context.Context, endpoint string, data, out any) error {
-	msg, err := json.Marshal(envelope{Endpoint: endpoint, Data: data})
+	frame, err := envelopeFrame(endpoint, data)
 	if err != nil {
 		return fmt.Errorf("client: encoding %s: %w", endpoint, err)
 	}
-	raw, err := c.CallRaw(ctx, msg)
+	raw, err := c.call(ctx, frame)
 	if err != nil {
 		return err
 	}
@@ -298,34 +316,79 @@ func (c *Client) Call(ctx context.Context, endpoint string, data, out any) error
 		if len(raw) == 0 {
 			return fmt.Errorf("client: %s answered without data", endpoint)
 		}
-		if err := json.Unmarshal(raw, out); err != nil {
+		if d, ok := out.(wire.Decoder); ok {
+			// raw points into this answer's own buffer, which nothing else uses.
+			err = wire.DecodeOwned(raw, d)
+		} else {
+			err = json.Unmarshal(raw, out)
+		}
+		if err != nil {
 			return fmt.Errorf("client: decoding %s answer: %w", endpoint, err)
 		}
 	}
 	return nil
 }
 
+// sealRoom is the room a message is built behind: the frame header, then the
+// secretbox tag, so that it is sealed and sent where it was written.
+const sealRoom = framing.HeaderSize + handshake.Overhead
+
+type sizeHinter interface{ EncodedSize() int }
+
+// envelopeFrame builds {"endpoint":E,"data":D} behind sealRoom bytes, as
+// json.Marshal(envelope{E, D}) would write it.
+func envelopeFrame(endpoint string, data any) ([]byte, error) {
+	a, fast := data.(wire.JSONAppender)
+	fast = (fast || data == nil) && plainASCII(endpoint)
+	if !fast {
+		msg, err := json.Marshal(envelope{Endpoint: endpoint, Data: data})
+		if err != nil {
+			return nil, err
+		}
+		return append(make([]byte, sealRoom, sealRoom+len(msg)), msg...), nil
+	}
+	hint := 256
+	if h, ok := data.(sizeHinter); ok {
+		hint += h.EncodedSize()
+	}
+	buf := make([]byte, sealRoom, sealRoom+len(endpoint)+hint)
+	buf = append(buf, `{"endpoint":"`...)
+	buf = append(buf, endpoint...)
+	buf = append(buf, '"')
+	if a != nil {
+		buf = append(buf, `,"data":`...)
+		buf = a.AppendJSON(buf)
+	}
+	return append(buf, '}'), nil
+}
+
+// plainASCII reports whether s is printable ASCII that JSON (with
+// encoding/json's HTML escaping) writes unescaped.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
 // CallRaw sends one request message (the plain JSON envelope) and returns the
 // answer's raw data (nil for success without data).
 func (c *Client) CallRaw(ctx context.Context, msg []byte) (json.RawMessage, error) {
-	w := make(chan result, 1)
-	c.writeMu.Lock()
-	frame := c.ch.Seal(make([]byte, framing.HeaderSize, framing.HeaderSize+len(msg)+handshake.Overhead), msg)
-	id := wire.ID(frame[framing.HeaderSize:])
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		c.writeMu.Unlock()
-		return nil, c.err
-	}
-	c.pending[id] = append(c.pending[id], w)
-	c.mu.Unlock()
-	err := framing.WriteFramed(c.nc, frame)
-	c.writeMu.Unlock()
+	return c.call(ctx, append(make([]byte, sealRoom, sealRoom+len(msg)), msg...))
+}
+
+// hashAside is the request size from which the request's id (the SHA-512 of
+// the box) is computed while the frame is being sent rather than before.
+const hashAside = 1 << 20
+
+// call seals the message in frame[sealRoom:] in place, sends it and waits
+// for its answer.
+func (c *Client) call(ctx context.Context, frame []byte) (json.RawMessage, error) {
+	w, err := c.send(frame)
 	if err != nil {
-		c.nc.Close() // a partial write desynchronises the stream
-		r := <-w
-		return nil, r.err
+		return nil, err
 	}
 	select {
 	case r := <-w:
@@ -335,4 +398,54 @@ func (c *Client) CallRaw(ctx context.Context, msg []byte) (json.RawMessage, erro
 		// mode) still goes to the right caller; this one is dropped.
 		return nil, ctx.Err()
 	}
+}
+
+// send seals the message in frame[sealRoom:] in place and sends it. The
+// answer (or the error that ended the session) comes on the returned channel.
+// Requests are sent in the order of send calls.
+func (c *Client) send(frame []byte) (<-chan result, error) {
+	w := make(chan result, 1)
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	box := frame[framing.HeaderSize:]
+	c.ch.SealInPlace(box)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	var err error
+	if len(box) < hashAside {
+		id := wire.ID(box)
+		c.pending[id] = append(c.pending[id], w)
+		c.mu.Unlock()
+		err = framing.WriteFramed(c.nc, frame)
+	} else {
+		// Hash on one core while the frame goes out (and the launcher reads,
+		// hashes and opens it) on the other. The reader waits for the id
+		// before it gives up on an answer.
+		c.hashing++
+		c.mu.Unlock()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			id := wire.ID(box)
+			c.mu.Lock()
+			if c.err != nil {
+				w <- result{err: c.err} // the reader is gone
+			} else {
+				c.pending[id] = append(c.pending[id], w)
+			}
+			c.hashing--
+			c.hashed.Broadcast()
+			c.mu.Unlock()
+		})
+		err = framing.WriteFramed(c.nc, frame)
+		wg.Wait()
+	}
+	if err != nil {
+		// A partial write desynchronises the stream; the reader then fails
+		// every pending request, this one included.
+		c.nc.Close()
+	}
+	return w, nil
 }

@@ -6,7 +6,8 @@
 //
 // A Reader checks S against its maximum before allocating anything, and the
 // buffer for P grows only as bytes actually arrive, so a peer that claims a huge
-// frame and then stalls costs at most what it sent. WriteFrame sends header and
+// frame and then stalls costs at most a small multiple of what it sent (8x, or
+// 64 KiB). WriteFrame sends header and
 // body in one Write call.
 //
 // The package uses the standard library only.
@@ -27,8 +28,14 @@ const HeaderSize = 8
 const DefaultMaxSize = 300 << 20
 
 // initialChunk is the most a Reader allocates for a body before any byte of it
-// has arrived; the buffer then doubles as data comes in.
-const initialChunk = 64 << 10
+// has arrived; the buffer then doubles as data comes in, until restFactor
+// times what has arrived covers the whole body, when the rest is allocated at
+// once. A body's buffer is thus at most max(initialChunk, restFactor x bytes
+// received), and a large body is copied while growing only about size/4.
+const (
+	initialChunk = 64 << 10
+	restFactor   = 8
+)
 
 var (
 	// ErrTooLarge is returned when a frame's length prefix exceeds the maximum.
@@ -96,6 +103,11 @@ func (fr *Reader) ReadBody(buf []byte, size uint64) ([]byte, error) {
 			grow := uint64(cap(buf))
 			if grow < initialChunk {
 				grow = initialChunk
+			}
+			if uint64(len(buf))*restFactor >= size {
+				// Enough has arrived to believe the claim: take the rest at
+				// once, rather than doubling (and copying) up to it.
+				grow = want
 			}
 			if grow > want {
 				grow = want

@@ -29,6 +29,12 @@ type Config struct {
 	// BudgetWait is how long a frame waits for budget before it is refused with
 	// a busy error (default 5 s).
 	BudgetWait time.Duration
+	// FrameIdleTimeout bounds how long the body of a session frame may stall:
+	// once a length prefix has arrived, each read of the body must bring bytes
+	// within this time, or the session ends (default 30 s). A peer that claims a
+	// large frame and stops sending holds in-flight budget for at most this
+	// long. It does not apply between frames: an idle session may stay open.
+	FrameIdleTimeout time.Duration
 	// MaxJSONDepth caps the nesting of request JSON (default 32).
 	MaxJSONDepth int
 	// WriteTimeout bounds writing one answer to a peer that does not read (default 60 s).
@@ -57,6 +63,7 @@ func DefaultConfig() Config {
 		MaxConns:          256,
 		InFlightBudget:    1 << 30,
 		BudgetWait:        5 * time.Second,
+		FrameIdleTimeout:  30 * time.Second,
 		MaxJSONDepth:      32,
 		WriteTimeout:      60 * time.Second,
 		ShutdownGrace:     5 * time.Second,
@@ -90,6 +97,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.BudgetWait == 0 {
 		c.BudgetWait = d.BudgetWait
 	}
+	if c.FrameIdleTimeout == 0 {
+		c.FrameIdleTimeout = d.FrameIdleTimeout
+	}
 	if c.MaxJSONDepth == 0 {
 		c.MaxJSONDepth = d.MaxJSONDepth
 	}
@@ -115,7 +125,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: MaxHandshakeFrame %d is over MaxFrame %d", ErrConfig, c.MaxHandshakeFrame, c.MaxFrame)
 	case c.MaxConns < 0, c.InFlightBudget < 0, c.MaxJSONDepth < 0:
 		return c, fmt.Errorf("%w: negative limit", ErrConfig)
-	case c.HandshakeTimeout < 0, c.TokenTTL < 0, c.BudgetWait < 0, c.WriteTimeout < 0, c.ShutdownGrace < 0:
+	case c.HandshakeTimeout < 0, c.TokenTTL < 0, c.BudgetWait < 0, c.FrameIdleTimeout < 0, c.WriteTimeout < 0, c.ShutdownGrace < 0:
 		return c, fmt.Errorf("%w: negative duration", ErrConfig)
 	}
 	return c, nil

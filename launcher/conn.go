@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha512"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -37,7 +39,8 @@ type conn struct {
 	app  App // as of the handshake; RootDir and ID never change
 	ch   *handshake.Channel
 	mode handshake.Mode
-	fr   *framing.Reader
+	fr   *framing.Reader // reads through body
+	body bodyReader      // the socket, with the frame idle deadline while a body is read
 
 	since    time.Time
 	requests atomic.Int64
@@ -177,12 +180,46 @@ func (c *conn) handshake() bool {
 	if err := c.writeFrame(buf); err != nil {
 		return false
 	}
-	c.fr = framing.NewReader(c.nc, cfg.MaxFrame)
+	c.body = bodyReader{c: c}
+	c.fr = framing.NewReader(&c.body, cfg.MaxFrame)
 	_ = c.nc.SetReadDeadline(time.Time{})
 	if c.stopping.Load() {
 		_ = c.nc.SetReadDeadline(time.Now())
 	}
 	return true
+}
+
+// bodyReader reads from the socket. While on, every Read first moves the read
+// deadline to FrameIdleTimeout from now, so a frame body must keep arriving;
+// between frames it adds no deadline. Only the connection's goroutine uses it.
+type bodyReader struct {
+	c  *conn
+	on bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.on {
+		b.c.setReadDeadline(time.Now().Add(b.c.srv.cfg.FrameIdleTimeout))
+	}
+	return b.c.nc.Read(p)
+}
+
+// start arms the idle deadline for a body; stop disarms it.
+func (b *bodyReader) start() { b.on = true }
+
+func (b *bodyReader) stop() {
+	b.on = false
+	b.c.setReadDeadline(time.Time{})
+}
+
+// setReadDeadline sets the read deadline without undoing stopReading: once the
+// session is stopping, reads are interrupted at once. stopReading sets the flag
+// before its deadline, so checking the flag after ours closes the race.
+func (c *conn) setReadDeadline(t time.Time) {
+	_ = c.nc.SetReadDeadline(t)
+	if c.stopping.Load() {
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
 }
 
 func isTimeout(err error) bool {
@@ -220,24 +257,25 @@ func (c *conn) frame(size uint64) bool {
 	}
 	defer c.srv.budget.release(n)
 
+	c.body.start()
 	body, err := c.fr.ReadBody(nil, size)
+	c.body.stop()
 	if err != nil {
+		if isTimeout(err) && !c.stopping.Load() {
+			c.log.Info("frame body stalled: ending the session", "app", c.appID, "claimed", size, "received", len(body))
+		}
 		return false
 	}
 	c.bytesIn.Add(n + framing.HeaderSize)
 	c.requests.Add(1)
 
-	// The answer id is the SHA-512 of the body as received; for large bodies it
-	// is computed beside the decryption.
-	var id string
-	var wg sync.WaitGroup
-	if len(body) >= 1<<20 {
-		wg.Go(func() { id = wire.ID(body) })
-	} else {
-		id = wire.ID(body)
-	}
-	plain, openErr := c.ch.Open(nil, body)
-	wg.Wait()
+	// The answer id is the SHA-512 of the body as received. The body is
+	// hashed and opened in place in one pass (for large bodies the hash leads
+	// on one core, MAC and decryption follow on the other).
+	h := sha512.New()
+	plain, openErr := c.ch.OpenInPlace(body, h)
+	var sum [sha512.Size]byte
+	id := base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
 	if openErr != nil {
 		c.log.Info("message did not decrypt", "app", c.appID, "bytes", len(body))
 		ok := c.answerError(id, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"})
@@ -251,7 +289,10 @@ func (c *conn) frame(size uint64) bool {
 // read and discarded while hashed, and a busy error is sent.
 func (c *conn) refuseFrame(size uint64) bool {
 	h := sha512.New()
-	if _, err := io.CopyN(h, c.nc, int64(size)); err != nil {
+	c.body.start()
+	_, err := io.CopyN(h, &c.body, int64(size))
+	c.body.stop()
+	if err != nil {
 		return false
 	}
 	c.ch.Skip()
@@ -269,19 +310,63 @@ func (c *conn) execute(id string, plain []byte) bool {
 		if !known {
 			c.log.Error("request failed", "app", c.appID, "err", err)
 		}
-		c.log.Debug("request", "app", c.appID, "code", int64(we.Code), "took", time.Since(start))
+		if c.log.Enabled(c.ctx, slog.LevelDebug) {
+			c.log.Debug("request", "app", c.appID, "code", int64(we.Code), "took", time.Since(start))
+		}
 		return c.answerError(id, we)
 	}
-	c.log.Debug("request", "app", c.appID, "code", 0, "took", time.Since(start))
-	if answer == nil {
-		return c.answerError(id, &wire.Error{Code: wire.CodeOK})
+	if c.log.Enabled(c.ctx, slog.LevelDebug) {
+		c.log.Debug("request", "app", c.appID, "code", 0, "took", time.Since(start))
 	}
-	buf, err := wire.AppendData(make([]byte, framing.HeaderSize, framing.HeaderSize+sizeHint(answer)), id, answer)
+	buf, err := c.encodeAnswer(id, answer)
 	if err != nil {
-		c.log.Error("encoding answer", "err", err)
+		c.log.Error("encoding answer", "app", c.appID, "err", err)
 		return c.answerError(id, &wire.Error{Code: wire.CodeInternal, Description: "internal error"})
 	}
+	if buf == nil {
+		return c.answerError(id, &wire.Error{Code: wire.CodeOK})
+	}
 	return c.send(buf)
+}
+
+// nullData is how an answer whose data encodes as JSON null ends.
+var nullData = []byte(`,"data":null}`)
+
+// encodeAnswer builds a data answer behind sealRoom. It returns nil (success
+// without data: error code 0) for a nil answer, typed or not, and for one that
+// encodes as JSON null: apps test error.code and never expect "data":null. A
+// panic while encoding (an answer type's AppendJSON) becomes an error, so it
+// cannot end the session.
+func (c *conn) encodeAnswer(id string, answer any) (buf []byte, err error) {
+	if isNil(answer) {
+		return nil, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic encoding answer", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			buf, err = nil, fmt.Errorf("panic encoding a %T answer", answer)
+		}
+	}()
+	buf, err = wire.AppendData(make([]byte, sealRoom, sealRoom+sizeHint(answer)), id, answer)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.HasSuffix(buf, nullData) {
+		return nil, nil
+	}
+	return buf, nil
+}
+
+// isNil reports whether v is nil or a nil pointer, map, slice or interface.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 type sizeHinter interface{ EncodedSize() int }
@@ -325,14 +410,18 @@ func (c *conn) dispatch(plain []byte) (answer any, err error) {
 
 // answerError sends an error answer (code 0 for success without data).
 func (c *conn) answerError(id string, we *wire.Error) bool {
-	buf := wire.AppendError(make([]byte, framing.HeaderSize, 192+len(we.Description)), id, we.Code, we.Description)
+	buf := wire.AppendError(make([]byte, sealRoom, sealRoom+192+len(we.Description)), id, we.Code, we.Description)
 	return c.send(buf)
 }
 
-// send seals the JSON in buf[HeaderSize:] and writes the frame.
+// sealRoom is the room an answer's JSON is built behind: the frame header,
+// then the secretbox tag.
+const sealRoom = framing.HeaderSize + handshake.Overhead
+
+// send seals the JSON in buf[sealRoom:] in place and writes the frame.
 func (c *conn) send(buf []byte) bool {
-	out := c.ch.Seal(make([]byte, framing.HeaderSize, len(buf)+handshake.Overhead), buf[framing.HeaderSize:])
-	return c.writeFrame(out) == nil
+	c.ch.SealInPlace(buf[framing.HeaderSize:])
+	return c.writeFrame(buf) == nil
 }
 
 // caller is the route.Caller of a session.

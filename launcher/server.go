@@ -40,8 +40,8 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{} // accepted and not yet finished
 	closing bool
-	lns      map[net.Listener]struct{}
-	wg       sync.WaitGroup // one per connection goroutine
+	lns     map[net.Listener]struct{}
+	wg      sync.WaitGroup // one per connection goroutine
 
 	accepted atomic.Int64
 	rejected atomic.Int64
@@ -62,15 +62,15 @@ func New(cfg Config, apps Apps, modules ...Module) (*Server, error) {
 		m.Register(t)
 	}
 	return &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		apps:     apps,
-		table:    t,
-		tokens:   newTokens(cfg.Rand, cfg.Now, cfg.TokenTTL),
-		budget:   newBudget(cfg.InFlightBudget),
-		start:    cfg.Now(),
-		conns:    map[*conn]struct{}{},
-		lns:      map[net.Listener]struct{}{},
+		cfg:    cfg,
+		log:    cfg.Logger,
+		apps:   apps,
+		table:  t,
+		tokens: newTokens(cfg.Rand, cfg.Now, cfg.TokenTTL),
+		budget: newBudget(cfg.InFlightBudget),
+		start:  cfg.Now(),
+		conns:  map[*conn]struct{}{},
+		lns:    map[net.Listener]struct{}{},
 	}, nil
 }
 

@@ -237,7 +237,9 @@ func ReadFile(ctx context.Context, store *vfs.Store, root vfs.Root, p vfs.Path, 
 
 func (m *Module) modifyFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
 	var r wire.ModifyFileRequest
-	if err := wire.Decode(data, &r); err != nil {
+	// The request's buffer is this handler's alone: the content is decoded in
+	// place rather than into a second buffer of its size.
+	if err := wire.DecodeOwned(data, &r); err != nil {
 		return nil, err
 	}
 	nv := r.NewValues

@@ -3,6 +3,8 @@ package wire
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
+	"sync"
 )
 
 // Bytes is binary data that travels as a standard, padded base64 string; empty is "".
@@ -24,11 +26,29 @@ func (b *Bytes) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// parallelBase64 is the size from which base64 is split over two goroutines.
+const parallelBase64 = 1 << 20
+
 // AppendBase64String appends src as a JSON string of standard padded base64.
+// Large inputs are encoded in two halves at once.
 func AppendBase64String(dst, src []byte) []byte {
-	dst = append(dst, '"')
-	dst = base64.StdEncoding.AppendEncode(dst, src)
-	return append(dst, '"')
+	enc := base64.StdEncoding
+	if len(src) < parallelBase64 {
+		dst = append(dst, '"')
+		dst = enc.AppendEncode(dst, src)
+		return append(dst, '"')
+	}
+	n := enc.EncodedLen(len(src))
+	dst = slices.Grow(dst, n+2)
+	p := len(dst) + 1
+	dst = dst[:p+n+1]
+	dst[p-1], dst[p+n] = '"', '"'
+	half := len(src) / 2 / 3 * 3 // a whole number of 3-byte groups: no padding inside
+	var wg sync.WaitGroup
+	wg.Go(func() { enc.Encode(dst[p:], src[:half]) })
+	enc.Encode(dst[p+enc.EncodedLen(half):], src[half:])
+	wg.Wait()
+	return dst
 }
 
 // decodeBase64Value decodes a raw JSON value that must be a base64 string. Base64
@@ -39,9 +59,84 @@ func decodeBase64Value(raw []byte) ([]byte, error) {
 	}
 	s := raw[1 : len(raw)-1]
 	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
-	n, err := base64.StdEncoding.Decode(out, s)
+	n, err := decodeBase64(out, s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadBase64, err)
+		return nil, err
 	}
 	return out[:n], nil
+}
+
+// decodeBase64InPlace is decodeBase64Value writing the bytes over raw itself
+// (which the caller owns and gives up), so that no second buffer of the size
+// of the content is needed.
+func decodeBase64InPlace(raw []byte) ([]byte, error) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, errWrongKind
+	}
+	s := raw[1 : len(raw)-1]
+	if len(s) < parallelBase64 {
+		n, err := decodeForward(raw, s, true)
+		if err != nil {
+			return nil, err
+		}
+		return raw[:n], nil
+	}
+	// Both halves are decoded at once, each in place at its own start (the
+	// first half's output never reaches the second half's input); then the
+	// second half's bytes are moved down behind the first's.
+	half := len(s) / 2 / 4 * 4
+	second := raw[1+half:]
+	var n2 int
+	var err2 error
+	var wg sync.WaitGroup
+	wg.Go(func() { n2, err2 = decodeForward(second, second[:len(s)-half], true) })
+	n1, err1 := decodeForward(raw, s[:half], false)
+	wg.Wait()
+	if err1 != nil {
+		return nil, err1
+	}
+	if err2 != nil {
+		return nil, err2
+	}
+	copy(raw[n1:], second[:n2])
+	return raw[:n1+n2], nil
+}
+
+// decodeBase64 decodes s (standard, padded) into out.
+func decodeBase64(out, s []byte) (int, error) {
+	n, err := base64.StdEncoding.Decode(out, s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", errBadBase64, err)
+	}
+	return n, nil
+}
+
+// decodeForward decodes s into dst, where dst may start at or before s in the
+// same array: each chunk is decoded into a small buffer, then copied over
+// bytes already read. Padding is allowed only at the end of s, and only if
+// last is true.
+func decodeForward(dst, s []byte, last bool) (int, error) {
+	const chunk = 16 << 10 // characters; a multiple of 4
+	var small [96]byte
+	var tmp []byte
+	if len(s) <= len(small)/3*4 {
+		tmp = small[:]
+	} else {
+		tmp = make([]byte, min(len(s), chunk)/4*3+3)
+	}
+	w := 0
+	for len(s) > 0 {
+		c := min(len(s), chunk)
+		n, err := decodeBase64(tmp, s[:c])
+		if err != nil {
+			return 0, err
+		}
+		if (c < len(s) || !last) && n != c/4*3 {
+			// Padding (or a short group) before the end.
+			return 0, fmt.Errorf("%w: padding inside the data", errBadBase64)
+		}
+		s = s[c:]
+		w += copy(dst[w:], tmp[:n])
+	}
+	return w, nil
 }

@@ -22,10 +22,10 @@ func ParseRequest(b []byte) (Request, error) {
 		return Request{}, Errorf(CodeInvalidJSON, "the message is not a JSON object")
 	}
 	r := Request{Endpoint: o.String("endpoint")}
-	if o.Has("data") {
-		r.Data = o.m["data"]
-	} else if o.Has("parameters") {
-		r.Data = o.m["parameters"]
+	if v, ok := o.get("data"); ok {
+		r.Data = v
+	} else if v, ok := o.get("parameters"); ok {
+		r.Data = v
 	}
 	return r, o.Err()
 }

@@ -17,28 +17,76 @@ var (
 // (e.g. "data.new_values.name"). Unknown fields are ignored, so that newer apps
 // can talk to older launchers.
 type Object struct {
-	path string
-	m    map[string]json.RawMessage
-	err  error
+	path   string  // the name of a top-level object
+	parent *Object // for a nested object: its parent and the field it is in
+	field  string
+	index  int // >= 0: the object is element index of that field (an array)
+	m      []member
+	err    error
+	owned  bool // base64 fields may be decoded in place (DecodeOwned)
 }
 
 // NewObject decodes raw as a JSON object; path names it in errors ("data").
 // A raw that is absent, null or not an object gives an Object whose Err says so.
 func NewObject(path string, raw []byte) *Object {
-	o := &Object{path: path}
+	o := &Object{path: path, index: -1}
+	o.parse(raw, true)
+	return o
+}
+
+// nested returns the object in field of o (element index of it if index >=
+// 0); raw is known to be valid JSON, as part of o. Its path in errors is
+// only built if there is an error.
+func (o *Object) nested(field string, index int, raw []byte) *Object {
+	sub := &Object{parent: o, field: field, index: index, owned: o.owned}
+	sub.parse(raw, false)
+	return sub
+}
+
+// where returns the object's path for error messages.
+func (o *Object) where() string {
+	p := o.path
+	if o.parent != nil {
+		p = o.parent.name(o.field)
+	}
+	if o.index >= 0 {
+		p += "[" + strconv.Itoa(o.index) + "]"
+	}
+	return p
+}
+
+// parse splits raw into o's members; with validate false raw must be known
+// to be valid JSON.
+func (o *Object) parse(raw []byte, validate bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
-		o.err = Errorf(CodeMissingField, "missing field %q", path)
-		return o
+		o.err = Errorf(CodeMissingField, "missing field %q", o.where())
+		return
 	}
 	if raw[0] != '{' {
-		o.err = Errorf(CodeWrongType, "field %q: want a JSON object", path)
-		return o
+		o.err = Errorf(CodeWrongType, "field %q: want a JSON object", o.where())
+		return
 	}
-	if err := json.Unmarshal(raw, &o.m); err != nil {
-		o.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", path)
+	m, end, err := parseObject(raw, validate)
+	if err == nil && skipSpace(raw, end) != len(raw) {
+		err = errSyntax // trailing data after the object
 	}
-	return o
+	if err != nil {
+		o.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", o.where())
+		return
+	}
+	o.m = m
+}
+
+// get returns the value of the last member called name (encoding/json keeps
+// the last of duplicate names).
+func (o *Object) get(name string) ([]byte, bool) {
+	for i := len(o.m) - 1; i >= 0; i-- {
+		if string(o.m[i].name) == name {
+			return o.m[i].value, true
+		}
+	}
+	return nil, false
 }
 
 // Err returns the first error met, or nil.
@@ -46,15 +94,16 @@ func (o *Object) Err() error { return o.err }
 
 // Has reports whether the field is present (even as null).
 func (o *Object) Has(name string) bool {
-	_, ok := o.m[name]
+	_, ok := o.get(name)
 	return ok
 }
 
 func (o *Object) name(field string) string {
-	if o.path == "" {
+	w := o.where()
+	if w == "" {
 		return field
 	}
-	return o.path + "." + field
+	return w + "." + field
 }
 
 // raw returns a field's raw value; a missing required field sets the error.
@@ -62,7 +111,7 @@ func (o *Object) raw(field string, required bool) (json.RawMessage, bool) {
 	if o.err != nil {
 		return nil, false
 	}
-	v, ok := o.m[field]
+	v, ok := o.get(field)
 	if !ok {
 		if required {
 			o.err = Errorf(CodeMissingField, "missing field %q", o.name(field))
@@ -100,8 +149,8 @@ func (o *Object) str(field string, required bool) (string, bool) {
 		o.wrongType(field, "a string")
 		return "", false
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, err := stringValue(v)
+	if err != nil {
 		o.wrongType(field, "a string")
 		return "", false
 	}
@@ -180,7 +229,13 @@ func (o *Object) bytes(field string, required bool) (Bytes, bool) {
 	if !ok {
 		return nil, false
 	}
-	b, err := decodeBase64Value(v)
+	var b []byte
+	var err error
+	if o.owned {
+		b, err = decodeBase64InPlace(v)
+	} else {
+		b, err = decodeBase64Value(v)
+	}
 	switch {
 	case errors.Is(err, errWrongKind):
 		o.wrongType(field, "a base64 string")
@@ -196,9 +251,9 @@ func (o *Object) bytes(field string, required bool) (Bytes, bool) {
 func (o *Object) Object(field string) *Object {
 	v, ok := o.raw(field, true)
 	if !ok {
-		return &Object{path: o.name(field), err: o.err}
+		return &Object{parent: o, field: field, index: -1, err: o.err}
 	}
-	sub := NewObject(o.name(field), v)
+	sub := o.nested(field, -1, v)
 	if sub.err != nil {
 		o.err = sub.err
 	}
@@ -229,9 +284,15 @@ func CheckDepth(b []byte, max int) error {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if inStr {
-			// Skip ahead to the next quote or backslash.
-			j := bytes.IndexAny(b[i:], "\"\\")
+			// Skip ahead to the next quote or backslash (two vectorised
+			// searches are much faster than IndexAny on long strings).
+			j := bytes.IndexByte(b[i:], '"')
 			if j < 0 {
+				j = len(b) - i
+			}
+			if k := bytes.IndexByte(b[i:i+j], '\\'); k >= 0 {
+				j = k
+			} else if i+j == len(b) {
 				return nil
 			}
 			i += j

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/safe-launcher/launcher/client"
+	"github.com/safe-launcher/launcher/internal/benchfloor"
+	"github.com/safe-launcher/launcher/wire"
+)
+
+// transferResult is one file size's figures.
+type transferResult struct {
+	Size                 int
+	Upload, Download     time.Duration // best of the repetitions
+	Floor                time.Duration // best of the repetitions
+	UploadHWM, DownHWM   int64         // daemon peak RSS in KiB during the transfers
+	UploadBase, DownBase int64         // daemon RSS in KiB just before
+}
+
+func mbps(size int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(size) / d.Seconds() / 1e6
+}
+
+// dialOne starts a client on a fresh launcher value of c.
+func dialOne(c *child) (*client.Client, error) {
+	vals, err := c.mint(1)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return client.Dial(ctx, vals[0])
+}
+
+// measureTransfer uploads then downloads size bytes, each direction in a fresh
+// daemon child so that its peak RSS is the transfer's.
+func measureTransfer(dir string, size, reps int) (transferResult, error) {
+	r := transferResult{Size: size}
+	data := make([]byte, size)
+	_, _ = rand.Read(data)
+	name := fmt.Sprintf("file-%d.bin", size)
+	ctx := context.Background()
+
+	var f benchfloor.Floor
+	for range reps {
+		t := time.Now()
+		if err := f.Run(data); err != nil {
+			return r, err
+		}
+		if d := time.Since(t); r.Floor == 0 || d < r.Floor {
+			r.Floor = d
+		}
+	}
+	f = benchfloor.Floor{}
+
+	direction := func(up bool) (best time.Duration, hwm, base int64, err error) {
+		ch, err := startChild(kindDaemon, dir, 16)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		defer ch.stop()
+		c, err := dialOne(ch)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		defer c.Close()
+		if up {
+			if err := c.CreateFile(ctx, wire.CreateFileRequest{FilePath: name, UserMetadata: wire.Bytes{}}); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+		m, err := ch.settled()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		base = m.RSSKiB
+		if err := ch.resetPeak(); err != nil {
+			return 0, 0, 0, err
+		}
+		req := wire.ModifyFileRequest{FilePath: name, NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: data}}}
+		for i := range reps {
+			t := time.Now()
+			if up {
+				err = c.ModifyFile(ctx, req)
+			} else {
+				var got *wire.GetFileResponse
+				got, err = c.GetFile(ctx, wire.GetFileRequest{FilePath: name, Length: -1})
+				if err == nil && i == 0 && !bytes.Equal(got.Content, data) {
+					err = fmt.Errorf("downloaded content differs")
+				}
+			}
+			d := time.Since(t)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			if best == 0 || d < best {
+				best = d
+			}
+		}
+		m, err = ch.mem()
+		return best, m.HWMKiB, base, err
+	}
+	var err error
+	if r.Upload, r.UploadHWM, r.UploadBase, err = direction(true); err != nil {
+		return r, fmt.Errorf("upload %d: %w", size, err)
+	}
+	if r.Download, r.DownHWM, r.DownBase, err = direction(false); err != nil {
+		return r, fmt.Errorf("download %d: %w", size, err)
+	}
+	return r, nil
+}

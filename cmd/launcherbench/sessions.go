@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/safe-launcher/launcher/client"
+	"github.com/safe-launcher/launcher/handshake"
+)
+
+// Handshakes per second over fresh connections, and memory per idle session.
+
+// handshakeRate dials fresh sessions (each a new TCP connection and a
+// handshake, then closed) from workers goroutines for dur, in one nonce mode.
+func handshakeRate(dir string, fixed bool, workers, budget int, dur time.Duration) (float64, error) {
+	ch, err := startChild(kindDaemon, dir, 4*workers+16)
+	if err != nil {
+		return 0, err
+	}
+	defer ch.stop()
+	vals, err := ch.mint(budget)
+	if err != nil {
+		return 0, err
+	}
+	var opts []client.Option
+	if fixed {
+		opts = append(opts, client.WithFixedNonce())
+	}
+	var next, done atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(dur)
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				i := next.Add(1) - 1
+				if i >= int64(len(vals)) {
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				c, err := client.Dial(ctx, vals[i], opts...)
+				cancel()
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				c.Close()
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(done.Load()) / elapsed.Seconds(), nil
+}
+
+// handshakeFloor runs both sides of the handshake in memory (no network, no
+// launcher string) on both cores for dur: the crypto and JSON it forces.
+func handshakeFloor(fixed bool, dur time.Duration) (float64, error) {
+	mode := handshake.Counter
+	if fixed {
+		mode = handshake.Fixed
+	}
+	var n atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(dur)
+	for range 2 {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				err := func() error {
+					app, req, err := handshake.NewApp(rand.Reader, "launcher-string", "v1.0", mode)
+					if err != nil {
+						return err
+					}
+					msg, err := handshake.ParseRequest(req)
+					if err != nil {
+						return err
+					}
+					answer, lch, err := handshake.Accept(rand.Reader, msg, true)
+					if err != nil {
+						return err
+					}
+					ach, err := app.Finish(answer)
+					if err != nil {
+						return err
+					}
+					lch.Close()
+					ach.Close()
+					return nil
+				}()
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// sessionMem is the server's memory per idle connection.
+type sessionMem struct {
+	N          int
+	GoBytes    float64 // heap in use + goroutine stacks, per connection
+	RSSBytes   float64 // resident set, per connection
+	Goroutines float64 // per connection
+}
+
+// idleSessions opens n idle connections to a fresh child of kind (for the
+// daemon: authenticated sessions) and measures the child's memory growth.
+func idleSessions(kind, dir string, n int) (sessionMem, error) {
+	sm := sessionMem{N: n}
+	ch, err := startChild(kind, dir, n+64)
+	if err != nil {
+		return sm, err
+	}
+	defer ch.stop()
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	// One connection first, so that lazily built state is not counted.
+	open := func(count int) error {
+		switch kind {
+		case kindDaemon:
+			vals, err := ch.mint(count)
+			if err != nil {
+				return err
+			}
+			for _, v := range vals {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				c, err := client.Dial(ctx, v)
+				cancel()
+				if err != nil {
+					return err
+				}
+				closers = append(closers, func() { c.Close() })
+			}
+		case kindEcho:
+			for range count {
+				nc, err := net.Dial("tcp", ch.addr)
+				if err != nil {
+					return err
+				}
+				closers = append(closers, func() { nc.Close() })
+			}
+		case kindHTTP:
+			for range count {
+				h := newHTTPConn(ch.addr, 1)
+				if err := h.getDir(context.Background()); err != nil {
+					return err
+				}
+				closers = append(closers, h.close)
+			}
+		default:
+			return errors.New("unknown kind")
+		}
+		return nil
+	}
+	if err := open(1); err != nil {
+		return sm, err
+	}
+	time.Sleep(50 * time.Millisecond)
+	m0, err := ch.settled()
+	if err != nil {
+		return sm, err
+	}
+	if err := open(n); err != nil {
+		return sm, err
+	}
+	time.Sleep(200 * time.Millisecond) // let the server finish its side
+	m1, err := ch.settled()
+	if err != nil {
+		return sm, err
+	}
+	goBytes := float64(m1.HeapInuse+m1.StackInuse) - float64(m0.HeapInuse+m0.StackInuse)
+	sm.GoBytes = goBytes / float64(n)
+	sm.RSSBytes = float64(m1.RSSKiB-m0.RSSKiB) * 1024 / float64(n)
+	sm.Goroutines = float64(m1.Goroutines-m0.Goroutines) / float64(n)
+	return sm, nil
+}

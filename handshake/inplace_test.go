@@ -1,0 +1,75 @@
+package handshake_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha512"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/safe-launcher/launcher/handshake"
+)
+
+// TestInPlaceMatchesSecretbox: SealInPlace makes exactly the boxes Seal makes,
+// and OpenInPlace opens them, for sizes around the 32-byte head, the 64-byte
+// block, the pipeline chunk and the parallel threshold, in both modes.
+func TestInPlaceMatchesSecretbox(t *testing.T) {
+	sizes := []int{0, 1, 31, 32, 33, 63, 64, 95, 96, 97, 1000, 256<<10 + 31, 256<<10 + 32, 256<<10 + 33,
+		512<<10 - 1, 512 << 10, 512<<10 + 1, 3<<20 + 17}
+	for _, mode := range []handshake.Mode{handshake.Counter, handshake.Fixed} {
+		var key handshake.Key
+		var nonce handshake.Nonce
+		_, _ = rand.Read(key[:])
+		_, _ = rand.Read(nonce[:])
+		ref := handshake.NewChannel(key, nonce, mode, false)
+		inp := handshake.NewChannel(key, nonce, mode, false)
+		refL := handshake.NewChannel(key, nonce, mode, true)
+		inpL := handshake.NewChannel(key, nonce, mode, true)
+		for _, n := range sizes {
+			t.Run(fmt.Sprintf("%s/%d", mode, n), func(t *testing.T) {
+				msg := make([]byte, n)
+				_, _ = rand.Read(msg)
+				want := ref.Seal(nil, msg)
+				box := append(make([]byte, handshake.Overhead), msg...)
+				inp.SealInPlace(box)
+				require.True(t, bytes.Equal(want, box), "sealed in place differs from Seal")
+
+				// Open in place, with and without a hash, matches Open.
+				got, err := refL.Open(nil, want)
+				require.NoError(t, err)
+				require.True(t, bytes.Equal(msg, got))
+				h := sha512.New()
+				plain, err := inpL.OpenInPlace(box, h)
+				require.NoError(t, err)
+				require.True(t, bytes.Equal(msg, plain))
+				sum := sha512.Sum512(want)
+				assert.Equal(t, sum[:], h.Sum(nil), "hash of the box as received")
+			})
+		}
+	}
+}
+
+func TestOpenInPlaceRefusesTampering(t *testing.T) {
+	for _, n := range []int{0, 40, 2 << 20} {
+		for _, withHash := range []bool{false, true} {
+			var key handshake.Key
+			var nonce handshake.Nonce
+			app := handshake.NewChannel(key, nonce, handshake.Counter, false)
+			l := handshake.NewChannel(key, nonce, handshake.Counter, true)
+			box := app.Seal(nil, make([]byte, n))
+			box[len(box)-1] ^= 1
+			h := sha512.New()
+			if !withHash {
+				h = nil
+			}
+			_, err := l.OpenInPlace(box, h)
+			require.ErrorIs(t, err, handshake.ErrOpen, "size %d", n)
+		}
+	}
+	var l handshake.Channel
+	_, err := l.OpenInPlace(make([]byte, 5), nil)
+	require.ErrorIs(t, err, handshake.ErrOpen)
+}

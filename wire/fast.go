@@ -1,0 +1,382 @@
+package wire
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Fast paths for the hot messages: hand-written encoders that produce exactly
+// encoding/json's bytes (tests compare them), and decoders on the scanner of
+// scan.go. None of them changes what goes on the wire.
+
+// DecodeOwned is Decode for a caller that owns raw and gives it up: base64
+// fields are decoded in place, over raw, instead of into new buffers, so a
+// large content costs no second copy. raw must not be used afterwards, nor
+// any value decoded from it before (they may share its storage).
+func DecodeOwned(raw []byte, v Decoder) error {
+	o := NewObject("data", raw)
+	if o.Err() != nil {
+		return o.Err()
+	}
+	o.owned = true
+	v.DecodeFrom(o)
+	return o.Err()
+}
+
+// ParseResponse decodes an answer envelope, as json.Unmarshal into a Response
+// would, without copying data: Data points into b.
+func ParseResponse(b []byte) (Response, error) {
+	var r Response
+	o := NewObject("", b)
+	if o.Err() != nil {
+		return r, o.Err()
+	}
+	if v, ok := o.get("id"); ok && string(v) != "null" {
+		r.ID = o.String("id")
+	}
+	if v, ok := o.get("data"); ok {
+		r.Data = v // null stays "null", as with json.RawMessage
+	}
+	if v, ok := o.get("error"); ok && string(v) != "null" {
+		e := o.Object("error")
+		r.Error = &struct {
+			Code        Code   `json:"code"`
+			Description string `json:"description"`
+		}{}
+		if c := e.optNonNull("code"); c {
+			r.Error.Code = Code(e.Int64("code"))
+		}
+		if d := e.optNonNull("description"); d {
+			r.Error.Description = e.String("description")
+		}
+		o.Check(e)
+	}
+	return r, o.Err()
+}
+
+// optNonNull reports whether field is present and not null.
+func (o *Object) optNonNull(field string) bool {
+	v, ok := o.get(field)
+	return ok && string(v) != "null"
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json does
+// (HTML-safe, invalid UTF-8 replaced).
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always marshals
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+func appendBool(dst []byte, b bool) []byte { return strconv.AppendBool(dst, b) }
+
+func (t Times) appendJSON(dst []byte) []byte {
+	dst = append(dst, `"creation_time_sec":`...)
+	dst = strconv.AppendInt(dst, t.CreationTimeSec, 10)
+	dst = append(dst, `,"creation_time_nsec":`...)
+	dst = strconv.AppendInt(dst, t.CreationTimeNsec, 10)
+	dst = append(dst, `,"modification_time_sec":`...)
+	dst = strconv.AppendInt(dst, t.ModificationTimeSec, 10)
+	dst = append(dst, `,"modification_time_nsec":`...)
+	return strconv.AppendInt(dst, t.ModificationTimeNsec, 10)
+}
+
+func (d *DirInfo) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"name":`...)
+	dst = appendJSONString(dst, d.Name)
+	dst = append(dst, ',')
+	dst = d.Times.appendJSON(dst)
+	dst = append(dst, `,"is_private":`...)
+	dst = appendBool(dst, d.IsPrivate)
+	dst = append(dst, `,"is_versioned":`...)
+	dst = appendBool(dst, d.IsVersioned)
+	dst = append(dst, `,"user_metadata":`...)
+	dst = AppendBase64String(dst, d.UserMetadata)
+	return append(dst, '}')
+}
+
+func (f *FileInfo) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"name":`...)
+	dst = appendJSONString(dst, f.Name)
+	dst = append(dst, `,"size":`...)
+	dst = strconv.AppendInt(dst, f.Size, 10)
+	dst = append(dst, ',')
+	dst = f.Times.appendJSON(dst)
+	dst = append(dst, `,"user_metadata":`...)
+	dst = AppendBase64String(dst, f.UserMetadata)
+	return append(dst, '}')
+}
+
+// AppendJSON implements JSONAppender, with encoding/json's exact output.
+func (r *GetDirResponse) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"info":`...)
+	dst = r.Info.appendJSON(dst)
+	dst = append(dst, `,"sub_directories":`...)
+	if r.SubDirectories == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i := range r.SubDirectories {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = r.SubDirectories[i].appendJSON(dst)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"files":`...)
+	if r.Files == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i := range r.Files {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = r.Files[i].appendJSON(dst)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// EncodedSize returns an estimate of the size of r's JSON, for sizing buffers.
+func (r *GetDirResponse) EncodedSize() int {
+	n := 64 + 200*(1+len(r.SubDirectories)+len(r.Files))
+	for i := range r.SubDirectories {
+		n += len(r.SubDirectories[i].Name) + len(r.SubDirectories[i].UserMetadata)*4/3
+	}
+	for i := range r.Files {
+		n += len(r.Files[i].Name) + len(r.Files[i].UserMetadata)*4/3
+	}
+	return n
+}
+
+// AppendJSON implements JSONAppender, with encoding/json's exact output.
+func (r GetDirRequest) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"timeout_ms":`...)
+	dst = strconv.AppendInt(dst, r.TimeoutMs, 10)
+	dst = append(dst, `,"is_path_shared":`...)
+	dst = appendBool(dst, r.IsPathShared)
+	dst = append(dst, `,"dir_path":`...)
+	dst = appendJSONString(dst, r.DirPath)
+	return append(dst, '}')
+}
+
+// AppendJSON implements JSONAppender, with encoding/json's exact output.
+func (r CreateFileRequest) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"is_path_shared":`...)
+	dst = appendBool(dst, r.IsPathShared)
+	dst = append(dst, `,"file_path":`...)
+	dst = appendJSONString(dst, r.FilePath)
+	dst = append(dst, `,"user_metadata":`...)
+	dst = AppendBase64String(dst, r.UserMetadata)
+	return append(dst, '}')
+}
+
+// AppendJSON implements JSONAppender, with encoding/json's exact output.
+func (r FileRequest) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"is_path_shared":`...)
+	dst = appendBool(dst, r.IsPathShared)
+	dst = append(dst, `,"file_path":`...)
+	dst = appendJSONString(dst, r.FilePath)
+	return append(dst, '}')
+}
+
+// AppendJSON implements JSONAppender, with encoding/json's exact output.
+func (r GetFileRequest) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"is_path_shared":`...)
+	dst = appendBool(dst, r.IsPathShared)
+	dst = append(dst, `,"file_path":`...)
+	dst = appendJSONString(dst, r.FilePath)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendInt(dst, r.Offset, 10)
+	dst = append(dst, `,"length":`...)
+	dst = strconv.AppendInt(dst, r.Length, 10)
+	dst = append(dst, `,"include_metadata":`...)
+	dst = appendBool(dst, r.IncludeMetadata)
+	return append(dst, '}')
+}
+
+// AppendJSON implements JSONAppender, with encoding/json's exact output.
+func (r ModifyFileRequest) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"is_path_shared":`...)
+	dst = appendBool(dst, r.IsPathShared)
+	dst = append(dst, `,"file_path":`...)
+	dst = appendJSONString(dst, r.FilePath)
+	dst = append(dst, `,"new_values":{`...)
+	nv := &r.NewValues
+	comma := false
+	sep := func() {
+		if comma {
+			dst = append(dst, ',')
+		}
+		comma = true
+	}
+	if nv.Name != nil {
+		sep()
+		dst = append(dst, `"name":`...)
+		dst = appendJSONString(dst, *nv.Name)
+	}
+	if nv.Content != nil {
+		sep()
+		dst = append(dst, `"content":{`...)
+		if nv.Content.Offset != nil {
+			dst = append(dst, `"offset":`...)
+			dst = strconv.AppendInt(dst, *nv.Content.Offset, 10)
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"bytes":`...)
+		dst = AppendBase64String(dst, nv.Content.Bytes)
+		dst = append(dst, '}')
+	}
+	if nv.UserMetadata != nil {
+		sep()
+		dst = append(dst, `"user_metadata":`...)
+		dst = AppendBase64String(dst, *nv.UserMetadata)
+	}
+	return append(dst, "}}"...)
+}
+
+// EncodedSize returns an upper bound of the size of r's JSON, for sizing buffers.
+func (r ModifyFileRequest) EncodedSize() int {
+	n := 128 + len(r.FilePath)*6
+	if r.NewValues.Name != nil {
+		n += 16 + len(*r.NewValues.Name)*6
+	}
+	if r.NewValues.Content != nil {
+		n += 64 + (len(r.NewValues.Content.Bytes)+2)/3*4
+	}
+	if r.NewValues.UserMetadata != nil {
+		n += 24 + (len(*r.NewValues.UserMetadata)+2)/3*4
+	}
+	return n
+}
+
+// DecodeFrom implements Decoder for answers: absent fields stay zero, as
+// with encoding/json; a field of the wrong type is an error.
+func (d *DirInfo) DecodeFrom(o *Object) {
+	d.Name = optString(o, "name")
+	d.Times.decodeFrom(o)
+	d.IsPrivate = o.OptBool("is_private", false)
+	d.IsVersioned = o.OptBool("is_versioned", false)
+	d.UserMetadata = optBytes(o, "user_metadata")
+}
+
+// DecodeFrom implements Decoder for answers (see DirInfo.DecodeFrom).
+func (f *FileInfo) DecodeFrom(o *Object) {
+	f.Name = optString(o, "name")
+	f.Size = optInt(o, "size")
+	f.Times.decodeFrom(o)
+	f.UserMetadata = optBytes(o, "user_metadata")
+}
+
+func (t *Times) decodeFrom(o *Object) {
+	t.CreationTimeSec = optInt(o, "creation_time_sec")
+	t.CreationTimeNsec = optInt(o, "creation_time_nsec")
+	t.ModificationTimeSec = optInt(o, "modification_time_sec")
+	t.ModificationTimeNsec = optInt(o, "modification_time_nsec")
+}
+
+// DecodeFrom implements Decoder for answers (see DirInfo.DecodeFrom).
+func (r *GetDirResponse) DecodeFrom(o *Object) {
+	if o.optNonNull("info") {
+		info := o.Object("info")
+		r.Info.DecodeFrom(info)
+		o.Check(info)
+	}
+	r.SubDirectories = decodeList(o, "sub_directories", func(e *Object) DirInfo {
+		var d DirInfo
+		d.DecodeFrom(e)
+		return d
+	})
+	r.Files = decodeList(o, "files", func(e *Object) FileInfo {
+		var f FileInfo
+		f.DecodeFrom(e)
+		return f
+	})
+}
+
+// DecodeFrom implements Decoder for answers (see DirInfo.DecodeFrom).
+func (r *GetFileResponse) DecodeFrom(o *Object) {
+	r.Content = optBytes(o, "content")
+	if o.optNonNull("metadata") {
+		m := o.Object("metadata")
+		r.Metadata = new(FileInfo)
+		r.Metadata.DecodeFrom(m)
+		o.Check(m)
+	}
+}
+
+func optString(o *Object, field string) string {
+	if !o.optNonNull(field) {
+		return ""
+	}
+	return o.String(field)
+}
+
+func optInt(o *Object, field string) int64 {
+	if !o.optNonNull(field) {
+		return 0
+	}
+	return o.Int64(field)
+}
+
+func optBytes(o *Object, field string) Bytes {
+	if !o.optNonNull(field) {
+		return nil
+	}
+	return o.Bytes(field)
+}
+
+// decodeList decodes an array of objects; null or absent is nil.
+func decodeList[T any](o *Object, field string, one func(*Object) T) []T {
+	if o.err != nil || !o.optNonNull(field) {
+		return nil
+	}
+	v, _ := o.get(field)
+	i := skipSpace(v, 0)
+	if i >= len(v) || v[i] != '[' {
+		o.wrongType(field, "an array")
+		return nil
+	}
+	out := []T{}
+	i = skipSpace(v, i+1)
+	if i < len(v) && v[i] == ']' {
+		return out
+	}
+	for n := 0; ; n++ {
+		end, err := skipValue(v, i)
+		if err != nil {
+			o.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", o.name(field))
+			return nil
+		}
+		e := o.nested(field, n, v[i:end])
+		if e.err != nil {
+			o.err = e.err
+			return nil
+		}
+		out = append(out, one(e))
+		if e.err != nil {
+			o.err = e.err
+			return nil
+		}
+		i = skipSpace(v, end)
+		if i < len(v) && v[i] == ']' {
+			return out
+		}
+		if i >= len(v) || v[i] != ',' {
+			o.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", o.name(field))
+			return nil
+		}
+		i = skipSpace(v, i+1)
+	}
+}

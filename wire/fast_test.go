@@ -1,0 +1,199 @@
+package wire_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/safe-launcher/launcher/wire"
+)
+
+func i64(n int64) *int64   { return &n }
+func str(s string) *string { return &s }
+func byts(b []byte) *wire.Bytes {
+	w := wire.Bytes(b)
+	return &w
+}
+
+var oddNames = []string{"", "a", "ä \"q\" <b> & \\ \n \t \x01", "\xff\xfe bad utf8", "日本語-😀", "\u2028\u2029"}
+
+// TestAppendJSONMatchesEncodingJSON: every hand-written encoder writes
+// exactly what encoding/json writes.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	check := func(v wire.JSONAppender, plain any) {
+		t.Helper()
+		want, err := json.Marshal(plain)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(v.AppendJSON(nil)), "%T", v)
+	}
+	times := wire.Times{CreationTimeSec: 1700000000, CreationTimeNsec: 123, ModificationTimeSec: -5, ModificationTimeNsec: 999999999}
+	for _, name := range oddNames {
+		type gd wire.GetDirResponse
+		for _, r := range []*wire.GetDirResponse{
+			{Info: wire.DirInfo{Name: name, Times: times, IsPrivate: true, UserMetadata: wire.Bytes{1, 2, 3}}},
+			{Info: wire.DirInfo{Name: name}, SubDirectories: []wire.DirInfo{}, Files: []wire.FileInfo{}},
+			{Info: wire.DirInfo{Name: name, IsVersioned: true}, SubDirectories: []wire.DirInfo{{Name: name, Times: times}, {Name: "x", UserMetadata: wire.Bytes{}}},
+				Files: []wire.FileInfo{{Name: name, Size: 1 << 40, Times: times, UserMetadata: wire.Bytes{0xff}}, {Name: "y"}}},
+		} {
+			check(r, (*gd)(r))
+		}
+		type gdr wire.GetDirRequest
+		type cfr wire.CreateFileRequest
+		type fr wire.FileRequest
+		type gfr wire.GetFileRequest
+		type mfr wire.ModifyFileRequest
+		for _, r := range []wire.GetDirRequest{{}, {TimeoutMs: -1, IsPathShared: true, DirPath: name}} {
+			check(r, gdr(r))
+		}
+		for _, r := range []wire.CreateFileRequest{{FilePath: name}, {IsPathShared: true, FilePath: name, UserMetadata: wire.Bytes{1}}} {
+			check(r, cfr(r))
+		}
+		check(wire.FileRequest{IsPathShared: true, FilePath: name}, fr(wire.FileRequest{IsPathShared: true, FilePath: name}))
+		for _, r := range []wire.GetFileRequest{{FilePath: name, Length: -1}, {IsPathShared: true, FilePath: name, Offset: 7, Length: 9, IncludeMetadata: true}} {
+			check(r, gfr(r))
+		}
+		for _, nv := range []wire.FileNewValues{
+			{}, {Name: str(name)}, {UserMetadata: byts(nil)}, {Content: &wire.FileContent{}},
+			{Name: str(name), Content: &wire.FileContent{Offset: i64(3), Bytes: []byte("abc")}, UserMetadata: byts([]byte{9})},
+			{Content: &wire.FileContent{Bytes: make([]byte, 1<<20+1)}},
+		} {
+			r := wire.ModifyFileRequest{FilePath: name, NewValues: nv}
+			check(r, mfr(r))
+			assert.LessOrEqual(t, len(r.AppendJSON(nil)), r.EncodedSize())
+		}
+	}
+}
+
+// TestResponseDecoders: the answer decoders read what encoding/json writes,
+// and ParseResponse agrees with json.Unmarshal.
+func TestResponseDecoders(t *testing.T) {
+	times := wire.Times{CreationTimeSec: 1, CreationTimeNsec: 2, ModificationTimeSec: 3, ModificationTimeNsec: 4}
+	gd := &wire.GetDirResponse{Info: wire.DirInfo{Name: oddNames[2], Times: times, UserMetadata: wire.Bytes{}},
+		SubDirectories: []wire.DirInfo{{Name: "a", UserMetadata: wire.Bytes{1}}}, Files: []wire.FileInfo{{Name: "f", Size: 3, UserMetadata: wire.Bytes{}}}}
+	var got wire.GetDirResponse
+	require.NoError(t, wire.Decode(gd.AppendJSON(nil), &got))
+	assert.Equal(t, *gd, got)
+
+	content := make([]byte, 2<<20+5)
+	_, _ = rand.Read(content)
+	gf := &wire.GetFileResponse{Content: content, Metadata: &wire.FileInfo{Name: "n", Size: 9, Times: times, UserMetadata: wire.Bytes{}}}
+	var gotF wire.GetFileResponse
+	require.NoError(t, wire.DecodeOwned(gf.AppendJSON(nil), &gotF))
+	assert.Equal(t, *gf, gotF)
+	gotF = wire.GetFileResponse{}
+	require.NoError(t, wire.Decode([]byte(`{"content":""}`), &gotF))
+	assert.Nil(t, gotF.Metadata)
+	assert.Empty(t, gotF.Content)
+	require.Error(t, wire.Decode([]byte(`{"content":5}`), &gotF))
+	require.Error(t, wire.Decode([]byte(`{"files":{}}`), &got))
+
+	for _, in := range []string{
+		`{"id":"abc","data":{"x":[1,2]}}`,
+		`{"id":"","error":{"code":-5,"description":"d \"q\" \u00e9"}}`,
+		`{"id":"x","error":{"code":0,"description":""}}`,
+		`{"id":null,"data":null}`,
+		` {"data" : { } , "id" : "y" } `,
+		`{}`,
+	} {
+		want := wire.Response{}
+		require.NoError(t, json.Unmarshal([]byte(in), &want), in)
+		got, err := wire.ParseResponse([]byte(in))
+		require.NoError(t, err, in)
+		assert.Equal(t, want.ID, got.ID, in)
+		assert.Equal(t, want.Error, got.Error, in)
+		if len(want.Data) > 0 {
+			assert.Equal(t, string(bytes.TrimSpace(want.Data)), string(bytes.TrimSpace(got.Data)), in)
+		} else {
+			assert.Empty(t, got.Data, in)
+		}
+	}
+	for _, in := range []string{``, `[]`, `{"id":1}`, `{"id":"a"`, `{"id":"a"} x`, `{"error":{"code":"x"}}`} {
+		_, err := wire.ParseResponse([]byte(in))
+		assert.Error(t, err, in)
+	}
+}
+
+// TestDecodeOwned: decoding in place gives what Decode gives, for contents
+// on both sides of the parallel threshold, and refuses the same bad base64.
+func TestDecodeOwned(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 100, 16<<10 - 1, 16 << 10, 16<<10 + 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 5<<20 + 2} {
+		content := make([]byte, n)
+		_, _ = rand.Read(content)
+		msg := wire.ModifyFileRequest{FilePath: "f", NewValues: wire.FileNewValues{Content: &wire.FileContent{Offset: i64(1), Bytes: content}}}.AppendJSON(nil)
+		var a, b wire.ModifyFileRequest
+		require.NoError(t, wire.Decode(msg, &a))
+		require.NoError(t, wire.DecodeOwned(bytes.Clone(msg), &b))
+		require.True(t, bytes.Equal(content, b.NewValues.Content.Bytes), "size %d", n)
+		assert.Equal(t, a.NewValues.Content.Offset, b.NewValues.Content.Offset)
+	}
+	enc := base64.StdEncoding.EncodeToString(make([]byte, 3<<20))
+	bad := map[string]string{
+		"padding early":       "QQ==" + enc,
+		"padding in the half": enc[:len(enc)/2-4] + "QQ==" + enc[len(enc)/2:],
+		"padding late":        enc[:len(enc)-8] + "QQ==" + enc[len(enc)-4:],
+		"unpadded":            enc + "QQ",
+		"bad char first":      "*" + enc[1:],
+		"bad char last":       enc[:len(enc)-1] + "*",
+		"short small":         "QQ=",
+		"padding small":       "QQ==QQ==",
+	}
+	for name, s := range bad {
+		msg := []byte(fmt.Sprintf(`{"is_path_shared":false,"file_path":"f","new_values":{"content":{"bytes":"%s"}}}`, s))
+		var a, b wire.ModifyFileRequest
+		ea, eb := wire.Decode(msg, &a), wire.DecodeOwned(msg, &b)
+		require.ErrorIs(t, ea, wire.ErrBadBase64, name)
+		require.ErrorIs(t, eb, wire.ErrBadBase64, name)
+	}
+}
+
+// FuzzScanner: the scanner accepts exactly what encoding/json accepts as an
+// object, and splits it into the same members.
+func FuzzScanner(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"a":"b\"c","a":[1,{"x":null}],"b":-0.5e+3}`, `{"a":tru}`, `{"a":01}`, `{"\u0061":"\ud800"}`,
+		`{"a":"x`, "{\"a\":\"\x01\"}", `{"a":1,}`, `{"a" 1}`, `{"a":1} {}`, `{"a":"\/\b\f\n\r\t\u00e9"}`, `{"a":[[[]]],"b":{}}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m map[string]json.RawMessage
+		jerr := json.Unmarshal(data, &m)
+		trimmed := bytes.TrimSpace(data)
+		isObj := len(trimmed) > 0 && trimmed[0] == '{'
+		o := wire.NewObject("x", data)
+		if !isObj {
+			return
+		}
+		if (jerr == nil) != (o.Err() == nil) {
+			var we *wire.Error
+			if errors.As(o.Err(), &we) && we.Code == wire.CodeInvalidJSON || o.Err() == nil {
+				t.Fatalf("encoding/json err=%v, scanner err=%v, input %q", jerr, o.Err(), data)
+			}
+		}
+		if jerr != nil {
+			return
+		}
+		for k, v := range m {
+			if !o.Has(k) {
+				t.Fatalf("member %q missing", k)
+			}
+			_ = v
+		}
+		// Every string member decodes to what encoding/json gives.
+		for k, v := range m {
+			if len(v) > 0 && v[0] == '"' {
+				var want string
+				_ = json.Unmarshal(v, &want)
+				if got := o.String(k); got != want && !strings.Contains(k, "\\") {
+					t.Fatalf("member %q: %q != %q", k, got, want)
+				}
+			}
+		}
+	})
+}

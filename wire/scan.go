@@ -1,0 +1,341 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// A JSON scanner for the request and answer envelopes. encoding/json decoding
+// into map[string]json.RawMessage scans a value byte by byte through a state
+// machine, once to validate and again to split, and copies every raw value;
+// at every level of nesting. For a file's content (megabytes of base64 in one
+// string) that cost several times the crypto. This scanner validates a value
+// once, accepts exactly what encoding/json accepts, and splits objects into
+// members that point into the input. Strings, where the bytes are, are
+// checked eight bytes at a time.
+
+// errSyntax is the scanner's only error: the text is not valid JSON.
+var errSyntax = errors.New("wire: invalid JSON")
+
+// maxNesting is encoding/json's limit on nesting.
+const maxNesting = 10000
+
+// member is one name/value pair of an object; value is the raw JSON text.
+type member struct {
+	name  []byte // unescaped; usually a slice of the input
+	value []byte
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// parseObject splits the object at the start of b (after spaces) into its
+// members and returns them with the index just past the object. With
+// validate false, b must already be known to be valid JSON.
+func parseObject(b []byte, validate bool) ([]member, int, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, 0, errSyntax
+	}
+	i = skipSpace(b, i+1)
+	ms := make([]member, 0, 8)
+	if i < len(b) && b[i] == '}' {
+		return ms, i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, 0, errSyntax
+		}
+		end, err := scanString(b, i, validate)
+		if err != nil {
+			return nil, 0, err
+		}
+		name := b[i+1 : end-1]
+		if bytes.IndexByte(name, '\\') >= 0 || !utf8.Valid(name) {
+			s, err := stringValue(b[i:end])
+			if err != nil {
+				return nil, 0, err
+			}
+			name = []byte(s)
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, 0, errSyntax
+		}
+		i = skipSpace(b, i+1)
+		start := i
+		if validate {
+			i, err = validValue(b, i, 1)
+		} else {
+			i, err = skipValue(b, i)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		ms = append(ms, member{name: name, value: b[start:i]})
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return nil, 0, errSyntax
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return ms, i + 1, nil
+		default:
+			return nil, 0, errSyntax
+		}
+	}
+}
+
+// stringValue returns the Go string of the JSON string s (quotes included),
+// as encoding/json would decode it.
+func stringValue(s []byte) (string, error) {
+	in := s[1 : len(s)-1]
+	if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+		return string(in), nil
+	}
+	var out string
+	if err := json.Unmarshal(s, &out); err != nil {
+		return "", errSyntax
+	}
+	return out, nil
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special reports whether any byte of w is below 0x20, a quote or a backslash.
+func special(w uint64) bool {
+	lt := (w - 0x20*lsb) &^ w
+	q := w ^ ('"' * lsb)
+	q = (q - lsb) &^ q
+	bs := w ^ ('\\' * lsb)
+	bs = (bs - lsb) &^ bs
+	return (lt|q|bs)&msb != 0
+}
+
+// scanString returns the index just past the string starting at b[i] (a
+// quote). With validate false it only looks for the closing quote.
+func scanString(b []byte, i int, validate bool) (int, error) {
+	i++
+	if !validate {
+		for {
+			j := bytes.IndexByte(b[i:], '"')
+			if j < 0 {
+				return 0, errSyntax
+			}
+			q := i + j
+			// The quote closes the string unless an odd run of backslashes precedes it.
+			k := q
+			for k > i && b[k-1] == '\\' {
+				k--
+			}
+			if (q-k)%2 == 0 {
+				return q + 1, nil
+			}
+			i = q + 1
+		}
+	}
+	for {
+		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			return 0, errSyntax
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				return 0, errSyntax
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) {
+					return 0, errSyntax
+				}
+				for _, h := range b[i+2 : i+6] {
+					if !isHex(h) {
+						return 0, errSyntax
+					}
+				}
+				i += 6
+			default:
+				return 0, errSyntax
+			}
+		case c < 0x20:
+			return 0, errSyntax
+		default:
+			i++
+		}
+	}
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// validValue checks the value starting at b[i] and returns the index past it.
+func validValue(b []byte, i, depth int) (int, error) {
+	if i >= len(b) {
+		return 0, errSyntax
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return scanString(b, i, true)
+	case c == '{', c == '[':
+		if depth > maxNesting {
+			return 0, errSyntax
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == closer {
+			return i + 1, nil
+		}
+		for {
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return 0, errSyntax
+				}
+				end, err := scanString(b, i, true)
+				if err != nil {
+					return 0, err
+				}
+				i = skipSpace(b, end)
+				if i >= len(b) || b[i] != ':' {
+					return 0, errSyntax
+				}
+				i = skipSpace(b, i+1)
+			}
+			var err error
+			if i, err = validValue(b, i, depth+1); err != nil {
+				return 0, err
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return 0, errSyntax
+			}
+			if b[i] == closer {
+				return i + 1, nil
+			}
+			if b[i] != ',' {
+				return 0, errSyntax
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	case c == '-' || isDigit(c):
+		return number(b, i)
+	}
+	return 0, errSyntax
+}
+
+func literal(b []byte, i int, lit string) (int, error) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, errSyntax
+	}
+	return i + len(lit), nil
+}
+
+// number checks -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at b[i].
+func number(b []byte, i int) (int, error) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && isDigit(b[i]):
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return 0, errSyntax
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return 0, errSyntax
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return 0, errSyntax
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	return i, nil
+}
+
+// skipValue returns the index past the (already validated) value at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errSyntax
+	}
+	switch b[i] {
+	case '"':
+		return scanString(b, i, false)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				end, err := scanString(b, i, false)
+				if err != nil {
+					return 0, err
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			}
+			i++
+		}
+		return 0, errSyntax
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i, nil
+		}
+		i++
+	}
+	return i, nil
+}
