@@ -125,10 +125,11 @@ type daemon struct {
 
 // startDaemon runs `launcher serve --data DATA --listen 127.0.0.1:0` and
 // waits for its "listening on" line.
-func startDaemon(t *testing.T, data string) *daemon {
+func startDaemon(t *testing.T, data string, extra ...string) *daemon {
 	t.Helper()
 	d := &daemon{t: t, data: data, stderr: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(bins.launcher, "serve", "--data", data, "--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0")
+	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0"}, extra...)
+	d.cmd = exec.Command(bins.launcher, args...)
 	d.cmd.Stderr = d.stderr
 	lines := make(chan string, 2)
 	d.cmd.Stdout = &lineWriter{lines: lines}
@@ -612,4 +613,21 @@ func TestDNSCommands(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode)
+}
+
+// TestServeLimitFlags checks that serve's limit flags reach the daemon.
+func TestServeLimitFlags(t *testing.T) {
+	data := t.TempDir()
+	d := startDaemon(t, data, "--refuse-fixed-nonce", "--max-conns", "1", "--token-ttl", "1h")
+	defer d.stop()
+	ok(t, data, "app", "add", "lim", "--exec", bins.testapp)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := client.Dial(ctx, strings.TrimSpace(ok(t, data, "app", "token", "lim")), client.WithFixedNonce())
+	require.ErrorIs(t, err, &wire.Error{Code: wire.CodeFixedRefused}, "--refuse-fixed-nonce")
+	c, err := client.Dial(ctx, strings.TrimSpace(ok(t, data, "app", "token", "lim")))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = client.Dial(ctx, strings.TrimSpace(ok(t, data, "app", "token", "lim")))
+	require.ErrorIs(t, err, wire.ErrBusy, "--max-conns 1: the second connection is refused")
 }

@@ -40,6 +40,9 @@ func serve(ctx context.Context, e env, args []string) error {
 	hsTimeout := fs.Duration("handshake-timeout", def.HandshakeTimeout, "deadline for completing the handshake")
 	tokenTTL := fs.Duration("token-ttl", def.TokenTTL, "how long a launcher string stays valid")
 	depth := fs.Int("max-json-depth", def.MaxJSONDepth, "deepest JSON nesting accepted in a request")
+	budgetWait := fs.Duration("budget-wait", def.BudgetWait, "how long a frame waits for in-flight budget before a busy error")
+	frameIdle := fs.Duration("frame-idle-timeout", def.FrameIdleTimeout, "once a frame's length has arrived, the body must keep arriving within this")
+	writeTimeout := fs.Duration("write-timeout", def.WriteTimeout, "deadline for writing one answer to an app that does not read")
 	refuseFixed := fs.Bool("refuse-fixed-nonce", false, "refuse sessions in the original fixed-nonce mode")
 	pos, rest, err := parseArgs(fs, args)
 	if err != nil {
@@ -96,6 +99,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	cfg.MaxConns, cfg.MaxFrame, cfg.InFlightBudget = *maxConns, *maxFrame, *budget
 	cfg.HandshakeTimeout, cfg.TokenTTL, cfg.MaxJSONDepth = *hsTimeout, *tokenTTL, *depth
 	cfg.RefuseFixedNonce = *refuseFixed
+	cfg.BudgetWait, cfg.FrameIdleTimeout, cfg.WriteTimeout = *budgetWait, *frameIdle, *writeTimeout
 	srv, err := launcher.New(cfg, reg, modules...)
 	if err != nil {
 		return err
