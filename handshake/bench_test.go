@@ -2,6 +2,7 @@ package handshake_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"testing"
 
 	"github.com/safe-launcher/launcher/handshake"
@@ -78,5 +79,55 @@ func BenchmarkSealOpen(b *testing.B) {
 		if plain, err = l.Open(plain[:0], box); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSecretbox compares x/crypto's Seal and Open (new buffers, one
+// core) with the in-place, pipelined SealInPlace and OpenInPlace.
+func BenchmarkSecretbox(b *testing.B) {
+	for _, n := range []int{1 << 10, 1 << 20, 16 << 20} {
+		var key handshake.Key
+		var nonce handshake.Nonce
+		msg := make([]byte, n)
+		name := fmt.Sprintf("%dKiB", n>>10)
+		b.Run("Seal/"+name, func(b *testing.B) {
+			c := handshake.NewChannel(key, nonce, handshake.Fixed, false)
+			var out []byte
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				out = c.Seal(out[:0], msg)
+			}
+		})
+		b.Run("SealInPlace/"+name, func(b *testing.B) {
+			c := handshake.NewChannel(key, nonce, handshake.Fixed, false)
+			box := make([]byte, handshake.Overhead+n)
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				c.SealInPlace(box)
+			}
+		})
+		sealed := handshake.NewChannel(key, nonce, handshake.Fixed, false).Seal(nil, msg)
+		b.Run("Open/"+name, func(b *testing.B) {
+			c := handshake.NewChannel(key, nonce, handshake.Fixed, true)
+			var out []byte
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				var err error
+				if out, err = c.Open(out[:0], sealed); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("OpenInPlace/"+name, func(b *testing.B) {
+			c := handshake.NewChannel(key, nonce, handshake.Fixed, true)
+			box := make([]byte, len(sealed))
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				copy(box, sealed)
+				if _, err := c.OpenInPlace(box, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

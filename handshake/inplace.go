@@ -3,6 +3,7 @@ package handshake
 import (
 	"encoding/binary"
 	"hash"
+	"sync"
 
 	"golang.org/x/crypto/poly1305" //nolint:staticcheck // the streaming MAC secretbox is built on
 	"golang.org/x/crypto/salsa20/salsa"
@@ -86,25 +87,45 @@ func sealBox(box []byte, nonce *Nonce, key *Key) {
 		k.xorRange(m, 0, len(m))
 		poly1305.Sum((*[Overhead]byte)(box), m, &k.polyKey)
 	} else {
+		// Two goroutines apply the key stream to alternate chunks (it can
+		// start anywhere); the MAC follows, taking the chunks in order.
+		var lanes [2]chan [2]int
+		for l := range lanes {
+			lanes[l] = make(chan [2]int, len(m)/pipeChunk/2+2)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { xorLane(&k, m, 1, lanes[1]) })
 		mac := poly1305.New(&k.polyKey)
-		// The key stream leads; the MAC follows chunk by chunk.
-		ready := make(chan [2]int, len(m)/pipeChunk+2)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			for r := range ready {
+			for i := 0; ; i++ {
+				r, ok := <-lanes[i%2]
+				if !ok {
+					return
+				}
 				mac.Write(m[r[0]:r[1]])
 			}
 		}()
-		for from := 0; from < len(m); {
-			to := chunkEnd(from, len(m))
-			k.xorRange(m, from, to)
-			ready <- [2]int{from, to}
-			from = to
-		}
-		close(ready)
+		xorLane(&k, m, 0, lanes[0])
+		wg.Wait()
 		<-done
 		mac.Sum(box[:0])
+	}
+}
+
+// xorLane applies the key stream to the chunks of m whose index has the
+// parity lane, sending each on out when done, then closes out.
+func xorLane(k *boxKeys, m []byte, lane int, out chan<- [2]int) {
+	defer close(out)
+	i := 0
+	for from := 0; from < len(m); i++ {
+		to := chunkEnd(from, len(m))
+		if i%2 == lane {
+			k.xorRange(m, from, to)
+			out <- [2]int{from, to}
+		}
+		from = to
 	}
 }
 
@@ -129,30 +150,52 @@ func openBox(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
 		return true
 	}
 	mac := poly1305.New(&k.polyKey)
-	// A leader reads each chunk of the ciphertext (the hash if there is one,
-	// else the MAC); the follower then MACs it if the leader did not, and
-	// decrypts it in place. Plaintext is released only if the tag verifies.
+	if h == nil {
+		// The MAC leads (it is the fastest); two goroutines follow, each
+		// decrypting alternate chunks once the MAC has read them.
+		// Plaintext is released only if the tag verifies.
+		var lanes [2]chan [2]int
+		for l := range lanes {
+			lanes[l] = make(chan [2]int, len(m)/pipeChunk/2+2)
+		}
+		go func() {
+			defer close(lanes[0])
+			defer close(lanes[1])
+			i := 0
+			for from := 0; from < len(m); i++ {
+				to := chunkEnd(from, len(m))
+				mac.Write(m[from:to])
+				lanes[i%2] <- [2]int{from, to}
+				from = to
+			}
+		}()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for r := range lanes[1] {
+				k.xorRange(m, r[0], r[1])
+			}
+		})
+		for r := range lanes[0] {
+			k.xorRange(m, r[0], r[1])
+		}
+		wg.Wait()
+		return mac.Verify(tag[:])
+	}
+	// The hash leads (it is the slowest, and must see the box as received);
+	// the follower MACs each chunk the hash has read and decrypts it.
 	ready := make(chan [2]int, len(m)/pipeChunk+2)
 	go func() {
 		defer close(ready)
-		if h != nil {
-			h.Write(box[:Overhead])
-		}
+		h.Write(box[:Overhead])
 		for from := 0; from < len(m); {
 			to := chunkEnd(from, len(m))
-			if h != nil {
-				h.Write(m[from:to])
-			} else {
-				mac.Write(m[from:to])
-			}
+			h.Write(m[from:to])
 			ready <- [2]int{from, to}
 			from = to
 		}
 	}()
 	for r := range ready {
-		if h != nil {
-			mac.Write(m[r[0]:r[1]])
-		}
+		mac.Write(m[r[0]:r[1]])
 		k.xorRange(m, r[0], r[1])
 	}
 	return mac.Verify(tag[:])

@@ -1,10 +1,12 @@
 package launcher
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -39,8 +42,13 @@ type conn struct {
 	app  App // as of the handshake; RootDir and ID never change
 	ch   *handshake.Channel
 	mode handshake.Mode
-	fr   *framing.Reader // reads through body
+	fr   *framing.Reader // reads through in
+	in   *bufio.Reader   // buffers body
 	body bodyReader      // the socket, with the frame idle deadline while a body is read
+	// pending holds small answers not yet sent because more requests were
+	// already buffered: pipelined answers go out together, in one write,
+	// before the connection next reads from the socket (see writeFrame).
+	pending []byte
 
 	since    time.Time
 	requests atomic.Int64
@@ -98,10 +106,39 @@ func (c *conn) run(parent context.Context) {
 
 // writeFrame writes one frame with the write deadline.
 func (c *conn) writeFrame(buf []byte) error {
+	if c.in != nil && len(buf) >= framing.HeaderSize && len(buf) <= coalesceMax && c.in.Buffered() > 0 {
+		// Another request is already here: this answer goes out with the
+		// next ones (flushPending), saving a write per pipelined request.
+		binary.LittleEndian.PutUint64(buf[:framing.HeaderSize], uint64(len(buf)-framing.HeaderSize))
+		c.pending = append(c.pending, buf...)
+		c.bytesOut.Add(int64(len(buf)))
+		return nil
+	}
+	if err := c.flushPending(); err != nil {
+		return err
+	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	err := framing.WriteFramed(c.nc, buf)
 	if err == nil {
 		c.bytesOut.Add(int64(len(buf)))
+	}
+	return err
+}
+
+// coalesceMax is the largest answer held back to be sent with the next ones.
+const coalesceMax = 16 << 10
+
+// flushPending sends the answers held back by writeFrame, in one write.
+func (c *conn) flushPending() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_, err := c.nc.Write(c.pending)
+	if cap(c.pending) > 4*coalesceMax {
+		c.pending = nil // do not keep a large buffer on an idle session
+	} else {
+		c.pending = c.pending[:0]
 	}
 	return err
 }
@@ -181,7 +218,10 @@ func (c *conn) handshake() bool {
 		return false
 	}
 	c.body = bodyReader{c: c}
-	c.fr = framing.NewReader(&c.body, cfg.MaxFrame)
+	// A small buffer lets a small request's header and body come in one read;
+	// large bodies bypass it.
+	c.in = bufio.NewReaderSize(&c.body, 2<<10)
+	c.fr = framing.NewReader(c.in, cfg.MaxFrame)
 	_ = c.nc.SetReadDeadline(time.Time{})
 	if c.stopping.Load() {
 		_ = c.nc.SetReadDeadline(time.Now())
@@ -198,6 +238,10 @@ type bodyReader struct {
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	// Answers held back are sent before the socket is read (it may block).
+	if err := b.c.flushPending(); err != nil {
+		return 0, err
+	}
 	if b.on {
 		b.c.setReadDeadline(time.Now().Add(b.c.srv.cfg.FrameIdleTimeout))
 	}
@@ -230,6 +274,7 @@ func isTimeout(err error) bool {
 // serve reads, executes and answers requests until the peer leaves, the
 // session is ended, or a fatal protocol error.
 func (c *conn) serve() {
+	defer c.flushPending() //nolint:errcheck // the session is ending either way
 	for {
 		if c.stopping.Load() {
 			return
@@ -282,15 +327,30 @@ func (c *conn) frame(size uint64) bool {
 		// In counter mode the peer's nonce sequence can no longer be trusted.
 		return ok && c.mode == handshake.Fixed
 	}
-	return c.execute(id, plain)
+	ok := c.execute(id, plain)
+	if len(body) >= reclaimSize {
+		reclaim() // body is dead from here
+	}
+	return ok
 }
+
+// reclaimSize is the frame size from which a frame's buffer is collected as
+// soon as it is done with.
+const reclaimSize = 16 << 20
+
+// reclaim runs a collection so that the memory of a large frame just done
+// with is reused by the next one instead of the heap growing to twice its
+// size (the collector's default pacing): with frames of tens of MiB the
+// daemon's peak memory stays near one frame per transfer. It costs a few
+// milliseconds beside the hundreds a frame that large takes.
+func reclaim() { runtime.GC() }
 
 // refuseFrame answers a frame that could not get in-flight budget: its body is
 // read and discarded while hashed, and a busy error is sent.
 func (c *conn) refuseFrame(size uint64) bool {
 	h := sha512.New()
 	c.body.start()
-	_, err := io.CopyN(h, &c.body, int64(size))
+	_, err := io.CopyN(h, c.in, int64(size))
 	c.body.stop()
 	if err != nil {
 		return false
@@ -320,8 +380,13 @@ func (c *conn) execute(id string, plain []byte) bool {
 	}
 	buf, err := c.encodeAnswer(id, answer)
 	if err != nil {
-		c.log.Error("encoding answer", "app", c.appID, "err", err)
-		return c.answerError(id, &wire.Error{Code: wire.CodeInternal, Description: "internal error"})
+		// An answer that reads what it encodes (a file's content streamed
+		// from the store) fails like a handler; anything else is internal.
+		we, known := toWire(err)
+		if !known {
+			c.log.Error("encoding answer", "app", c.appID, "err", err)
+		}
+		return c.answerError(id, we)
 	}
 	if buf == nil {
 		return c.answerError(id, &wire.Error{Code: wire.CodeOK})
@@ -421,7 +486,11 @@ const sealRoom = framing.HeaderSize + handshake.Overhead
 // send seals the JSON in buf[sealRoom:] in place and writes the frame.
 func (c *conn) send(buf []byte) bool {
 	c.ch.SealInPlace(buf[framing.HeaderSize:])
-	return c.writeFrame(buf) == nil
+	ok := c.writeFrame(buf) == nil
+	if len(buf) >= reclaimSize {
+		reclaim() // buf is dead from here
+	}
+	return ok
 }
 
 // caller is the route.Caller of a session.

@@ -168,3 +168,29 @@ func BenchmarkFloor(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetDir10Pipelined is many goroutines sharing one session.
+func BenchmarkGetDir10Pipelined(b *testing.B) {
+	e := newEnv(b)
+	_, c := e.app(b, "bench", false)
+	ctx := context.Background()
+	if err := c.CreateDir(ctx, mkdir("d")); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10 {
+		if err := c.CreateFile(ctx, wire.CreateFileRequest{FilePath: fmt.Sprintf("d/file%d", i), UserMetadata: wire.Bytes{}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	req := wire.GetDirRequest{DirPath: "d"}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.GetDir(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -218,7 +218,18 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessa
 	if err := notRoot(p, "file_path"); err != nil {
 		return nil, err
 	}
-	return ReadFile(ctx, m.store, root, p, r.Offset, r.Length, r.IncludeMetadata)
+	// The content is streamed into the answer as it is encoded: the daemon
+	// never holds the file beside its encoding.
+	content, n, info, err := m.store.OpenContent(ctx, root, p, r.Offset, r.Length)
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.GetFileStream{Content: content, Size: n}
+	if r.IncludeMetadata {
+		fi := FileInfo(info)
+		out.Metadata = &fi
+	}
+	return out, nil
 }
 
 // ReadFile reads a file into a get-file answer. It is shared with the dns module.

@@ -446,3 +446,78 @@ func (s *Store) newBlob(fill func(io.Writer) error) (string, error) {
 	}
 	return b, nil
 }
+
+// OpenContent is ReadFile for a caller that wants the content as a stream
+// rather than a buffer of its size (the daemon encodes it straight into its
+// answer): it returns a reader of exactly the n bytes ReadFile would return
+// and the file's description as of the open. The reader reads one committed
+// version of the file, whatever is written after; a short read is
+// ErrCorrupt. The caller must Close it.
+func (s *Store) OpenContent(ctx context.Context, r Root, p Path, offset, length int64) (io.ReadCloser, int64, FileInfo, error) {
+	if err := s.begin(); err != nil {
+		return nil, 0, FileInfo{}, err
+	}
+	defer s.wg.Done()
+	if err := s.preflight(ctx, p, ErrNotFile, "read as a file"); err != nil {
+		return nil, 0, FileInfo{}, err
+	}
+	if offset < 0 {
+		return nil, 0, FileInfo{}, fmt.Errorf("%w: offset %d is negative", ErrOutOfRange, offset)
+	}
+	s.mu.RLock()
+	f, err := s.resolveFile(r, p)
+	if err != nil {
+		s.mu.RUnlock()
+		return nil, 0, FileInfo{}, err
+	}
+	info := f.info()
+	if offset > info.Size {
+		s.mu.RUnlock()
+		return nil, 0, FileInfo{}, fmt.Errorf("%w: offset %d is past the end of %s (size %d)", ErrOutOfRange, offset, p, info.Size)
+	}
+	n := info.Size - offset
+	if length >= 0 && length < n {
+		n = length
+	}
+	if n == 0 {
+		s.mu.RUnlock()
+		return io.NopCloser(eofReader{}), 0, info, nil
+	}
+	// Opened under the lock, as in ReadFile: the handle keeps the version.
+	h, err := s.openRegular(blobName(f.blob), os.O_RDONLY)
+	s.mu.RUnlock()
+	if err != nil {
+		return nil, 0, FileInfo{}, blobErr("opening content of "+p.String(), err)
+	}
+	return &contentReader{h: h, sr: io.NewSectionReader(h, offset, n), left: n, p: p}, n, info, nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// contentReader reads a section of a blob and reports a blob shorter than
+// its recorded size as ErrCorrupt.
+type contentReader struct {
+	h    io.Closer
+	sr   *io.SectionReader
+	left int64
+	p    Path
+}
+
+func (c *contentReader) Read(b []byte) (int, error) {
+	if c.left == 0 {
+		return 0, io.EOF
+	}
+	n, err := c.sr.Read(b)
+	c.left -= int64(n)
+	switch {
+	case errors.Is(err, io.EOF) && c.left > 0:
+		return n, fmt.Errorf("%w: content of %s is shorter than its size", ErrCorrupt, c.p)
+	case err != nil && !errors.Is(err, io.EOF):
+		return n, ioErr("reading content of "+c.p.String(), err)
+	}
+	return n, err
+}
+
+func (c *contentReader) Close() error { return c.h.Close() }

@@ -50,7 +50,12 @@ func AppendData(dst []byte, id string, data any) ([]byte, error) {
 	dst = append(dst, `{"id":`...)
 	dst = strconv.AppendQuote(dst, id)
 	dst = append(dst, `,"data":`...)
-	if a, ok := data.(JSONAppender); ok {
+	if a, ok := data.(JSONErrAppender); ok {
+		var err error
+		if dst, err = a.AppendJSONErr(dst); err != nil {
+			return dst, err
+		}
+	} else if a, ok := data.(JSONAppender); ok {
 		dst = a.AppendJSON(dst)
 	} else {
 		b, err := json.Marshal(data)

@@ -1,8 +1,14 @@
 package wire
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -25,10 +31,20 @@ func DecodeOwned(raw []byte, v Decoder) error {
 }
 
 // ParseResponse decodes an answer envelope, as json.Unmarshal into a Response
-// would, without copying data: Data points into b.
+// would, without copying data: Data points into b. The data value is only
+// delimited here, not validated: decoding it (Decode, DecodeOwned or
+// json.Unmarshal) does that, so that an answer is validated once.
 func ParseResponse(b []byte) (Response, error) {
 	var r Response
-	o := NewObject("", b)
+	o := &Object{index: -1}
+	o.parse(b, false)
+	for _, m := range o.m {
+		if o.err == nil && string(m.name) != "data" {
+			if end, err := validValue(m.value, 0, 1); err != nil || end != len(m.value) {
+				o.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", string(m.name))
+			}
+		}
+	}
 	if o.Err() != nil {
 		return r, o.Err()
 	}
@@ -266,8 +282,8 @@ func (r ModifyFileRequest) EncodedSize() int {
 func (d *DirInfo) DecodeFrom(o *Object) {
 	d.Name = optString(o, "name")
 	d.Times.decodeFrom(o)
-	d.IsPrivate = o.OptBool("is_private", false)
-	d.IsVersioned = o.OptBool("is_versioned", false)
+	d.IsPrivate = optBoolAnswer(o, "is_private")
+	d.IsVersioned = optBoolAnswer(o, "is_versioned")
 	d.UserMetadata = optBytes(o, "user_metadata")
 }
 
@@ -316,28 +332,63 @@ func (r *GetFileResponse) DecodeFrom(o *Object) {
 	}
 }
 
+// The opt* getters read an answer's field, absent or null giving the zero
+// value (as encoding/json does), with one lookup.
+
 func optString(o *Object, field string) string {
-	if !o.optNonNull(field) {
-		return ""
+	if v, ok := o.present(field); ok {
+		s, _ := o.strValue(field, v)
+		return s
 	}
-	return o.String(field)
+	return ""
 }
 
 func optInt(o *Object, field string) int64 {
-	if !o.optNonNull(field) {
-		return 0
+	if v, ok := o.present(field); ok {
+		n, _ := o.intValue(field, v)
+		return n
 	}
-	return o.Int64(field)
+	return 0
 }
 
 func optBytes(o *Object, field string) Bytes {
-	if !o.optNonNull(field) {
-		return nil
+	if v, ok := o.present(field); ok {
+		b, _ := o.bytesValue(field, v)
+		return b
 	}
-	return o.Bytes(field)
+	return nil
 }
 
-// decodeList decodes an array of objects; null or absent is nil.
+func optBoolAnswer(o *Object, field string) bool {
+	v, ok := o.present(field)
+	if !ok {
+		return false
+	}
+	switch string(v) {
+	case "true":
+		return true
+	case "false":
+	default:
+		o.wrongType(field, "true or false")
+	}
+	return false
+}
+
+// present returns the raw value of a field that is there and not null,
+// unless o already has an error.
+func (o *Object) present(field string) ([]byte, bool) {
+	if o.err != nil {
+		return nil, false
+	}
+	v, ok := o.get(field)
+	if !ok || string(v) == "null" {
+		return nil, false
+	}
+	return v, true
+}
+
+// decodeList decodes an array of objects; null or absent is nil. one must
+// not keep the Object it is given.
 func decodeList[T any](o *Object, field string, one func(*Object) T) []T {
 	if o.err != nil || !o.optNonNull(field) {
 		return nil
@@ -353,13 +404,21 @@ func decodeList[T any](o *Object, field string, one func(*Object) T) []T {
 	if i < len(v) && v[i] == ']' {
 		return out
 	}
+	// One Object serves every element in turn (one must not keep it).
+	e := &Object{parent: o, field: field, owned: o.owned}
 	for n := 0; ; n++ {
-		end, err := skipValue(v, i)
-		if err != nil {
-			o.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", o.name(field))
-			return nil
+		// Each element is split where it starts: one pass over its bytes.
+		e.index, e.err = n, nil
+		var end int
+		if i < len(v) && v[i] == '{' {
+			var err error
+			if e.m, end, err = parseObject(v[i:], false, e.m); err != nil {
+				e.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", e.where())
+			}
+			end += i
+		} else {
+			e.err = Errorf(CodeWrongType, "field %q: want a JSON object", e.where())
 		}
-		e := o.nested(field, n, v[i:end])
 		if e.err != nil {
 			o.err = e.err
 			return nil
@@ -379,4 +438,77 @@ func decodeList[T any](o *Object, field string, one func(*Object) T) []T {
 		}
 		i = skipSpace(v, i+1)
 	}
+}
+
+// JSONErrAppender is implemented by answers whose encoding can fail, because
+// they read what they encode (a file's content) while encoding it.
+// AppendData uses it before JSONAppender.
+type JSONErrAppender interface {
+	AppendJSONErr(dst []byte) ([]byte, error)
+}
+
+// GetFileStream is a get-file answer whose content is read from Content
+// while it is encoded, so that the content is never held in memory apart
+// from its encoding. Its JSON is GetFileResponse's, byte for byte. Content
+// must yield exactly Size bytes; it is closed by AppendJSONErr or Close.
+type GetFileStream struct {
+	Content  io.ReadCloser
+	Size     int64
+	Metadata *FileInfo
+}
+
+// streamChunk is how much content GetFileStream reads at a time: a multiple
+// of 3 (whole base64 groups) and of 2 (two halves encoded at once).
+const streamChunk = 3 << 20
+
+// AppendJSONErr implements JSONErrAppender. Large contents are encoded on
+// two cores.
+func (r *GetFileStream) AppendJSONErr(dst []byte) ([]byte, error) {
+	defer r.Close()
+	enc := base64.StdEncoding
+	dst = append(dst, `{"content":"`...)
+	dst = slices.Grow(dst, enc.EncodedLen(int(r.Size))+1)
+	buf := make([]byte, min(r.Size, streamChunk))
+	for left := r.Size; left > 0; {
+		c := int(min(left, streamChunk))
+		if _, err := io.ReadFull(r.Content, buf[:c]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = fmt.Errorf("content is shorter than %d bytes: %w", r.Size, err)
+			}
+			return dst, err
+		}
+		left -= int64(c)
+		p := len(dst)
+		dst = dst[:p+enc.EncodedLen(c)]
+		if c < parallelBase64 {
+			enc.Encode(dst[p:], buf[:c])
+			continue
+		}
+		half := c / 2 / 3 * 3
+		var wg sync.WaitGroup
+		wg.Go(func() { enc.Encode(dst[p:], buf[:half]) })
+		enc.Encode(dst[p+enc.EncodedLen(half):], buf[half:c])
+		wg.Wait()
+	}
+	dst = append(dst, '"')
+	if r.Metadata != nil {
+		dst = (&GetFileResponse{Metadata: r.Metadata}).appendMetadata(dst)
+	}
+	return append(dst, '}'), nil
+}
+
+// Close closes the content; it may be called more than once.
+func (r *GetFileStream) Close() error {
+	if r.Content == nil {
+		return nil
+	}
+	err := r.Content.Close()
+	r.Content = nil
+	return err
+}
+
+// EncodedSize returns an upper bound of the size of r's JSON, for sizing buffers.
+func (r *GetFileStream) EncodedSize() int {
+	g := GetFileResponse{Metadata: r.Metadata}
+	return g.EncodedSize() + base64.StdEncoding.EncodedLen(int(r.Size))
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -163,8 +164,8 @@ func FuzzScanner(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m map[string]json.RawMessage
-		jerr := json.Unmarshal(data, &m)
-		trimmed := bytes.TrimSpace(data)
+		trimmed := bytes.TrimSpace(data) // as NewObject always did
+		jerr := json.Unmarshal(trimmed, &m)
 		isObj := len(trimmed) > 0 && trimmed[0] == '{'
 		o := wire.NewObject("x", data)
 		if !isObj {
@@ -196,4 +197,78 @@ func FuzzScanner(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGetFileStream: the streamed get-file answer is the buffered one, byte
+// for byte, and a content shorter than announced is an error.
+func TestGetFileStream(t *testing.T) {
+	meta := &wire.FileInfo{Name: "n <x>", Size: 9, UserMetadata: wire.Bytes{7}}
+	for _, n := range []int{0, 1, 5, 3 << 20, 6<<20 + 1} {
+		content := make([]byte, n)
+		_, _ = rand.Read(content)
+		for _, m := range []*wire.FileInfo{nil, meta} {
+			want := (&wire.GetFileResponse{Content: content, Metadata: m}).AppendJSON(nil)
+			s := &wire.GetFileStream{Content: io.NopCloser(bytes.NewReader(content)), Size: int64(n), Metadata: m}
+			assert.LessOrEqual(t, len(want), s.EncodedSize())
+			got, err := wire.AppendData(nil, "id", s)
+			require.NoError(t, err)
+			require.Equal(t, `{"id":"id","data":`+string(want)+`}`, string(got), "size %d", n)
+		}
+	}
+	s := &wire.GetFileStream{Content: io.NopCloser(bytes.NewReader(make([]byte, 10))), Size: 11}
+	_, err := wire.AppendData(nil, "id", s)
+	require.Error(t, err)
+}
+
+// FuzzParseResponse: any input gives an answer or an error, never a panic,
+// and what encoding/json rejects outside "data" is rejected.
+func FuzzParseResponse(f *testing.F) {
+	for _, s := range []string{`{"id":"a","data":{"x":1}}`, `{"id":"","error":{"code":-1,"description":"d"}}`, `{"data":}`, `{"id":tru}`, `{"data":[1,{"a":"\""}]}`, `{"data":"x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := wire.ParseResponse(data)
+		if err != nil {
+			return
+		}
+		var want wire.Response
+		if json.Unmarshal(data, &want) == nil {
+			if want.ID != r.ID {
+				t.Fatalf("id %q != %q", r.ID, want.ID)
+			}
+			return
+		}
+		// encoding/json refused it: only a bad "data" value may have passed.
+		if r.Data == nil {
+			var probe map[string]json.RawMessage
+			if json.Unmarshal(data, &probe) == nil {
+				return // a type mismatch encoding/json reports, e.g. "error":1
+			}
+		}
+	})
+}
+
+// TestScannerSpecialBytes: a control byte, quote or backslash at any place of
+// a long string is seen by the word-at-a-time scan, as encoding/json sees it.
+func TestScannerSpecialBytes(t *testing.T) {
+	specials := []byte{'"', '\\', 0x7f, 0x80, 0xff, ' ', '!'}
+	for c := byte(0); c < 0x20; c++ {
+		specials = append(specials, c)
+	}
+	for _, c := range specials {
+		for pos := 0; pos < 80; pos++ {
+			s := []byte(strings.Repeat("A", 80))
+			s[pos] = c
+			in := append(append([]byte(`{"k":"`), s...), `"}`...)
+			var m map[string]json.RawMessage
+			jerr := json.Unmarshal(in, &m)
+			o := wire.NewObject("x", in)
+			require.Equal(t, jerr == nil, o.Err() == nil, "byte %#x at %d: encoding/json %v, scanner %v", c, pos, jerr, o.Err())
+			if jerr == nil {
+				var want string
+				require.NoError(t, json.Unmarshal(m["k"], &want))
+				require.Equal(t, want, o.String("k"))
+			}
+		}
+	}
 }

@@ -226,6 +226,11 @@ type GetFileResponse struct {
 func (r *GetFileResponse) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"content":`...)
 	dst = AppendBase64String(dst, r.Content)
+	return append(r.appendMetadata(dst), '}')
+}
+
+// appendMetadata appends `,"metadata":{...}` if r has metadata.
+func (r *GetFileResponse) appendMetadata(dst []byte) []byte {
 	if m := r.Metadata; m != nil {
 		dst = append(dst, `,"metadata":{"name":`...)
 		dst = appendJSONString(dst, m.Name)
@@ -243,7 +248,7 @@ func (r *GetFileResponse) AppendJSON(dst []byte) []byte {
 		dst = AppendBase64String(dst, m.UserMetadata)
 		dst = append(dst, '}')
 	}
-	return append(dst, '}')
+	return dst
 }
 
 // EncodedSize returns an upper bound of the size of r's JSON, for sizing buffers.

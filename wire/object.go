@@ -67,7 +67,7 @@ func (o *Object) parse(raw []byte, validate bool) {
 		o.err = Errorf(CodeWrongType, "field %q: want a JSON object", o.where())
 		return
 	}
-	m, end, err := parseObject(raw, validate)
+	m, end, err := parseObject(raw, validate, nil)
 	if err == nil && skipSpace(raw, end) != len(raw) {
 		err = errSyntax // trailing data after the object
 	}
@@ -145,6 +145,11 @@ func (o *Object) str(field string, required bool) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	return o.strValue(field, v)
+}
+
+// strValue decodes v, the raw value of field, as a string.
+func (o *Object) strValue(field string, v []byte) (string, bool) {
 	if len(v) == 0 || v[0] != '"' {
 		o.wrongType(field, "a string")
 		return "", false
@@ -201,10 +206,42 @@ func (o *Object) int(field string, required bool) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
+	return o.intValue(field, v)
+}
+
+// intValue decodes v, the raw value of field, as a 64-bit integer.
+func (o *Object) intValue(field string, v []byte) (int64, bool) {
+	if n, ok := smallInt(v); ok {
+		return n, true
+	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
 		o.wrongType(field, "a 64-bit integer")
 		return 0, false
+	}
+	return n, true
+}
+
+// smallInt parses -?[0-9]{1,18} (no overflow possible), the common case,
+// without strconv; anything else reports false.
+func smallInt(v []byte) (int64, bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	d := v
+	if neg {
+		d = v[1:]
+	}
+	if len(d) == 0 || len(d) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
 	}
 	return n, true
 }
@@ -229,6 +266,11 @@ func (o *Object) bytes(field string, required bool) (Bytes, bool) {
 	if !ok {
 		return nil, false
 	}
+	return o.bytesValue(field, v)
+}
+
+// bytesValue decodes v, the raw value of field, as base64.
+func (o *Object) bytesValue(field string, v []byte) (Bytes, bool) {
 	var b []byte
 	var err error
 	if o.owned {

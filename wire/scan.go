@@ -41,13 +41,17 @@ func skipSpace(b []byte, i int) int {
 // parseObject splits the object at the start of b (after spaces) into its
 // members and returns them with the index just past the object. With
 // validate false, b must already be known to be valid JSON.
-func parseObject(b []byte, validate bool) ([]member, int, error) {
+// The members are appended to ms[:0] (nil: a new slice).
+func parseObject(b []byte, validate bool, ms []member) ([]member, int, error) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, 0, errSyntax
 	}
 	i = skipSpace(b, i+1)
-	ms := make([]member, 0, 8)
+	if ms == nil {
+		ms = make([]member, 0, 8)
+	}
+	ms = ms[:0]
 	if i < len(b) && b[i] == '}' {
 		return ms, i + 1, nil
 	}
@@ -55,12 +59,12 @@ func parseObject(b []byte, validate bool) ([]member, int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return nil, 0, errSyntax
 		}
-		end, err := scanString(b, i, validate)
+		end, plain, err := scanStringPlain(b, i, validate)
 		if err != nil {
 			return nil, 0, err
 		}
 		name := b[i+1 : end-1]
-		if bytes.IndexByte(name, '\\') >= 0 || !utf8.Valid(name) {
+		if !plain && (bytes.IndexByte(name, '\\') >= 0 || !utf8.Valid(name)) {
 			s, err := stringValue(b[i:end])
 			if err != nil {
 				return nil, 0, err
@@ -111,6 +115,15 @@ func stringValue(s []byte) (string, error) {
 	return out, nil
 }
 
+// plainByte tells the bytes a JSON string holds as they are: not below 0x20,
+// not a quote, not a backslash. It is never written after initialisation.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080
@@ -126,11 +139,66 @@ func special(w uint64) bool {
 	return (lt|q|bs)&msb != 0
 }
 
+// special4 is special over 32 bytes, with one branch.
+func special4(b []byte) bool {
+	_ = b[31]
+	w0 := binary.LittleEndian.Uint64(b)
+	w1 := binary.LittleEndian.Uint64(b[8:])
+	w2 := binary.LittleEndian.Uint64(b[16:])
+	w3 := binary.LittleEndian.Uint64(b[24:])
+	return (specialMask(w0)|specialMask(w1)|specialMask(w2)|specialMask(w3))&msb != 0
+}
+
+// specialMask has the high bit of each byte of w set if that byte may be
+// special (below 0x20, a quote or a backslash); see special.
+func specialMask(w uint64) uint64 {
+	lt := (w - 0x20*lsb) &^ w
+	q := w ^ ('"' * lsb)
+	q = (q - lsb) &^ q
+	bs := w ^ ('\\' * lsb)
+	bs = (bs - lsb) &^ bs
+	return lt | q | bs
+}
+
+// scanStringPlain is scanString that also reports, for short strings, that
+// the string is plain: printable ASCII with no escapes (its bytes are its
+// value). false means unknown.
+func scanStringPlain(b []byte, i int, validate bool) (end int, plain bool, err error) {
+	// Names and short values end within a few bytes: one pass of a table.
+	plain = true
+	for j := i + 1; j < len(b) && j <= i+32; j++ {
+		c := b[j]
+		if c == '"' {
+			return j + 1, plain, nil
+		}
+		if !plainByte[c] || c >= 0x80 {
+			plain = false
+			break
+		}
+	}
+	end, err = scanString(b, i, validate)
+	return end, false, err
+}
+
 // scanString returns the index just past the string starting at b[i] (a
 // quote). With validate false it only looks for the closing quote.
 func scanString(b []byte, i int, validate bool) (int, error) {
 	i++
 	if !validate {
+		// Short strings: a plain loop beats the call to IndexByte.
+		for k := 0; k < 24 && i < len(b); k++ {
+			switch b[i] {
+			case '"':
+				return i + 1, nil
+			case '\\':
+				i += 2
+				if i > len(b) {
+					return 0, errSyntax
+				}
+				continue
+			}
+			i++
+		}
 		for {
 			j := bytes.IndexByte(b[i:], '"')
 			if j < 0 {
@@ -149,6 +217,14 @@ func scanString(b []byte, i int, validate bool) (int, error) {
 		}
 	}
 	for {
+		// Short strings (names) end within a few bytes: a table lookup per
+		// byte; long ones (content) go eight bytes at a time.
+		for k := 0; k < 16 && i < len(b) && plainByte[b[i]]; k++ {
+			i++
+		}
+		for i+32 <= len(b) && !special4(b[i:i+32]) {
+			i += 32
+		}
 		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
 			i += 8
 		}

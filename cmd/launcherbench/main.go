@@ -5,9 +5,11 @@
 // table (every figure with its ratio to its floor or peer and to its target)
 // and an SVG chart.
 //
-//	go run ./cmd/launcherbench [-quick] [-out docs/perf.md] [-chart docs/perf.svg]
+//	go run ./cmd/launcherbench [-quick] [-out docs/perf.md] [-chart docs/perf.svg] [-only small,files,handshakes,sessions] [-profile DIR]
 //
-// -quick is a smoke run of a few seconds (small sizes, short durations) for CI.
+// -quick is a smoke run of a few seconds (small sizes, short durations) for
+// CI; the chart goes next to -out unless -chart says otherwise. -profile
+// writes CPU profiles of the load generator and of every server child.
 // Servers run in child processes (this binary re-executed with -child), so
 // that their memory is measured apart from the load generator's.
 package main
@@ -19,6 +21,9 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,7 +38,10 @@ type plan struct {
 	HSDur               time.Duration
 	HSWorkers, HSBudget int
 	Sessions            int
+	Only                map[string]bool // sections to run; nil: all
 }
+
+func (p plan) runs(section string) bool { return p.Only == nil || p.Only[section] }
 
 func fullPlan() plan {
 	return plan{
@@ -54,23 +62,57 @@ func quickPlan() plan {
 func main() {
 	quick := flag.Bool("quick", false, "a few-second smoke run (small sizes, short durations)")
 	out := flag.String("out", "docs/perf.md", "markdown report to write")
-	chart := flag.String("chart", "docs/perf.svg", "SVG chart to write (empty: none)")
+	chart := flag.String("chart", "", "SVG chart to write (default: -out with .svg instead of .md; \"none\": no chart)")
 	childKind := flag.String("child", "", "internal: run as a child server of this kind")
 	dir := flag.String("dir", "", "internal: the child's store directory")
 	maxConns := flag.Int("maxconns", 256, "internal: the child daemon's connection cap")
+	only := flag.String("only", "", "comma-separated sections to run (small,files,handshakes,sessions); default all")
+	profile := flag.String("profile", "", "write CPU profiles of the server children to this directory")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("launcherbench: ")
 
+	if *profile != "" {
+		// Children inherit it through the environment.
+		if err := os.Setenv(envProfile, *profile); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if *childKind != "" {
+		if pd := os.Getenv(envProfile); pd != "" {
+			stop, err := startProfile(filepath.Join(pd, fmt.Sprintf("%s-%d.cpu.pprof", *childKind, os.Getpid())))
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer stop()
+		}
 		if err := runChild(*childKind, *dir, *maxConns); err != nil {
 			log.Fatal(err)
 		}
 		return
 	}
+	if *profile != "" {
+		stop, err := startProfile(filepath.Join(*profile, "load.cpu.pprof"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer stop()
+	}
+	switch *chart {
+	case "":
+		*chart = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".svg"
+	case "none":
+		*chart = ""
+	}
 	p := fullPlan()
 	if *quick {
 		p = quickPlan()
+	}
+	if *only != "" {
+		p.Only = map[string]bool{}
+		for _, s := range strings.Split(*only, ",") {
+			p.Only[strings.TrimSpace(s)] = true
+		}
 	}
 	res, err := run(p, os.Stderr)
 	if err != nil {
@@ -85,6 +127,22 @@ func main() {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s in %s\n", *out, time.Since(res.When).Round(100*time.Millisecond))
+}
+
+// envProfile passes -profile to the children.
+const envProfile = "LAUNCHERBENCH_PROFILE"
+
+// startProfile starts a CPU profile written to name; stop ends it.
+func startProfile(name string) (stop func(), err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func writeFile(name string, f func(io.Writer) error) error {
@@ -137,19 +195,46 @@ func run(p plan, logw io.Writer) (*results, error) {
 		return d, os.MkdirAll(d, 0o700)
 	}
 
-	// 1. Small requests.
+	if p.runs("small") {
+		if err := runSmall(p, res, dirOf, logf); err != nil {
+			return nil, err
+		}
+	}
+	if p.runs("files") {
+		if err := runFiles(p, res, dirOf, logf); err != nil {
+			return nil, err
+		}
+	}
+	if p.runs("handshakes") {
+		if err := runHandshakes(p, res, dirOf, logf); err != nil {
+			return nil, err
+		}
+	}
+	if p.runs("sessions") {
+		if err := runSessions(p, res, dirOf, logf); err != nil {
+			return nil, err
+		}
+	}
+	res.Took = time.Since(res.When)
+	return res, nil
+}
+
+type dirFunc func(name string) (string, error)
+type logFunc func(format string, a ...any)
+
+func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 	var s servers
 	for _, k := range []string{kindDaemon, kindHTTP} {
 		d, err := dirOf("small-" + k)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if s.sizes, err = prepareStore(d); err != nil {
-			return nil, err
+			return err
 		}
 		c, err := startChild(k, d, 256)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer c.stop()
 		if k == kindDaemon {
@@ -158,68 +243,94 @@ func run(p plan, logw io.Writer) (*results, error) {
 			s.http = c
 		}
 	}
+	var err error
 	if s.echo, err = startChild(kindEcho, "", 256); err != nil {
-		return nil, err
+		return err
 	}
 	defer s.echo.stop()
-	for _, kind := range []string{kindEcho, kindDaemon, kindHTTP} {
+	kinds := []string{kindEcho, kindDaemon, kindHTTP}
+	for _, kind := range kinds {
 		res.Lat[kind] = map[string]latencyPair{}
 		res.Thr[kind] = map[string]map[int]float64{}
-		for _, op := range []string{opGetDir, opCreateDelete} {
-			n := p.LatN
-			if op == opCreateDelete {
-				n = p.LatCDN
-			}
-			p50, p99, err := s.latency(kind, op, n)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s latency: %w", kind, op, err)
-			}
-			res.Lat[kind][op] = latencyPair{p50, p99}
-			res.Thr[kind][op] = map[int]float64{}
-			for _, conns := range []int{1, 64} {
-				depth := p.Depth1
-				if conns > 1 {
-					depth = p.Depth64
-				}
-				rate, err := s.throughput(kind, op, conns, depth, p.ThrDur)
-				if err != nil {
-					return nil, fmt.Errorf("%s %s throughput on %d connections: %w", kind, op, conns, err)
-				}
-				res.Thr[kind][op][conns] = rate
-			}
-			logf("%-6s %-13s p50 %8s p99 %8s  %8.0f req/s (1 conn)  %8.0f req/s (64 conns)", kind, op,
-				p50.Round(time.Microsecond), p99.Round(time.Microsecond), res.Thr[kind][op][1], res.Thr[kind][op][64])
+	}
+	// Latencies are sampled in interleaved rounds, so that a disturbance of
+	// the machine weighs on the three alike.
+	for _, op := range []string{opGetDir, opCreateDelete} {
+		n := p.LatN
+		if op == opCreateDelete {
+			n = p.LatCDN
+		}
+		lat, err := s.latencies(kinds, op, n, 10)
+		if err != nil {
+			return fmt.Errorf("%s latency: %w", op, err)
+		}
+		for _, kind := range kinds {
+			res.Lat[kind][op] = lat[kind]
 		}
 	}
-	s.daemon.stop()
-	s.http.stop()
-	s.echo.stop()
+	// Rates too are measured in rounds that go from server to server; each
+	// figure is the median of its rounds.
+	const rounds = 3
+	for _, op := range []string{opGetDir, opCreateDelete} {
+		for _, kind := range kinds {
+			res.Thr[kind][op] = map[int]float64{}
+		}
+		for _, conns := range []int{1, 64} {
+			depth := p.Depth1
+			if conns > 1 {
+				depth = p.Depth64
+			}
+			rates := map[string][]float64{}
+			for range rounds {
+				for _, kind := range kinds {
+					rate, err := s.throughput(kind, op, conns, depth, p.ThrDur/rounds)
+					if err != nil {
+						return fmt.Errorf("%s %s throughput on %d connections: %w", kind, op, conns, err)
+					}
+					rates[kind] = append(rates[kind], rate)
+				}
+			}
+			for _, kind := range kinds {
+				slices.Sort(rates[kind])
+				res.Thr[kind][op][conns] = rates[kind][rounds/2]
+			}
+		}
+		for _, kind := range kinds {
+			lp := res.Lat[kind][op]
+			logf("%-6s %-13s p50 %8s p99 %8s  %8.0f req/s (1 conn)  %8.0f req/s (64 conns)", kind, op,
+				lp.P50.Round(time.Microsecond), lp.P99.Round(time.Microsecond), res.Thr[kind][op][1], res.Thr[kind][op][64])
+		}
+	}
+	return nil
+}
 
-	// 2. Files.
+func runFiles(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 	fd, err := dirOf("files")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := prepareStore(fd); err != nil {
-		return nil, err
+		return err
 	}
 	for _, size := range p.Sizes {
 		r, err := measureTransfer(fd, size, p.Reps[size])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Files = append(res.Files, r)
 		logf("%3d MiB  upload %7.1f MB/s  download %7.1f MB/s  floor %7.1f MB/s  peak RSS up %d MiB down %d MiB",
 			size>>20, mbps(size, r.Upload), mbps(size, r.Download), mbps(size, r.Floor), r.UploadHWM>>10, r.DownHWM>>10)
 	}
+	return nil
+}
 
-	// 3. Handshakes.
+func runHandshakes(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 	hd, err := dirOf("handshakes")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := prepareStore(hd); err != nil {
-		return nil, err
+		return err
 	}
 	for _, fixed := range []bool{false, true} {
 		name := "counter"
@@ -228,33 +339,34 @@ func run(p plan, logw io.Writer) (*results, error) {
 		}
 		rate, err := handshakeRate(hd, fixed, p.HSWorkers, p.HSBudget, p.HSDur)
 		if err != nil {
-			return nil, fmt.Errorf("handshakes (%s): %w", name, err)
+			return fmt.Errorf("handshakes (%s): %w", name, err)
 		}
 		floor, err := handshakeFloor(fixed, p.HSDur)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.HS[name], res.HS["floor-"+name] = rate, floor
 		logf("handshakes %-7s %7.0f/s  floor %7.0f/s", name, rate, floor)
 	}
+	return nil
+}
 
-	// 4. Idle sessions.
+func runSessions(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 	for _, kind := range []string{kindDaemon, kindEcho, kindHTTP} {
 		d, err := dirOf("sessions-" + kind)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := prepareStore(d); err != nil {
-			return nil, err
+			return err
 		}
 		sm, err := idleSessions(kind, d, p.Sessions)
 		if err != nil {
-			return nil, fmt.Errorf("idle sessions (%s): %w", kind, err)
+			return fmt.Errorf("idle sessions (%s): %w", kind, err)
 		}
 		res.Sess[kind] = sm
 		logf("idle %-6s x%d: %6.1f KiB/conn (Go heap+stacks), %6.1f KiB/conn RSS, %.1f goroutines/conn",
 			kind, sm.N, sm.GoBytes/1024, sm.RSSBytes/1024, sm.Goroutines)
 	}
-	res.Took = time.Since(res.When)
-	return res, nil
+	return nil
 }

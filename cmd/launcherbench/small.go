@@ -303,37 +303,55 @@ func (s *servers) dial(kind string, n int) ([]smallConn, error) {
 	return out, nil
 }
 
-// latency runs n sequential operations on one connection and returns the
-// p50 and p99 round trip.
-func (s *servers) latency(kind, op string, n int) (p50, p99 time.Duration, err error) {
-	conns, err := s.dial(kind, 1)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer conns[0].close()
-	c := conns[0]
+// latencies runs n sequential operations on one connection to each server
+// kind, in rounds that go from kind to kind, and returns each kind's p50 and
+// p99 round trip.
+func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[string]latencyPair, error) {
+	conns := map[string]smallConn{}
+	defer func() {
+		for _, c := range conns {
+			c.close()
+		}
+	}()
 	ctx := context.Background()
-	run := func() error {
+	run := func(c smallConn) error {
 		if op == opGetDir {
 			return c.getDir(ctx)
 		}
 		return c.createDelete(ctx, "lat")
 	}
-	for range min(n/10+1, 50) { // warm up
-		if err := run(); err != nil {
-			return 0, 0, err
+	samples := map[string][]time.Duration{}
+	for _, kind := range kinds {
+		cs, err := s.dial(kind, 1)
+		if err != nil {
+			return nil, err
+		}
+		conns[kind] = cs[0]
+		for range min(n/10+1, 50) { // warm up
+			if err := run(cs[0]); err != nil {
+				return nil, fmt.Errorf("%s: %w", kind, err)
+			}
 		}
 	}
-	d := make([]time.Duration, n)
-	for i := range d {
-		t := time.Now()
-		if err := run(); err != nil {
-			return 0, 0, err
+	per := max(n/rounds, 1)
+	for range rounds {
+		for _, kind := range kinds {
+			c := conns[kind]
+			for range per {
+				t := time.Now()
+				if err := run(c); err != nil {
+					return nil, fmt.Errorf("%s: %w", kind, err)
+				}
+				samples[kind] = append(samples[kind], time.Since(t))
+			}
 		}
-		d[i] = time.Since(t)
 	}
-	slices.Sort(d)
-	return d[n/2], d[n*99/100], nil
+	out := map[string]latencyPair{}
+	for kind, d := range samples {
+		slices.Sort(d)
+		out[kind] = latencyPair{P50: d[len(d)/2], P99: d[len(d)*99/100]}
+	}
+	return out, nil
 }
 
 // throughput runs depth concurrent operations on each of conns connections
