@@ -17,6 +17,10 @@ var ErrLauncherString = errors.New("launcher: invalid launcher string")
 // tokenBytes is the entropy of a launcher string.
 const tokenBytes = 32
 
+// minSweep is the smallest number of pending strings that triggers a sweep of
+// the expired ones.
+const minSweep = 64
+
 type pendingToken struct {
 	token   []byte
 	appID   string
@@ -27,13 +31,16 @@ type pendingToken struct {
 type tokens struct {
 	mu      sync.Mutex
 	pending map[[32]byte]pendingToken // keyed by SHA-256 of the string
-	rand    io.Reader
+	// nextSweep is the map size at which mint next drops expired strings;
+	// doubling it after each sweep keeps minting amortised O(1).
+	nextSweep int
+	rand      io.Reader
 	now     func() time.Time
 	ttl     time.Duration
 }
 
 func newTokens(rand io.Reader, now func() time.Time, ttl time.Duration) *tokens {
-	return &tokens{pending: map[[32]byte]pendingToken{}, rand: rand, now: now, ttl: ttl}
+	return &tokens{pending: map[[32]byte]pendingToken{}, nextSweep: minSweep, rand: rand, now: now, ttl: ttl}
 }
 
 // mint makes a new single-use launcher string for appID.
@@ -45,7 +52,10 @@ func (t *tokens) mint(appID string) (string, error) {
 	s := base64.RawURLEncoding.EncodeToString(raw[:])
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.sweepLocked()
+	if len(t.pending) >= t.nextSweep {
+		t.sweepLocked()
+		t.nextSweep = max(minSweep, 2*len(t.pending))
+	}
 	t.pending[sha256.Sum256([]byte(s))] = pendingToken{token: []byte(s), appID: appID, expires: t.now().Add(t.ttl)}
 	return s, nil
 }

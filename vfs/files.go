@@ -251,6 +251,14 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 	if c != nil {
 		newSize, newBlob, err = s.writeContent(p, oldBlob, size, c)
 		if err != nil {
+			// A delete-file that ran meanwhile removed the old blob: that is
+			// not corruption, the file is simply gone.
+			s.mu.RLock()
+			gone := f.deleted
+			s.mu.RUnlock()
+			if gone {
+				return FileInfo{}, fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
+			}
 			return FileInfo{}, err
 		}
 	}
