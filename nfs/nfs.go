@@ -30,13 +30,13 @@ func New(store *vfs.Store) *Module { return &Module{store: store} }
 
 // Register adds the eight requests, from v1.0 on.
 func (m *Module) Register(t *route.Table) {
-	t.Handle("nfs", "create-dir", wire.V1_0, m.createDir)
-	t.Handle("nfs", "delete-dir", wire.V1_0, m.deleteDir)
-	t.Handle("nfs", "get-dir", wire.V1_0, m.getDir)
-	t.Handle("nfs", "modify-dir", wire.V1_0, m.modifyDir)
-	t.Handle("nfs", "create-file", wire.V1_0, m.createFile)
-	t.Handle("nfs", "delete-file", wire.V1_0, m.deleteFile)
-	t.Handle("nfs", "get-file", wire.V1_0, m.getFile)
+	t.Handle("nfs", "create-dir", wire.V1_0, route.Typed(m.createDir))
+	t.Handle("nfs", "delete-dir", wire.V1_0, route.Typed(m.deleteDir))
+	t.Handle("nfs", "get-dir", wire.V1_0, route.Typed(m.getDir))
+	t.Handle("nfs", "modify-dir", wire.V1_0, route.Typed(m.modifyDir))
+	t.Handle("nfs", "create-file", wire.V1_0, route.Typed(m.createFile))
+	t.Handle("nfs", "delete-file", wire.V1_0, route.Typed(m.deleteFile))
+	t.Handle("nfs", "get-file", wire.V1_0, route.Typed(m.getFile))
 	t.Handle("nfs", "modify-file", wire.V1_0, m.modifyFile)
 }
 
@@ -66,50 +66,34 @@ func target(c route.Caller, shared bool, field, p string) (vfs.Root, vfs.Path, e
 	return root, path, nil
 }
 
-// notRoot refuses an empty path where the request needs a name.
-func notRoot(p vfs.Path, field string) error {
-	if len(p) == 0 {
-		return wire.Errorf(wire.CodeRootOperation, "field %q names the root itself; this request needs a name below it", "data."+field)
+// named is target for a request that acts on a name below the root: an empty
+// path (the root itself) is refused.
+func named(c route.Caller, shared bool, field, p string) (vfs.Root, vfs.Path, error) {
+	root, path, err := target(c, shared, field, p)
+	if err == nil && len(path) == 0 {
+		err = wire.Errorf(wire.CodeRootOperation, "field %q names the root itself; this request needs a name below it", "data."+field)
 	}
-	return nil
+	return root, path, err
 }
 
-func (m *Module) createDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-	var r wire.CreateDirRequest
-	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
-	}
-	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
+func (m *Module) createDir(ctx context.Context, c route.Caller, r *wire.CreateDirRequest) (any, error) {
+	root, p, err := named(c, r.IsPathShared, "dir_path", r.DirPath)
 	if err != nil {
-		return nil, err
-	}
-	if err := notRoot(p, "dir_path"); err != nil {
 		return nil, err
 	}
 	_, err = m.store.CreateDir(ctx, root, p, r.IsPrivate, r.IsVersioned, r.UserMetadata)
 	return nil, err
 }
 
-func (m *Module) deleteDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-	var r wire.DirRequest
-	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
-	}
-	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
+func (m *Module) deleteDir(ctx context.Context, c route.Caller, r *wire.DirRequest) (any, error) {
+	root, p, err := named(c, r.IsPathShared, "dir_path", r.DirPath)
 	if err != nil {
-		return nil, err
-	}
-	if err := notRoot(p, "dir_path"); err != nil {
 		return nil, err
 	}
 	return nil, m.store.DeleteDir(ctx, root, p)
 }
 
-func (m *Module) getDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-	var r wire.GetDirRequest
-	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
-	}
+func (m *Module) getDir(ctx context.Context, c route.Caller, r *wire.GetDirRequest) (any, error) {
 	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
 	if err != nil {
 		return nil, err
@@ -154,11 +138,7 @@ func FileInfo(f vfs.FileInfo) wire.FileInfo {
 	return wire.FileInfo{Name: f.Name, Size: f.Size, Times: wire.MakeTimes(f.Created, f.Modified), UserMetadata: f.UserMetadata}
 }
 
-func (m *Module) modifyDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-	var r wire.ModifyDirRequest
-	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
-	}
+func (m *Module) modifyDir(ctx context.Context, c route.Caller, r *wire.ModifyDirRequest) (any, error) {
 	if r.NewValues.Name == nil && r.NewValues.UserMetadata == nil {
 		return nil, wire.Errorf(wire.CodeNoNewValues, "field %q has no value to change (name, user_metadata)", "data.new_values")
 	}
@@ -175,47 +155,26 @@ func (m *Module) modifyDir(ctx context.Context, c route.Caller, data json.RawMes
 	return nil, err
 }
 
-func (m *Module) createFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-	var r wire.CreateFileRequest
-	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
-	}
-	root, p, err := target(c, r.IsPathShared, "file_path", r.FilePath)
+func (m *Module) createFile(ctx context.Context, c route.Caller, r *wire.CreateFileRequest) (any, error) {
+	root, p, err := named(c, r.IsPathShared, "file_path", r.FilePath)
 	if err != nil {
-		return nil, err
-	}
-	if err := notRoot(p, "file_path"); err != nil {
 		return nil, err
 	}
 	_, err = m.store.CreateFile(ctx, root, p, r.UserMetadata)
 	return nil, err
 }
 
-func (m *Module) deleteFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-	var r wire.FileRequest
-	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
-	}
-	root, p, err := target(c, r.IsPathShared, "file_path", r.FilePath)
+func (m *Module) deleteFile(ctx context.Context, c route.Caller, r *wire.FileRequest) (any, error) {
+	root, p, err := named(c, r.IsPathShared, "file_path", r.FilePath)
 	if err != nil {
-		return nil, err
-	}
-	if err := notRoot(p, "file_path"); err != nil {
 		return nil, err
 	}
 	return nil, m.store.DeleteFile(ctx, root, p)
 }
 
-func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-	var r wire.GetFileRequest
-	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
-	}
-	root, p, err := target(c, r.IsPathShared, "file_path", r.FilePath)
+func (m *Module) getFile(ctx context.Context, c route.Caller, r *wire.GetFileRequest) (any, error) {
+	root, p, err := named(c, r.IsPathShared, "file_path", r.FilePath)
 	if err != nil {
-		return nil, err
-	}
-	if err := notRoot(p, "file_path"); err != nil {
 		return nil, err
 	}
 	// The content is streamed into the answer as it is encoded: the daemon
@@ -257,11 +216,8 @@ func (m *Module) modifyFile(ctx context.Context, c route.Caller, data json.RawMe
 	if nv.Name == nil && nv.UserMetadata == nil && nv.Content == nil {
 		return nil, wire.Errorf(wire.CodeNoNewValues, "field %q has no value to change (name, content, user_metadata)", "data.new_values")
 	}
-	root, p, err := target(c, r.IsPathShared, "file_path", r.FilePath)
+	root, p, err := named(c, r.IsPathShared, "file_path", r.FilePath)
 	if err != nil {
-		return nil, err
-	}
-	if err := notRoot(p, "file_path"); err != nil {
 		return nil, err
 	}
 	ch := vfs.FileChange{Name: nv.Name}

@@ -111,3 +111,19 @@ func (t *Table) versionList() string {
 	}
 	return s
 }
+
+// Typed adapts a handler of a decoded request to a Handler: the request's data
+// is decoded strictly into a new R (wire.Decode) before h runs, and a decoding
+// error, which names the field, is the answer.
+func Typed[R any, P interface {
+	*R
+	wire.Decoder
+}](h func(ctx context.Context, c Caller, r P) (any, error)) Handler {
+	return func(ctx context.Context, c Caller, data json.RawMessage) (any, error) {
+		r := P(new(R))
+		if err := wire.Decode(data, r); err != nil {
+			return nil, err
+		}
+		return h(ctx, c, r)
+	}
+}

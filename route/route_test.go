@@ -49,3 +49,15 @@ func TestDuplicatePanics(t *testing.T) {
 	assert.Panics(t, func() { tb.Handle("nfs", "get-dir", wire.V1_1, handler("b")) })
 	assert.Panics(t, func() { tb.Handle("nfs", "x", wire.Version{Major: 3}, handler("c")) })
 }
+
+func TestTyped(t *testing.T) {
+	h := route.Typed(func(_ context.Context, _ route.Caller, r *wire.DirRequest) (any, error) {
+		return r.DirPath, nil
+	})
+	got, err := h(context.Background(), nil, json.RawMessage(`{"is_path_shared":false,"dir_path":"a/b"}`))
+	require.NoError(t, err)
+	assert.Equal(t, "a/b", got)
+	_, err = h(context.Background(), nil, json.RawMessage(`{"is_path_shared":false}`))
+	require.ErrorIs(t, err, wire.ErrMissingField)
+	assert.Contains(t, err.Error(), "data.dir_path")
+}
