@@ -35,8 +35,8 @@ type tokens struct {
 	// doubling it after each sweep keeps minting amortised O(1).
 	nextSweep int
 	rand      io.Reader
-	now     func() time.Time
-	ttl     time.Duration
+	now       func() time.Time
+	ttl       time.Duration
 }
 
 func newTokens(rand io.Reader, now func() time.Time, ttl time.Duration) *tokens {
