@@ -187,17 +187,21 @@ func TestConcurrentDeleteWhileWriting(t *testing.T) {
 	})
 }
 
-// TestCloseWaits checks that Close waits for operations in progress.
+// TestCloseWaits checks that Close stops the store: every operation that
+// starts after Close returned fails with ErrClosed, and operations racing
+// Close either complete or fail with ErrClosed, never anything else.
 func TestCloseWaits(t *testing.T) {
 	s, _, _ := newT(t, memBackend, Options{})
 	mkfile(t, s, app, "f", "")
 	var wg sync.WaitGroup
-	var okAfter atomic.Int64
+	var closed atomic.Bool
+	var okBefore atomic.Int64
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
+				startedAfterClose := closed.Load()
 				_, err := s.ModifyFile(bg, app, Path{"f"}, FileChange{Content: &Content{Bytes: make([]byte, 1000)}})
 				if errors.Is(err, ErrClosed) {
 					return
@@ -206,16 +210,19 @@ func TestCloseWaits(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				okAfter.Add(1)
+				if startedAfterClose {
+					t.Error("an operation started after Close returned succeeded")
+					return
+				}
+				okBefore.Add(1)
 			}
 		}()
 	}
 	time.Sleep(20 * time.Millisecond)
 	s.Close()
-	n := okAfter.Load()
-	time.Sleep(20 * time.Millisecond)
-	if okAfter.Load() != n {
-		t.Fatal("operations completed after Close returned")
-	}
+	closed.Store(true)
 	wg.Wait()
+	if okBefore.Load() == 0 {
+		t.Fatal("no operation ran before Close")
+	}
 }
