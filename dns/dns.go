@@ -256,6 +256,19 @@ func (m *Module) registerDNS(ctx context.Context, c route.Caller, data json.RawM
 	return nil, nil
 }
 
+// ownedLocked returns the record of long for a change by c: the name must be
+// registered, and by c. what names the change in the error. m.mu must be held.
+func (m *Module) ownedLocked(c route.Caller, long, what string) (*record, error) {
+	old := m.names[long]
+	if old == nil {
+		return nil, errNameNotFound(long)
+	}
+	if old.Owner != c.AppID() {
+		return nil, errNotOwner(long, what)
+	}
+	return old, nil
+}
+
 func (m *Module) addService(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
 	long, svc, s, err := m.serviceArgs(ctx, c, data)
 	if err != nil {
@@ -263,12 +276,9 @@ func (m *Module) addService(ctx context.Context, c route.Caller, data json.RawMe
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.names[long]
-	if old == nil {
-		return nil, errNameNotFound(long)
-	}
-	if old.Owner != c.AppID() {
-		return nil, errNotOwner(long, "add services to it")
+	old, err := m.ownedLocked(c, long, "add services to it")
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := old.Services[svc]; ok {
 		return nil, wire.Errorf(wire.CodeServiceExists, "the long name %q has a service %q already", long, svc)
@@ -405,12 +415,9 @@ func (m *Module) deleteService(ctx context.Context, c route.Caller, data json.Ra
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.names[long]
-	if old == nil {
-		return nil, errNameNotFound(long)
-	}
-	if old.Owner != c.AppID() {
-		return nil, errNotOwner(long, "delete its services")
+	old, err := m.ownedLocked(c, long, "delete its services")
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := old.Services[svc]; !ok {
 		return nil, errServiceNotFound(long, svc)
@@ -435,12 +442,8 @@ func (m *Module) deleteDNS(ctx context.Context, c route.Caller, data json.RawMes
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.names[long]
-	if old == nil {
-		return nil, errNameNotFound(long)
-	}
-	if old.Owner != c.AppID() {
-		return nil, errNotOwner(long, "delete it")
+	if _, err := m.ownedLocked(c, long, "delete it"); err != nil {
+		return nil, err
 	}
 	if err := m.drop(ctx, long); err != nil {
 		return nil, err
