@@ -31,9 +31,10 @@ type Config struct {
 	BudgetWait time.Duration
 	// FrameIdleTimeout bounds how long the body of a session frame may stall:
 	// once a length prefix has arrived, each read of the body must bring bytes
-	// within this time, or the session ends (default 30 s). A peer that claims a
-	// large frame and stops sending holds in-flight budget for at most this
-	// long. It does not apply between frames: an idle session may stay open.
+	// within this time, or the session ends (default 30 s); and the whole body
+	// must arrive within this time plus one second per MiB. A peer that claims a
+	// large frame and stalls or trickles holds in-flight budget only that long.
+	// It does not apply between frames: an idle session may stay open.
 	FrameIdleTimeout time.Duration
 	// MaxJSONDepth caps the nesting of request JSON (default 32).
 	MaxJSONDepth int

@@ -35,9 +35,12 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// Set under srv.mu once the handshake succeeds.
+	// Set under srv.mu: once the handshake succeeds, and when the connection
+	// is evicted to make room under the cap before authenticating.
 	authenticated bool
 	appID         string
+	evicted       bool
+	seq           uint64 // accept order
 
 	app  App // as of the handshake; RootDir and ID never change
 	ch   *handshake.Channel
@@ -59,8 +62,8 @@ type conn struct {
 	stopping atomic.Bool
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
+func newConn(s *Server, nc net.Conn, seq uint64) *conn {
+	return &conn{srv: s, nc: nc, seq: seq, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
 }
 
 // stopReading makes the session end after the request it is executing.
@@ -206,7 +209,9 @@ func (c *conn) handshake() bool {
 	}
 	c.ch, c.mode, c.app = ch, ch.Mode(), app
 	c.srv.mu.Lock()
-	if c.srv.closing {
+	// Re-check under the lock that EndApp scans with: an app removed since
+	// its string was redeemed must not get a session that EndApp missed.
+	if _, still := c.srv.apps.App(appID); c.srv.closing || c.evicted || !still {
 		c.srv.mu.Unlock()
 		ch.Close()
 		return false
@@ -230,12 +235,20 @@ func (c *conn) handshake() bool {
 }
 
 // bodyReader reads from the socket. While on, every Read first moves the read
-// deadline to FrameIdleTimeout from now, so a frame body must keep arriving;
+// deadline to FrameIdleTimeout from now (but never past the body's overall
+// deadline), so a frame body must keep arriving at a minimum average rate;
 // between frames it adds no deadline. Only the connection's goroutine uses it.
 type bodyReader struct {
-	c  *conn
-	on bool
+	c   *conn
+	on  bool
+	end time.Time // the whole body must have arrived by then
 }
+
+// minFrameRate is the slowest a frame body may arrive on average: a body of n
+// bytes gets FrameIdleTimeout plus n/minFrameRate seconds in all, so a peer
+// that trickles a byte just inside the idle timeout cannot hold the in-flight
+// budget its frame claimed for ever.
+const minFrameRate = 1 << 20 // bytes per second
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	// Answers held back are sent before the socket is read (it may block).
@@ -243,13 +256,20 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	if b.on {
-		b.c.setReadDeadline(time.Now().Add(b.c.srv.cfg.FrameIdleTimeout))
+		d := time.Now().Add(b.c.srv.cfg.FrameIdleTimeout)
+		if b.end.Before(d) {
+			d = b.end
+		}
+		b.c.setReadDeadline(d)
 	}
 	return b.c.nc.Read(p)
 }
 
-// start arms the idle deadline for a body; stop disarms it.
-func (b *bodyReader) start() { b.on = true }
+// start arms the deadlines for a body of size bytes; stop disarms them.
+func (b *bodyReader) start(size uint64) {
+	b.on = true
+	b.end = time.Now().Add(b.c.srv.cfg.FrameIdleTimeout + time.Duration(size)*time.Second/minFrameRate)
+}
 
 func (b *bodyReader) stop() {
 	b.on = false
@@ -302,7 +322,7 @@ func (c *conn) frame(size uint64) bool {
 	}
 	defer c.srv.budget.release(n)
 
-	c.body.start()
+	c.body.start(size)
 	body, err := c.fr.ReadBody(nil, size)
 	c.body.stop()
 	if err != nil {
@@ -349,7 +369,7 @@ func reclaim() { runtime.GC() }
 // read and discarded while hashed, and a busy error is sent.
 func (c *conn) refuseFrame(size uint64) bool {
 	h := sha512.New()
-	c.body.start()
+	c.body.start(size)
 	_, err := io.CopyN(h, c.in, int64(size))
 	c.body.stop()
 	if err != nil {

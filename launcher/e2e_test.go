@@ -449,6 +449,10 @@ func TestEndApp(t *testing.T) {
 	require.ErrorIs(t, err, wire.ErrLauncherString)
 }
 
+// TestConnectionCap: idle pre-authentication connections, which any local
+// process can open, cannot lock apps out: at the cap the oldest of them is
+// evicted to make room. Authenticated sessions are never evicted; when they
+// alone fill the cap, a new connection is refused at once.
 func TestConnectionCap(t *testing.T) {
 	d, app := start(t, launcher.Config{MaxConns: 3, HandshakeTimeout: 5 * time.Second})
 	var held []*rawConn
@@ -456,12 +460,22 @@ func TestConnectionCap(t *testing.T) {
 		held = append(held, dialRaw(t, d))
 	}
 	require.Eventually(t, func() bool { return d.Srv.Stats().Conns == 3 }, 5*time.Second, 10*time.Millisecond)
+	c := d.Dial(t, app.ID) // evicts held[0], the oldest handshaking connection
+	probeClient(t, c)
+	held[0].expectClosed(t)
+	assert.EqualValues(t, 1, d.Srv.Stats().Evicted)
+	c2 := d.Dial(t, app.ID) // evicts held[1]
+	c3 := d.Dial(t, app.ID) // evicts held[2]
+	held[2].expectClosed(t)
+	// Now three authenticated sessions fill the cap: the next is refused.
 	over := dialRaw(t, d)
 	over.expectPlainError(t, wire.CodeBusy)
-	for _, h := range held {
-		h.Close()
+	assert.EqualValues(t, 1, d.Srv.Stats().Rejected)
+	for _, k := range []*client.Client{c, c2, c3} {
+		probeClient(t, k)
 	}
-	require.Eventually(t, func() bool { return d.Srv.Stats().Conns == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return d.Srv.Stats().Conns == 2 }, 5*time.Second, 10*time.Millisecond)
 	probe(t, d, app.ID)
 }
 

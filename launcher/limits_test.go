@@ -470,3 +470,33 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestLimitTrickledFrameReleasesBudget: a peer that sends a frame's body one
+// byte at a time, each inside the idle timeout, is still cut once the body's
+// overall deadline (idle timeout + size at 1 MiB/s) passes, and the budget
+// its frame claimed comes back.
+func TestLimitTrickledFrameReleasesBudget(t *testing.T) {
+	d, app := start(t, launcher.Config{FrameIdleTimeout: 300 * time.Millisecond})
+	s := openSession(t, d, app.ID, handshake.Counter)
+	const claim = 64 << 10 // overall deadline: 300 ms + 62.5 ms
+	_, err := s.Write(hdr(claim))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return d.Srv.Stats().InFlightBytes == claim }, 5*time.Second, 5*time.Millisecond)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				if _, err := s.Write([]byte{0}); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	require.Eventually(t, func() bool { return d.Srv.Stats().InFlightBytes == 0 }, 5*time.Second, 10*time.Millisecond,
+		"a trickled frame must not hold its budget past its overall deadline")
+	probe(t, d, app.ID)
+}

@@ -37,14 +37,17 @@ type Server struct {
 	budget *budget
 	start  time.Time
 
-	mu      sync.Mutex
-	conns   map[*conn]struct{} // accepted and not yet finished
-	closing bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{} // accepted and not yet finished
+	seq      uint64             // accept order, for eviction
+	evicting int                // conns evicted whose goroutine has not exited
+	closing  bool
 	lns     map[net.Listener]struct{}
 	wg      sync.WaitGroup // one per connection goroutine
 
 	accepted atomic.Int64
 	rejected atomic.Int64
+	evicted  atomic.Int64
 }
 
 // New builds a server serving the given modules for the registered apps.
@@ -141,6 +144,7 @@ type Stats struct {
 	Sessions       int   // authenticated sessions
 	Accepted       int64 // connections accepted since start
 	Rejected       int64 // connections closed at once by the connection cap
+	Evicted        int64 // handshaking connections closed to make room under the cap
 	InFlightBytes  int64 // budget in use
 	InFlightBudget int64
 }
@@ -158,6 +162,7 @@ func (s *Server) Stats() Stats {
 	st.Uptime = s.cfg.Now().Sub(s.start)
 	st.Accepted = s.accepted.Load()
 	st.Rejected = s.rejected.Load()
+	st.Evicted = s.evicted.Load()
 	st.InFlightBytes = s.budget.inUse()
 	st.InFlightBudget = s.cfg.InFlightBudget
 	return st
@@ -210,13 +215,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			nc.Close()
 			continue
 		}
-		if len(s.conns) >= s.cfg.MaxConns {
+		if len(s.conns)-s.evicting >= s.cfg.MaxConns && !s.evictOldestHandshakeLocked() {
 			s.mu.Unlock()
 			s.rejected.Add(1)
 			s.refuse(nc)
 			continue
 		}
-		c := newConn(s, nc)
+		s.seq++
+		c := newConn(s, nc, s.seq)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -225,9 +231,38 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			c.run(ctx)
 			s.mu.Lock()
 			delete(s.conns, c)
+			if c.evicted {
+				s.evicting--
+			}
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// evictOldestHandshakeLocked makes room for a new connection when the cap is
+// reached: it closes the oldest connection that has not completed its
+// handshake, so that idle or slow pre-authentication connections (which any
+// local process can open) cannot lock apps out. Authenticated sessions are
+// never evicted. It reports false when there is nothing to evict. s.mu must
+// be held.
+func (s *Server) evictOldestHandshakeLocked() bool {
+	if s.evicting >= s.cfg.MaxConns {
+		return false // evicted connections have not exited yet: refuse
+	}
+	var victim *conn
+	for c := range s.conns {
+		if !c.authenticated && !c.evicted && (victim == nil || c.seq < victim.seq) {
+			victim = c
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.evicted = true
+	s.evicting++
+	s.evicted.Add(1)
+	victim.kill()
+	return true
 }
 
 // refuse closes a connection over the cap at once. A short unassociated busy
