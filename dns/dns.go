@@ -394,8 +394,12 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessa
 	if len(rel) == 0 {
 		return nil, wire.Errorf(wire.CodeRootOperation, "field %q names the home directory itself; get-file needs a file below it", "data.file_path")
 	}
-	var out *wire.GetFileResponse
+	var out *wire.GetFileStream
 	err = m.withHome(ctx, long, svc, func(res Resolved) error {
+		if out != nil { // a retry: the home moved meanwhile
+			out.Close()
+			out = nil
+		}
 		if err := m.checkPublic(ctx, res, rel[:len(rel)-1]); err != nil {
 			return err
 		}
@@ -403,6 +407,9 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessa
 		return err
 	})
 	if err != nil {
+		if out != nil {
+			out.Close()
+		}
 		return nil, err
 	}
 	return out, nil

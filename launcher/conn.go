@@ -398,6 +398,20 @@ func (c *conn) execute(id string, plain []byte) bool {
 	if c.log.Enabled(c.ctx, slog.LevelDebug) {
 		c.log.Debug("request", "app", c.appID, "code", 0, "took", time.Since(start))
 	}
+	if h, ok := answer.(sizeHinter); ok && !isNil(answer) {
+		// Large answers (file content) are held to the same limits as
+		// requests: at most MaxFrame, and within the in-flight budget.
+		size := int64(h.EncodedSize()) + 256
+		if uint64(size) > c.srv.cfg.MaxFrame {
+			closeAnswer(answer)
+			return c.answerError(id, wire.Errorf(wire.CodeLimit, "the answer would be about %d bytes, over the maximum frame of %d bytes; read the file in ranges with offset and length", size, c.srv.cfg.MaxFrame))
+		}
+		if !c.srv.budget.acquire(c.ctx, size, c.srv.cfg.BudgetWait) {
+			closeAnswer(answer)
+			return c.answerError(id, wire.Errorf(wire.CodeBusy, "the launcher is busy: a %d-byte answer did not fit the in-flight budget; retry later or read a smaller range", size))
+		}
+		defer c.srv.budget.release(size)
+	}
 	buf, err := c.encodeAnswer(id, answer)
 	if err != nil {
 		// An answer that reads what it encodes (a file's content streamed
@@ -455,6 +469,14 @@ func isNil(v any) bool {
 }
 
 type sizeHinter interface{ EncodedSize() int }
+
+// closeAnswer releases what an answer that is not going to be encoded holds
+// (an open file's content).
+func closeAnswer(answer any) {
+	if c, ok := answer.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
 
 func sizeHint(v any) int {
 	if h, ok := v.(sizeHinter); ok {

@@ -32,13 +32,19 @@ type env struct {
 // newEnv starts the real daemon with the nfs module on a real on-disk store.
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvCfg(t, launcher.Config{})
+}
+
+// newEnvCfg is newEnv with a daemon configuration.
+func newEnvCfg(t testing.TB, cfg launcher.Config) *env {
+	t.Helper()
 	dir := t.TempDir()
 	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir)), vfs.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	_, err = store.CreateRoot(vfs.SharedRoot())
 	require.NoError(t, err)
-	d := launchertest.Start(t, launcher.Config{}, nfs.New(store))
+	d := launchertest.Start(t, cfg, nfs.New(store))
 	return &env{d: d, store: store, dir: dir}
 }
 
@@ -373,4 +379,25 @@ func TestConcurrentSessions(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// TestAnswerLimit: an answer larger than the maximum frame is refused with a
+// limit error that says to read in ranges, and ranges are served; answers are
+// held to the same limit as requests.
+func TestAnswerLimit(t *testing.T) {
+	e := newEnvCfg(t, launcher.Config{MaxFrame: 64 << 10, MaxHandshakeFrame: 16 << 10})
+	_, c := e.app(t, "limited", false)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "f", UserMetadata: wire.Bytes{}}))
+	chunk := bytes.Repeat([]byte("z"), 30<<10)
+	for i := 0; i < 4; i++ {
+		require.NoError(t, c.ModifyFile(ctx, wire.ModifyFileRequest{FilePath: "f", NewValues: wire.FileNewValues{
+			Content: &wire.FileContent{Offset: i64p(int64(i * len(chunk))), Bytes: chunk}}}))
+	}
+	_, err := c.GetFile(ctx, wire.GetFileRequest{FilePath: "f", Length: -1})
+	require.ErrorIs(t, err, wire.ErrLimit)
+	assert.Contains(t, err.Error(), "ranges")
+	got, err := c.GetFile(ctx, wire.GetFileRequest{FilePath: "f", Offset: 90 << 10, Length: 20 << 10})
+	require.NoError(t, err)
+	assert.Equal(t, chunk[:20<<10], []byte(got.Content))
 }

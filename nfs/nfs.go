@@ -177,27 +177,20 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, r *wire.GetFileReq
 	if err != nil {
 		return nil, err
 	}
-	// The content is streamed into the answer as it is encoded: the daemon
-	// never holds the file beside its encoding.
-	content, n, info, err := m.store.OpenContent(ctx, root, p, r.Offset, r.Length)
+	return ReadFile(ctx, m.store, root, p, r.Offset, r.Length, r.IncludeMetadata)
+}
+
+// ReadFile opens a file's range as a get-file answer. The content is streamed
+// into the answer as it is encoded, so the daemon never holds the file beside
+// its encoding; the daemon checks the answer's size against its limits before
+// encoding it. The answer must be encoded or closed. It is shared with the dns
+// module.
+func ReadFile(ctx context.Context, store *vfs.Store, root vfs.Root, p vfs.Path, offset, length int64, withMeta bool) (*wire.GetFileStream, error) {
+	content, n, info, err := store.OpenContent(ctx, root, p, offset, length)
 	if err != nil {
 		return nil, err
 	}
 	out := &wire.GetFileStream{Content: content, Size: n}
-	if r.IncludeMetadata {
-		fi := FileInfo(info)
-		out.Metadata = &fi
-	}
-	return out, nil
-}
-
-// ReadFile reads a file into a get-file answer. It is shared with the dns module.
-func ReadFile(ctx context.Context, store *vfs.Store, root vfs.Root, p vfs.Path, offset, length int64, withMeta bool) (*wire.GetFileResponse, error) {
-	content, info, err := store.ReadFile(ctx, root, p, offset, length)
-	if err != nil {
-		return nil, err
-	}
-	out := &wire.GetFileResponse{Content: content}
 	if withMeta {
 		fi := FileInfo(info)
 		out.Metadata = &fi

@@ -15,7 +15,9 @@ var (
 // Object decodes one JSON object field by field, remembering the first error.
 // Every error is an *Error whose description names the field by its full path
 // (e.g. "data.new_values.name"). Unknown fields are ignored, so that newer apps
-// can talk to older launchers.
+// can talk to older launchers. Field names match exactly, case included (as
+// the original launcher's serde did; encoding/json would also match
+// "IS_PATH_SHARED" to is_path_shared); of duplicate names the last wins.
 type Object struct {
 	path   string  // the name of a top-level object
 	parent *Object // for a nested object: its parent and the field it is in

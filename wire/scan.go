@@ -13,8 +13,8 @@ import (
 // machine, once to validate and again to split, and copies every raw value;
 // at every level of nesting. For a file's content (megabytes of base64 in one
 // string) that cost several times the crypto. This scanner validates a value
-// once, accepts exactly what encoding/json accepts, and splits objects into
-// members that point into the input. Strings, where the bytes are, are
+// once, accepts exactly the JSON texts encoding/json accepts, and splits
+// objects into members that point into the input. Strings, where the bytes are, are
 // checked eight bytes at a time.
 
 // errSyntax is the scanner's only error: the text is not valid JSON.
