@@ -42,8 +42,8 @@ type Server struct {
 	seq      uint64             // accept order, for eviction
 	evicting int                // conns evicted whose goroutine has not exited
 	closing  bool
-	lns     map[net.Listener]struct{}
-	wg      sync.WaitGroup // one per connection goroutine
+	lns      map[net.Listener]struct{}
+	wg       sync.WaitGroup // one per connection goroutine
 
 	accepted atomic.Int64
 	rejected atomic.Int64
