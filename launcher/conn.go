@@ -62,8 +62,12 @@ type conn struct {
 	stopping atomic.Bool
 }
 
-func newConn(s *Server, nc net.Conn, seq uint64) *conn {
-	return &conn{srv: s, nc: nc, seq: seq, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
+// newConn makes a connection whose request context is cancelled by kill, not
+// by parent: a shutdown lets in-flight requests finish.
+func newConn(parent context.Context, s *Server, nc net.Conn, seq uint64) *conn {
+	c := &conn{srv: s, nc: nc, seq: seq, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(parent))
+	return c
 }
 
 // stopReading makes the session end after the request it is executing.
@@ -76,9 +80,7 @@ func (c *conn) stopReading() {
 func (c *conn) kill() {
 	c.stopOnce.Do(func() {
 		c.stopping.Store(true)
-		if c.cancel != nil {
-			c.cancel()
-		}
+		c.cancel()
 		c.nc.Close()
 	})
 }
@@ -90,8 +92,7 @@ func (c *conn) info() SessionInfo {
 	}
 }
 
-func (c *conn) run(parent context.Context) {
-	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(parent))
+func (c *conn) run() {
 	defer c.kill()
 	defer func() {
 		if r := recover(); r != nil {

@@ -222,13 +222,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		s.seq++
-		c := newConn(s, nc, s.seq)
+		c := newConn(ctx, s, nc, s.seq)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			c.run(ctx)
+			c.run()
 			s.mu.Lock()
 			delete(s.conns, c)
 			if c.evicted {
