@@ -75,41 +75,27 @@ func DefaultConfig() Config {
 var ErrConfig = errors.New("launcher: invalid config")
 
 // withDefaults fills zero values from DefaultConfig and validates the result.
+// orDefault sets *v to def when *v is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
 func (c Config) withDefaults() (Config, error) {
 	d := DefaultConfig()
-	if c.MaxFrame == 0 {
-		c.MaxFrame = d.MaxFrame
-	}
-	if c.MaxHandshakeFrame == 0 {
-		c.MaxHandshakeFrame = d.MaxHandshakeFrame
-	}
-	if c.HandshakeTimeout == 0 {
-		c.HandshakeTimeout = d.HandshakeTimeout
-	}
-	if c.TokenTTL == 0 {
-		c.TokenTTL = d.TokenTTL
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = d.MaxConns
-	}
-	if c.InFlightBudget == 0 {
-		c.InFlightBudget = d.InFlightBudget
-	}
-	if c.BudgetWait == 0 {
-		c.BudgetWait = d.BudgetWait
-	}
-	if c.FrameIdleTimeout == 0 {
-		c.FrameIdleTimeout = d.FrameIdleTimeout
-	}
-	if c.MaxJSONDepth == 0 {
-		c.MaxJSONDepth = d.MaxJSONDepth
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = d.WriteTimeout
-	}
-	if c.ShutdownGrace == 0 {
-		c.ShutdownGrace = d.ShutdownGrace
-	}
+	orDefault(&c.MaxFrame, d.MaxFrame)
+	orDefault(&c.MaxHandshakeFrame, d.MaxHandshakeFrame)
+	orDefault(&c.HandshakeTimeout, d.HandshakeTimeout)
+	orDefault(&c.TokenTTL, d.TokenTTL)
+	orDefault(&c.MaxConns, d.MaxConns)
+	orDefault(&c.InFlightBudget, d.InFlightBudget)
+	orDefault(&c.BudgetWait, d.BudgetWait)
+	orDefault(&c.FrameIdleTimeout, d.FrameIdleTimeout)
+	orDefault(&c.MaxJSONDepth, d.MaxJSONDepth)
+	orDefault(&c.WriteTimeout, d.WriteTimeout)
+	orDefault(&c.ShutdownGrace, d.ShutdownGrace)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
