@@ -219,16 +219,24 @@ func (m *Module) home(ctx context.Context, c route.Caller, r wire.ServiceRequest
 	return serviceRecord{Home: l.Info.ID, Root: root.String(), Shared: r.IsPathShared, Path: p.String(), Added: m.now().UTC()}, nil
 }
 
+// checkPair checks and lower-cases a long name and a service name.
+func checkPair(longName, serviceName string) (long, svc string, err error) {
+	if long, err = CheckName("long_name", longName); err != nil {
+		return "", "", err
+	}
+	if svc, err = CheckName("service_name", serviceName); err != nil {
+		return "", "", err
+	}
+	return long, svc, nil
+}
+
 // serviceArgs decodes and checks the data of register-dns and add-service.
 func (m *Module) serviceArgs(ctx context.Context, c route.Caller, data json.RawMessage) (long, svc string, s serviceRecord, err error) {
 	var r wire.ServiceRequest
 	if err = wire.Decode(data, &r); err != nil {
 		return
 	}
-	if long, err = CheckName("long_name", r.LongName); err != nil {
-		return
-	}
-	if svc, err = CheckName("service_name", r.ServiceName); err != nil {
+	if long, svc, err = checkPair(r.LongName, r.ServiceName); err != nil {
 		return
 	}
 	s, err = m.home(ctx, c, r)
@@ -341,11 +349,7 @@ func (m *Module) serviceName(data json.RawMessage) (long, svc string, err error)
 	if err = wire.Decode(data, &r); err != nil {
 		return
 	}
-	if long, err = CheckName("long_name", r.LongName); err != nil {
-		return
-	}
-	svc, err = CheckName("service_name", r.ServiceName)
-	return
+	return checkPair(r.LongName, r.ServiceName)
 }
 
 func (m *Module) getHomeDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
@@ -379,11 +383,7 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessa
 	if err := wire.Decode(data, &r); err != nil {
 		return nil, err
 	}
-	long, err := CheckName("long_name", r.LongName)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := CheckName("service_name", r.ServiceName)
+	long, svc, err := checkPair(r.LongName, r.ServiceName)
 	if err != nil {
 		return nil, err
 	}
