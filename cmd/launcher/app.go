@@ -16,13 +16,17 @@ import (
 // callTimeout bounds one control call.
 const callTimeout = 30 * time.Second
 
-// connect returns a control client for the data directory's daemon.
-func connect(data string) (*control.Client, string, error) {
-	dir, err := absData(data)
+// connect returns a control client for the data directory's daemon, the
+// directory made absolute, and a context bounding the call to callTimeout;
+// done closes the client and releases the context.
+func connect(ctx context.Context, data string) (c *control.Client, dir string, callCtx context.Context, done func(), err error) {
+	dir, err = absData(data)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, nil, err
 	}
-	return control.NewClient(filepath.Join(dir, control.SocketName)), dir, nil
+	c = control.NewClient(filepath.Join(dir, control.SocketName))
+	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
+	return c, dir, callCtx, func() { cancel(); c.Close() }, nil
 }
 
 // callErr turns a control error into the CLI's error.
@@ -84,13 +88,11 @@ func appCommand(ctx context.Context, e env, sub string, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, dir, err := connect(*data)
+	c, dir, ctx, done, err := connect(ctx, *data)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
+	defer done()
 
 	if sub == "ls" {
 		if len(pos) > 0 || len(rest) > 0 {
@@ -190,13 +192,11 @@ func status(ctx context.Context, e env, args []string) error {
 	if len(pos) > 0 || len(rest) > 0 {
 		return usagef("status takes no arguments")
 	}
-	c, dir, err := connect(*data)
+	c, dir, ctx, done, err := connect(ctx, *data)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
+	defer done()
 	st, err := c.Status(ctx)
 	if err != nil {
 		return callErr(dir, err)

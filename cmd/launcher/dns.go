@@ -15,13 +15,11 @@ func dnsCommand(ctx context.Context, e env, sub string, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, dir, err := connect(*data)
+	c, dir, ctx, done, err := connect(ctx, *data)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
+	defer done()
 	switch sub {
 	case "ls":
 		if len(pos) > 0 || len(rest) > 0 {
