@@ -140,6 +140,17 @@ func parseAnswer(b []byte) (answer, error) {
 	return a, nil
 }
 
+// dialCase opens a case's connection; when that fails it records why in r and
+// reports false.
+func dialCase(ctx context.Context, e *env, r *caseResult) (*wconn, bool) {
+	w, err := dialConn(ctx, e)
+	if err != nil {
+		r.readErr(ctx, err)
+		return nil, false
+	}
+	return w, true
+}
+
 // readErr records how a read or write failed.
 func (r *caseResult) readErr(ctx context.Context, err error) {
 	switch {
@@ -182,9 +193,8 @@ func (w *wconn) expectPlainThenClose(ctx context.Context, r *caseResult, wantCod
 // ---- pre-handshake classes ----
 
 func runLenPrefix(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
-	w, err := dialConn(ctx, e)
-	if err != nil {
-		r.readErr(ctx, err)
+	w, ok := dialCase(ctx, e, &r)
+	if !ok {
 		return r
 	}
 	defer w.close()
@@ -224,9 +234,8 @@ func runLenPrefix(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
 }
 
 func runTruncate(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
-	w, err := dialConn(ctx, e)
-	if err != nil {
-		r.readErr(ctx, err)
+	w, ok := dialCase(ctx, e, &r)
+	if !ok {
 		return r
 	}
 	defer w.close()
@@ -246,9 +255,8 @@ func runTruncate(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
 }
 
 func runDrip(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
-	w, err := dialConn(ctx, e)
-	if err != nil {
-		r.readErr(ctx, err)
+	w, ok := dialCase(ctx, e, &r)
+	if !ok {
 		return r
 	}
 	defer w.close()
@@ -290,9 +298,8 @@ func runDrip(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
 }
 
 func runGarbage(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
-	w, err := dialConn(ctx, e)
-	if err != nil {
-		r.readErr(ctx, err)
+	w, ok := dialCase(ctx, e, &r)
+	if !ok {
 		return r
 	}
 	defer w.close()
@@ -324,9 +331,8 @@ func runGarbage(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
 
 func runHandshakeJSON(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
 	lib := e.lib()
-	w, err := dialConn(ctx, e)
-	if err != nil {
-		r.readErr(ctx, err)
+	w, ok := dialCase(ctx, e, &r)
+	if !ok {
 		return r
 	}
 	defer w.close()
@@ -365,9 +371,8 @@ func openSession(ctx context.Context, e *env, rng *rand.Rand, r *caseResult) (*s
 		r.bad("minted value: %v", err)
 		return nil, false
 	}
-	w, err := dialConn(ctx, e)
-	if err != nil {
-		r.readErr(ctx, err)
+	w, ok := dialCase(ctx, e, r)
+	if !ok {
 		return nil, false
 	}
 	mode := handshake.Counter
