@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/launcher/launchertest"
 	"github.com/safe-launcher/launcher/nfs"
-	"github.com/safe-launcher/launcher/vfs"
 	"github.com/safe-launcher/launcher/wire"
 )
 
@@ -25,15 +23,9 @@ import (
 // capped at maxFrame so that a file of a few MiB is bigger than one frame.
 func streamEnv(t *testing.T, maxFrame uint64) *client.Client {
 	t.Helper()
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()), vfs.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	_, err = store.CreateRoot(vfs.SharedRoot())
-	require.NoError(t, err)
+	store, _ := launchertest.Store(t)
 	d := launchertest.Start(t, launcher.Config{MaxFrame: maxFrame, MaxHandshakeFrame: 16 << 10}, nfs.New(store))
-	a := d.AddApp("streamer", false)
-	_, err = store.CreateRoot(vfs.AppRoot(a.RootDir))
-	require.NoError(t, err)
+	a := d.AddAppWithRoot(t, store, "streamer", false)
 	return d.Dial(t, a.ID, client.WithMaxFrame(maxFrame))
 }
 

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/afero"
 	"github.com/stretchr/testify/require"
 
 	"github.com/safe-launcher/launcher/client"
@@ -35,12 +34,7 @@ type env struct {
 // on-disk store.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	_, err = store.CreateRoot(vfs.SharedRoot())
-	require.NoError(t, err)
+	store, dir := launchertest.Store(t)
 	m, err := dns.New(store)
 	require.NoError(t, err)
 	d := launchertest.Start(t, launcher.Config{}, nfs.New(store), m)
@@ -56,9 +50,7 @@ func startWith(t testing.TB, store *vfs.Store, m *dns.Module) *launchertest.Daem
 // app registers an app with its root and returns a connected client.
 func (e *env) app(t testing.TB, name string, shared bool) (launcher.App, *client.Client) {
 	t.Helper()
-	a := e.d.AddApp(name, shared)
-	_, err := e.store.CreateRoot(vfs.AppRoot(a.RootDir))
-	require.NoError(t, err)
+	a := e.d.AddAppWithRoot(t, e.store, name, shared)
 	return a, e.d.Dial(t, a.ID)
 }
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -35,13 +34,9 @@ func TestNodeLibsodium(t *testing.T) {
 		}
 		t.Skipf("node interop client not installed (cd interop/node && npm ci): %v", err)
 	}
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()), vfs.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
+	store, _ := launchertest.Store(t)
 	d := launchertest.Start(t, launcher.Config{}, nfs.New(store))
-	app := d.AddApp("node", false)
-	_, err = store.CreateRoot(vfs.AppRoot(app.RootDir))
-	require.NoError(t, err)
+	app := d.AddAppWithRoot(t, store, "node", false)
 
 	for _, mode := range []string{"fixed", "counter"} {
 		t.Run(mode, func(t *testing.T) {

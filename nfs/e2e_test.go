@@ -6,12 +6,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -38,12 +36,7 @@ func newEnv(t testing.TB) *env {
 // newEnvCfg is newEnv with a daemon configuration.
 func newEnvCfg(t testing.TB, cfg launcher.Config) *env {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir)), vfs.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	_, err = store.CreateRoot(vfs.SharedRoot())
-	require.NoError(t, err)
+	store, dir := launchertest.Store(t)
 	d := launchertest.Start(t, cfg, nfs.New(store))
 	return &env{d: d, store: store, dir: dir}
 }
@@ -51,9 +44,7 @@ func newEnvCfg(t testing.TB, cfg launcher.Config) *env {
 // app registers an app with its root and returns a connected client.
 func (e *env) app(t testing.TB, name string, shared bool) (launcher.App, *client.Client) {
 	t.Helper()
-	a := e.d.AddApp(name, shared)
-	_, err := e.store.CreateRoot(vfs.AppRoot(a.RootDir))
-	require.NoError(t, err)
+	a := e.d.AddAppWithRoot(t, e.store, name, shared)
 	return a, e.d.Dial(t, a.ID)
 }
 

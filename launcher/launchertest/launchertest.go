@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/afero"
+
 	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/launcher"
+	"github.com/safe-launcher/launcher/vfs"
 )
 
 // Daemon is a running server.
@@ -95,4 +98,32 @@ func (d *Daemon) Dial(t testing.TB, appID string, opts ...client.Option) *client
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Store opens a vfs store on a real on-disk temp directory, with SAFEDrive
+// created. It is closed when the test ends. It returns the store and the host
+// directory it lives in.
+func Store(t testing.TB) (*vfs.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{})
+	if err != nil {
+		t.Fatalf("vfs.Open: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := store.CreateRoot(vfs.SharedRoot()); err != nil {
+		t.Fatalf("creating SAFEDrive: %v", err)
+	}
+	return store, dir
+}
+
+// AddAppWithRoot registers an app (as AddApp) and creates its private root in
+// store, as the registry does when an app is added.
+func (d *Daemon) AddAppWithRoot(t testing.TB, store *vfs.Store, name string, shared bool) launcher.App {
+	t.Helper()
+	a := d.AddApp(name, shared)
+	if _, err := store.CreateRoot(vfs.AppRoot(a.RootDir)); err != nil {
+		t.Fatalf("creating the root of %s: %v", name, err)
+	}
+	return a
 }
