@@ -19,12 +19,14 @@
 // write frames in the order they were sealed; end the session on an Open failure
 // in counter mode; and call Channel.Close to zero the key when the session ends.
 //
-// The package depends on golang.org/x/crypto nacl/box and nacl/secretbox and the
-// standard library only.
+// The package depends on golang.org/x/crypto (nacl/box, nacl/secretbox and the
+// salsa20 and poly1305 primitives they are built on) and the standard library
+// (crypto/ecdh for X25519) only.
 package handshake
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -245,16 +247,17 @@ func Accept(rand io.Reader, req *RequestMsg, allowFixed bool) ([]byte, *Channel,
 	if _, err := io.ReadFull(rand, symmNonce[:]); err != nil {
 		return nil, nil, fmt.Errorf("handshake: reading random nonce: %w", err)
 	}
-	pub, priv, err := box.GenerateKey(rand)
+	priv, pub, err := newKeyPair(rand)
 	if err != nil {
-		return nil, nil, fmt.Errorf("handshake: generating key pair: %w", err)
+		return nil, nil, err
 	}
+	shared := boxSharedKey(priv, &appPub)
 	var plain [NonceSize + KeySize]byte
 	copy(plain[:NonceSize], symmNonce[:])
 	copy(plain[NonceSize:], symmKey[:])
-	sealed := box.Seal(nil, plain[:], (*[24]byte)(&appNonce), (*[32]byte)(&appPub), priv)
+	sealed := box.SealAfterPrecomputation(nil, plain[:], (*[24]byte)(&appNonce), (*[32]byte)(&shared))
 	clear(plain[:])
-	clear(priv[:])
+	clear(shared[:])
 
 	resp := ResponseMsg{Data: ResponseData{EncryptedSymmKey: sealed, LauncherPublicKey: pub[:]}}
 	if mode == Counter {
@@ -271,21 +274,21 @@ func Accept(rand io.Reader, req *RequestMsg, allowFixed bool) ([]byte, *Channel,
 
 // App is the app side of a handshake in progress.
 type App struct {
-	pub, priv Key
-	nonce     Nonce
-	mode      Mode
+	pub   Key
+	priv  *ecdh.PrivateKey // dropped by Finish
+	nonce Nonce
+	mode  Mode
 }
 
 // NewApp starts the app side: it makes a key pair and nonce from rand and returns
 // the authenticate-app request to send (as JSON bytes). version is the endpoint's
 // version, e.g. "v1.0".
 func NewApp(rand io.Reader, launcherString, version string, mode Mode) (*App, []byte, error) {
-	pub, priv, err := box.GenerateKey(rand)
+	priv, pub, err := newKeyPair(rand)
 	if err != nil {
-		return nil, nil, fmt.Errorf("handshake: generating key pair: %w", err)
+		return nil, nil, err
 	}
-	a := &App{pub: *pub, priv: *priv, mode: mode}
-	clear(priv[:])
+	a := &App{pub: pub, priv: priv, mode: mode}
 	if _, err := io.ReadFull(rand, a.nonce[:]); err != nil {
 		return nil, nil, fmt.Errorf("handshake: reading random nonce: %w", err)
 	}
@@ -318,9 +321,14 @@ type rawResponse struct {
 }
 
 // Finish reads the launcher's answer and returns the session channel. An error
-// answer becomes a *RefusedError. The app's private key is zeroed.
+// answer becomes a *RefusedError. The app's private key is dropped: Finish
+// may be called once.
 func (a *App) Finish(answer []byte) (*Channel, error) {
-	defer clear(a.priv[:])
+	priv := a.priv
+	a.priv = nil
+	if priv == nil {
+		return nil, errors.New("handshake: Finish called twice")
+	}
 	var raw rawResponse
 	if err := json.Unmarshal(answer, &raw); err != nil {
 		return nil, fmt.Errorf("%w: answer: %s", ErrMalformed, describeJSONError(err))
@@ -350,7 +358,9 @@ func (a *App) Finish(answer []byte) (*Channel, error) {
 	}
 	var lpub Key
 	copy(lpub[:], raw.Data.LauncherPublicKey)
-	plain, ok := box.Open(nil, raw.Data.EncryptedSymmKey, (*[24]byte)(&a.nonce), (*[32]byte)(&lpub), (*[32]byte)(&a.priv))
+	shared := boxSharedKey(priv, &lpub)
+	plain, ok := box.OpenAfterPrecomputation(nil, raw.Data.EncryptedSymmKey, (*[24]byte)(&a.nonce), (*[32]byte)(&shared))
+	clear(shared[:])
 	if !ok {
 		return nil, fmt.Errorf("%w: encrypted_symm_key", ErrOpen)
 	}
