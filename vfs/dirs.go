@@ -16,27 +16,30 @@ func (s *Store) CreateRoot(r Root) (DirInfo, error) {
 	if err := r.valid(); err != nil {
 		return DirInfo{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkWritable(); err != nil {
-		return DirInfo{}, err
-	}
-	k := r.String()
-	if s.roots[k] != nil {
-		return DirInfo{}, fmt.Errorf("%w: root %s", ErrExists, r)
-	}
-	id, err := s.newID()
-	if err != nil {
-		return DirInfo{}, err
-	}
-	d := newDirNode(id, s.now())
-	d.root = r
-	s.roots[k], s.dirs[id] = d, d
-	undo := func() { delete(s.roots, k); delete(s.dirs, id) }
-	if err := s.commit([]*dirNode{d}, nil, true, undo); err != nil {
-		return DirInfo{}, fmt.Errorf("creating root %s: %w", r, err)
-	}
-	return d.info(), nil
+	var info DirInfo
+	err := s.update(func() error {
+		if err := s.checkWritable(); err != nil {
+			return err
+		}
+		k := r.String()
+		if s.roots[k] != nil {
+			return fmt.Errorf("%w: root %s", ErrExists, r)
+		}
+		id, err := s.newID()
+		if err != nil {
+			return err
+		}
+		d := newDirNode(id, s.now())
+		d.root = r
+		s.roots[k], s.dirs[id] = d, d
+		undo := func() { delete(s.roots, k); delete(s.dirs, id) }
+		if err := s.commit([]*dirNode{d}, nil, true, undo); err != nil {
+			return fmt.Errorf("creating root %s: %w", r, err)
+		}
+		info = d.info()
+		return nil
+	})
+	return info, err
 }
 
 // RootExists reports whether r exists (false once the store is closed).
@@ -52,25 +55,27 @@ func (s *Store) DeleteRoot(r Root) error {
 		return err
 	}
 	defer s.wg.Done()
-	s.mu.Lock()
-	if err := s.checkWritable(); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	d, err := s.rootNode(r)
+	var names []string
+	err := s.update(func() error {
+		if err := s.checkWritable(); err != nil {
+			return err
+		}
+		d, err := s.rootNode(r)
+		if err != nil {
+			return err
+		}
+		k := r.String()
+		delete(s.roots, k)
+		if err := s.commit(nil, nil, true, func() { s.roots[k] = d }); err != nil {
+			return fmt.Errorf("deleting root %s: %w", r, err)
+		}
+		names = s.dropTree(d)
+		return nil
+	})
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	k := r.String()
-	delete(s.roots, k)
-	if err := s.commit(nil, nil, true, func() { s.roots[k] = d }); err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("deleting root %s: %w", r, err)
-	}
-	names := s.dropTree(d)
-	s.mu.Unlock()
-	s.removeNames(names)
+	s.removeNames(names) // only once the deletion is durable
 	return nil
 }
 
@@ -88,38 +93,41 @@ func (s *Store) CreateDir(ctx context.Context, r Root, p Path, private, versione
 	if err := s.checkMeta("directory "+p.String(), meta); err != nil {
 		return DirInfo{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkWritable(); err != nil {
-		return DirInfo{}, err
-	}
-	parent, name, err := s.resolveParent(r, p)
-	if err != nil {
-		return DirInfo{}, err
-	}
-	where := p[:len(p)-1]
-	if err := taken(parent, name, where); err != nil {
-		return DirInfo{}, err
-	}
-	if err := s.roomFor(parent, where); err != nil {
-		return DirInfo{}, err
-	}
-	id, err := s.newID()
-	if err != nil {
-		return DirInfo{}, err
-	}
-	now := s.now()
-	d := newDirNode(id, now)
-	d.parent, d.name = parent, name
-	d.private, d.versioned, d.meta = private, versioned, storedMeta(meta)
-	oldMod := parent.modified
-	parent.dirs[name], s.dirs[id] = d, d
-	parent.modified = later(oldMod, now)
-	undo := func() { delete(parent.dirs, name); delete(s.dirs, id); parent.modified = oldMod }
-	if err := s.commit([]*dirNode{d}, []*dirNode{parent}, false, undo); err != nil {
-		return DirInfo{}, fmt.Errorf("creating directory %s: %w", p, err)
-	}
-	return d.info(), nil
+	var info DirInfo
+	err := s.update(func() error {
+		if err := s.checkWritable(); err != nil {
+			return err
+		}
+		parent, name, err := s.resolveParent(r, p)
+		if err != nil {
+			return err
+		}
+		where := p[:len(p)-1]
+		if err := taken(parent, name, where); err != nil {
+			return err
+		}
+		if err := s.roomFor(parent, where); err != nil {
+			return err
+		}
+		id, err := s.newID()
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		d := newDirNode(id, now)
+		d.parent, d.name = parent, name
+		d.private, d.versioned, d.meta = private, versioned, storedMeta(meta)
+		oldMod := parent.modified
+		parent.dirs[name], s.dirs[id] = d, d
+		parent.modified = later(oldMod, now)
+		undo := func() { delete(parent.dirs, name); delete(s.dirs, id); parent.modified = oldMod }
+		if err := s.commit([]*dirNode{d}, []*dirNode{parent}, false, undo); err != nil {
+			return fmt.Errorf("creating directory %s: %w", p, err)
+		}
+		info = d.info()
+		return nil
+	})
+	return info, err
 }
 
 // preflight runs the checks every path operation starts with. empty is the
@@ -147,27 +155,29 @@ func (s *Store) DeleteDir(ctx context.Context, r Root, p Path) error {
 	if err := s.preflight(ctx, p, ErrIsRoot, "delete"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if err := s.checkWritable(); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	d, err := s.resolveDir(r, p)
+	var names []string
+	err := s.update(func() error {
+		if err := s.checkWritable(); err != nil {
+			return err
+		}
+		d, err := s.resolveDir(r, p)
+		if err != nil {
+			return err
+		}
+		parent, oldMod := d.parent, d.parent.modified
+		delete(parent.dirs, d.name)
+		parent.modified = later(oldMod, s.now())
+		undo := func() { parent.dirs[d.name] = d; parent.modified = oldMod }
+		if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
+			return fmt.Errorf("deleting directory %s: %w", p, err)
+		}
+		names = s.dropTree(d)
+		return nil
+	})
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	parent, oldMod := d.parent, d.parent.modified
-	delete(parent.dirs, d.name)
-	parent.modified = later(oldMod, s.now())
-	undo := func() { parent.dirs[d.name] = d; parent.modified = oldMod }
-	if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("deleting directory %s: %w", p, err)
-	}
-	names := s.dropTree(d)
-	s.mu.Unlock()
-	s.removeNames(names)
+	s.removeNames(names) // only once the deletion is durable
 	return nil
 }
 
@@ -229,51 +239,55 @@ func (s *Store) ModifyDir(ctx context.Context, r Root, p Path, ch DirChange) (Di
 			return DirInfo{}, err
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkWritable(); err != nil {
-		return DirInfo{}, err
-	}
-	d, err := s.resolveDir(r, p)
-	if err != nil {
-		return DirInfo{}, err
-	}
-	rename := ch.Name != nil && *ch.Name != d.name
-	if !rename && ch.UserMetadata == nil {
-		return d.info(), nil
-	}
-	now := s.now()
-	oldName, oldMod, oldMeta := d.name, d.modified, d.meta
-	dirty := []*dirNode{d}
-	var parentMod = d.modified
-	if rename {
-		parent := d.parent
-		if err := taken(parent, *ch.Name, p[:len(p)-1]); err != nil {
-			return DirInfo{}, err
+	var info DirInfo
+	err := s.update(func() error {
+		if err := s.checkWritable(); err != nil {
+			return err
 		}
-		parentMod = parent.modified
-		delete(parent.dirs, oldName)
-		d.name = *ch.Name
-		parent.dirs[d.name] = d
-		parent.modified = later(parentMod, now)
-		dirty = append(dirty, parent)
-	}
-	if ch.UserMetadata != nil {
-		d.meta = storedMeta(*ch.UserMetadata)
-	}
-	d.modified = later(oldMod, now)
-	undo := func() {
+		d, err := s.resolveDir(r, p)
+		if err != nil {
+			return err
+		}
+		rename := ch.Name != nil && *ch.Name != d.name
+		if !rename && ch.UserMetadata == nil {
+			info = d.info()
+			return nil
+		}
+		now := s.now()
+		oldName, oldMod, oldMeta := d.name, d.modified, d.meta
+		dirty := []*dirNode{d}
+		var parentMod = d.modified
 		if rename {
-			delete(d.parent.dirs, d.name)
-			d.parent.dirs[oldName] = d
-			d.parent.modified = parentMod
+			parent := d.parent
+			if err := taken(parent, *ch.Name, p[:len(p)-1]); err != nil {
+				return err
+			}
+			parentMod = parent.modified
+			delete(parent.dirs, oldName)
+			d.name = *ch.Name
+			parent.dirs[d.name] = d
+			parent.modified = later(parentMod, now)
+			dirty = append(dirty, parent)
 		}
-		d.name, d.modified, d.meta = oldName, oldMod, oldMeta
-	}
-	if err := s.commit(nil, dirty, false, undo); err != nil {
-		return DirInfo{}, fmt.Errorf("modifying directory %s: %w", p, err)
-	}
-	return d.info(), nil
+		if ch.UserMetadata != nil {
+			d.meta = storedMeta(*ch.UserMetadata)
+		}
+		d.modified = later(oldMod, now)
+		undo := func() {
+			if rename {
+				delete(d.parent.dirs, d.name)
+				d.parent.dirs[oldName] = d
+				d.parent.modified = parentMod
+			}
+			d.name, d.modified, d.meta = oldName, oldMod, oldMeta
+		}
+		if err := s.commit(nil, dirty, false, undo); err != nil {
+			return fmt.Errorf("modifying directory %s: %w", p, err)
+		}
+		info = d.info()
+		return nil
+	})
+	return info, err
 }
 
 // LookupDir finds a directory by ID: where it is now and what it holds.
@@ -312,51 +326,55 @@ func (s *Store) MoveDir(ctx context.Context, r Root, from Path, toParent Path) (
 	if err := s.checkPath(toParent); err != nil {
 		return DirInfo{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkWritable(); err != nil {
-		return DirInfo{}, err
-	}
-	d, err := s.resolveDir(r, from)
-	if err != nil {
-		return DirInfo{}, err
-	}
-	dst, err := s.resolveDir(r, toParent)
-	if err != nil {
-		return DirInfo{}, err
-	}
-	for a := dst; a != nil; a = a.parent {
-		if a == d {
-			return DirInfo{}, fmt.Errorf("%w: cannot move %s into itself (%s)", ErrInvalidPath, from, toParent)
+	var info DirInfo
+	err := s.update(func() error {
+		if err := s.checkWritable(); err != nil {
+			return err
 		}
-	}
-	old := d.parent
-	if dst == old {
-		return d.info(), nil
-	}
-	if err := taken(dst, d.name, toParent); err != nil {
-		return DirInfo{}, err
-	}
-	if err := s.roomFor(dst, toParent); err != nil {
-		return DirInfo{}, err
-	}
-	if n := len(toParent) + 1 + height(d); n > s.maxDepth {
-		return DirInfo{}, fmt.Errorf("%w: the move would make a path of %d segments, the limit is %d", ErrTooLarge, n, s.maxDepth)
-	}
-	now := s.now()
-	oldMod, dstMod := old.modified, dst.modified
-	delete(old.dirs, d.name)
-	dst.dirs[d.name] = d
-	d.parent = dst
-	old.modified, dst.modified = later(oldMod, now), later(dstMod, now)
-	undo := func() {
-		delete(dst.dirs, d.name)
-		old.dirs[d.name] = d
-		d.parent = old
-		old.modified, dst.modified = oldMod, dstMod
-	}
-	if err := s.commit(nil, []*dirNode{old, dst}, false, undo); err != nil {
-		return DirInfo{}, fmt.Errorf("moving directory %s to %s: %w", from, toParent, err)
-	}
-	return d.info(), nil
+		d, err := s.resolveDir(r, from)
+		if err != nil {
+			return err
+		}
+		dst, err := s.resolveDir(r, toParent)
+		if err != nil {
+			return err
+		}
+		for a := dst; a != nil; a = a.parent {
+			if a == d {
+				return fmt.Errorf("%w: cannot move %s into itself (%s)", ErrInvalidPath, from, toParent)
+			}
+		}
+		old := d.parent
+		if dst == old {
+			info = d.info()
+			return nil
+		}
+		if err := taken(dst, d.name, toParent); err != nil {
+			return err
+		}
+		if err := s.roomFor(dst, toParent); err != nil {
+			return err
+		}
+		if n := len(toParent) + 1 + height(d); n > s.maxDepth {
+			return fmt.Errorf("%w: the move would make a path of %d segments, the limit is %d", ErrTooLarge, n, s.maxDepth)
+		}
+		now := s.now()
+		oldMod, dstMod := old.modified, dst.modified
+		delete(old.dirs, d.name)
+		dst.dirs[d.name] = d
+		d.parent = dst
+		old.modified, dst.modified = later(oldMod, now), later(dstMod, now)
+		undo := func() {
+			delete(dst.dirs, d.name)
+			old.dirs[d.name] = d
+			d.parent = old
+			old.modified, dst.modified = oldMod, dstMod
+		}
+		if err := s.commit(nil, []*dirNode{old, dst}, false, undo); err != nil {
+			return fmt.Errorf("moving directory %s to %s: %w", from, toParent, err)
+		}
+		info = d.info()
+		return nil
+	})
+	return info, err
 }

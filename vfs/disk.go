@@ -170,35 +170,6 @@ type journalWrite struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// commitWrites makes a set of manifest writes durable as one atomic step.
-// One write is a plain atomicWrite. Several go through journal.json: the
-// journal (holding every new manifest) is written atomically, which is the
-// commit point; then each manifest is written and the journal removed. Open
-// replays a journal it finds.
-func (s *Store) commitWrites(ws []write) (committed bool, err error) {
-	switch len(ws) {
-	case 0:
-		return false, nil
-	case 1:
-		return s.atomicWrite(ws[0].name, ws[0].data)
-	}
-	j := journal{V: 1}
-	for _, w := range ws {
-		j.Writes = append(j.Writes, journalWrite{Name: w.name, Data: w.data})
-	}
-	data, err := json.Marshal(j)
-	if err != nil {
-		return false, fmt.Errorf("%w: encoding journal: %w", ErrIO, err)
-	}
-	if committed, err := s.atomicWrite(journalName, data); err != nil {
-		return committed, err
-	}
-	if err := s.applyJournal(j); err != nil {
-		return true, err
-	}
-	return true, nil
-}
-
 // applyJournal writes every manifest of j, then removes the journal durably
 // (a journal left behind would replay old manifests over later writes).
 func (s *Store) applyJournal(j journal) error {
@@ -213,7 +184,8 @@ func (s *Store) applyJournal(j journal) error {
 	return s.syncDir(".")
 }
 
-// replayJournal is Open's half of commitWrites.
+// replayJournal finishes a multi-manifest commit that stores written before
+// the write-ahead log (wal.go) left in journal.json.
 func (s *Store) replayJournal() error {
 	data, err := s.readRegular(journalName)
 	if isNotExist(err) {

@@ -21,36 +21,39 @@ func (s *Store) CreateFile(ctx context.Context, r Root, p Path, meta []byte) (Fi
 	if err := s.checkMeta("file "+p.String(), meta); err != nil {
 		return FileInfo{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkWritable(); err != nil {
-		return FileInfo{}, err
-	}
-	parent, name, err := s.resolveParent(r, p)
-	if err != nil {
-		return FileInfo{}, err
-	}
-	where := p[:len(p)-1]
-	if err := taken(parent, name, where); err != nil {
-		return FileInfo{}, err
-	}
-	if err := s.roomFor(parent, where); err != nil {
-		return FileInfo{}, err
-	}
-	id, err := s.newID()
-	if err != nil {
-		return FileInfo{}, err
-	}
-	now := s.now()
-	f := &fileNode{id: id, parent: parent, name: name, created: now, modified: now, meta: storedMeta(meta)}
-	oldMod := parent.modified
-	parent.files[name], s.files[id] = f, f
-	parent.modified = later(oldMod, now)
-	undo := func() { delete(parent.files, name); delete(s.files, id); parent.modified = oldMod }
-	if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
-		return FileInfo{}, fmt.Errorf("creating file %s: %w", p, err)
-	}
-	return f.info(), nil
+	var info FileInfo
+	err := s.update(func() error {
+		if err := s.checkWritable(); err != nil {
+			return err
+		}
+		parent, name, err := s.resolveParent(r, p)
+		if err != nil {
+			return err
+		}
+		where := p[:len(p)-1]
+		if err := taken(parent, name, where); err != nil {
+			return err
+		}
+		if err := s.roomFor(parent, where); err != nil {
+			return err
+		}
+		id, err := s.newID()
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		f := &fileNode{id: id, parent: parent, name: name, created: now, modified: now, meta: storedMeta(meta)}
+		oldMod := parent.modified
+		parent.files[name], s.files[id] = f, f
+		parent.modified = later(oldMod, now)
+		undo := func() { delete(parent.files, name); delete(s.files, id); parent.modified = oldMod }
+		if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
+			return fmt.Errorf("creating file %s: %w", p, err)
+		}
+		info = f.info()
+		return nil
+	})
+	return info, err
 }
 
 // DeleteFile removes the file at p. A directory at p is ErrNotFile.
@@ -62,30 +65,32 @@ func (s *Store) DeleteFile(ctx context.Context, r Root, p Path) error {
 	if err := s.preflight(ctx, p, ErrNotFile, "delete as a file"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if err := s.checkWritable(); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	f, err := s.resolveFile(r, p)
+	var blob string
+	err := s.update(func() error {
+		if err := s.checkWritable(); err != nil {
+			return err
+		}
+		f, err := s.resolveFile(r, p)
+		if err != nil {
+			return err
+		}
+		parent, oldMod := f.parent, f.parent.modified
+		delete(parent.files, f.name)
+		parent.modified = later(oldMod, s.now())
+		undo := func() { parent.files[f.name] = f; parent.modified = oldMod }
+		if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
+			return fmt.Errorf("deleting file %s: %w", p, err)
+		}
+		f.deleted = true
+		delete(s.files, f.id)
+		blob = f.blob
+		return nil
+	})
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	parent, oldMod := f.parent, f.parent.modified
-	delete(parent.files, f.name)
-	parent.modified = later(oldMod, s.now())
-	undo := func() { parent.files[f.name] = f; parent.modified = oldMod }
-	if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("deleting file %s: %w", p, err)
-	}
-	f.deleted = true
-	delete(s.files, f.id)
-	blob := f.blob
-	s.mu.Unlock()
 	if blob != "" {
-		s.removeNames([]string{blobName(blob)})
+		s.removeNames([]string{blobName(blob)}) // only once the deletion is durable
 	}
 	return nil
 }
@@ -269,68 +274,65 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 		}
 	}
 
-	s.mu.Lock()
-	if err := s.checkWritable(); err != nil {
-		s.mu.Unlock()
-		discard()
-		return FileInfo{}, err
-	}
-	if f.deleted {
-		s.mu.Unlock()
-		discard()
-		return FileInfo{}, fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
-	}
-	if err := ctx.Err(); err != nil {
-		s.mu.Unlock()
-		discard()
-		return FileInfo{}, err
-	}
-	parent := f.parent
-	rename := ch.Name != nil && *ch.Name != f.name
-	if !rename && ch.UserMetadata == nil && c == nil {
-		info := f.info()
-		s.mu.Unlock()
-		return info, nil
-	}
-	if rename {
-		if err := taken(parent, *ch.Name, p[:len(p)-1]); err != nil {
-			s.mu.Unlock()
+	var info FileInfo
+	err = s.update(func() error {
+		if err := s.checkWritable(); err != nil {
 			discard()
-			return FileInfo{}, err
+			return err
 		}
-	}
-	now := s.now()
-	oldName, oldMod, oldMeta, oldParentMod := f.name, f.modified, f.meta, parent.modified
-	if rename {
-		delete(parent.files, oldName)
-		f.name = *ch.Name
-		parent.files[f.name] = f
-		parent.modified = later(oldParentMod, now)
-	}
-	if ch.UserMetadata != nil {
-		f.meta = storedMeta(*ch.UserMetadata)
-	}
-	f.size, f.blob = newSize, newBlob
-	f.modified = later(oldMod, now)
-	undo := func() {
+		if f.deleted {
+			discard()
+			return fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
+		}
+		if err := ctx.Err(); err != nil {
+			discard()
+			return err
+		}
+		parent := f.parent
+		rename := ch.Name != nil && *ch.Name != f.name
+		if !rename && ch.UserMetadata == nil && c == nil {
+			info = f.info()
+			return nil
+		}
 		if rename {
-			delete(parent.files, f.name)
-			parent.files[oldName] = f
-			parent.modified = oldParentMod
+			if err := taken(parent, *ch.Name, p[:len(p)-1]); err != nil {
+				discard()
+				return err
+			}
 		}
-		f.name, f.modified, f.meta, f.size, f.blob = oldName, oldMod, oldMeta, size, oldBlob
-	}
-	if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
-		if s.failed == nil {
+		now := s.now()
+		oldName, oldMod, oldMeta, oldParentMod := f.name, f.modified, f.meta, parent.modified
+		if rename {
+			delete(parent.files, oldName)
+			f.name = *ch.Name
+			parent.files[f.name] = f
+			parent.modified = later(oldParentMod, now)
+		}
+		if ch.UserMetadata != nil {
+			f.meta = storedMeta(*ch.UserMetadata)
+		}
+		f.size, f.blob = newSize, newBlob
+		f.modified = later(oldMod, now)
+		undo := func() {
+			if rename {
+				delete(parent.files, f.name)
+				parent.files[oldName] = f
+				parent.modified = oldParentMod
+			}
+			f.name, f.modified, f.meta, f.size, f.blob = oldName, oldMod, oldMeta, size, oldBlob
+		}
+		if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
 			discard()
+			return fmt.Errorf("modifying file %s: %w", p, err)
 		}
-		s.mu.Unlock()
-		return FileInfo{}, fmt.Errorf("modifying file %s: %w", p, err)
+		info = f.info()
+		return nil
+	})
+	if err != nil {
+		return FileInfo{}, err
 	}
-	info := f.info()
-	s.mu.Unlock()
 	if newBlob != oldBlob && oldBlob != "" {
-		s.removeNames([]string{blobName(oldBlob)})
+		s.removeNames([]string{blobName(oldBlob)}) // only once the change is durable
 	}
 	return info, nil
 }

@@ -20,7 +20,7 @@ import (
 var hostileNames = []string{
 	"a", "b", "A", "..", ".", "%2e%2e", "..%2f..", "a/../b", "../outside", "../../outside/secret",
 	"x\x00y", "\uff0e\uff0e", "\u2024\u2024", "\xc0\xae\xc0\xae", "\xff", "escape", "escape/x",
-	"blobs", "dirs", "tmp", "roots.json", "journal.json", "outside", "..\\..\\outside",
+	"blobs", "dirs", "tmp", "roots.json", "journal.json", "wal.log", "outside", "..\\..\\outside",
 	strings.Repeat("n", 255), strings.Repeat("L", 300), "ÉCOLE", "école", "e\u0301cole", " ", "~",
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"sort"
@@ -64,6 +65,11 @@ type Options struct {
 	MaxFileSize int64            // bytes of file content; 0 = DefaultMaxFileSize
 	MaxEntries  int              // entries (dirs + files) per directory; 0 = DefaultMaxEntries
 	MaxDepth    int              // path segments below a root; 0 = DefaultMaxDepth
+
+	// CheckpointBytes is the size of the write-ahead log past which a change
+	// also writes every changed manifest and empties the log; 0 =
+	// DefaultCheckpointBytes.
+	CheckpointBytes int64
 }
 
 // Store is a set of roots, each a tree of directories and files with metadata,
@@ -78,6 +84,9 @@ type Store struct {
 	maxFile    int64
 	maxEntries int
 	maxDepth   int
+
+	checkpointBytes int64
+	wal             wal // the write-ahead log; see wal.go
 
 	wg sync.WaitGroup // operations in progress, waited for by Close
 
@@ -166,7 +175,7 @@ func Open(fsys afero.Fs, opts Options) (*Store, error) {
 	s := &Store{
 		fs: fsys, clock: opts.Clock, rand: opts.Rand,
 		maxMeta: opts.MaxMetadata, maxFile: opts.MaxFileSize,
-		maxEntries: opts.MaxEntries, maxDepth: opts.MaxDepth,
+		maxEntries: opts.MaxEntries, maxDepth: opts.MaxDepth, checkpointBytes: opts.CheckpointBytes,
 		roots: map[string]*dirNode{}, dirs: map[ID]*dirNode{}, files: map[ID]*fileNode{},
 	}
 	if s.clock == nil {
@@ -187,6 +196,12 @@ func Open(fsys afero.Fs, opts Options) (*Store, error) {
 	if s.maxDepth <= 0 {
 		s.maxDepth = DefaultMaxDepth
 	}
+	if s.checkpointBytes <= 0 {
+		s.checkpointBytes = DefaultCheckpointBytes
+	}
+	s.wal.crc = crc32.MakeTable(crc32.Castagnoli)
+	s.wal.dirty = map[*dirNode]bool{}
+	s.wal.limit = s.checkpointBytes
 	for _, d := range []string{dirsDir, blobsDir, tmpDir} {
 		if err := s.ensureDir(d); err != nil {
 			return nil, fmt.Errorf("vfs: open: %w", err)
@@ -198,10 +213,15 @@ func Open(fsys afero.Fs, opts Options) (*Store, error) {
 	if err := s.replayJournal(); err != nil {
 		return nil, fmt.Errorf("vfs: open: %w", err)
 	}
+	if err := s.replayLog(); err != nil {
+		return nil, fmt.Errorf("vfs: open: %w", err)
+	}
 	if err := s.load(); err != nil {
+		s.wal.f.Close()
 		return nil, fmt.Errorf("vfs: open: %w", err)
 	}
 	if err := s.cleanup(); err != nil {
+		s.wal.f.Close()
 		return nil, fmt.Errorf("vfs: open: %w", err)
 	}
 	return s, nil
@@ -408,13 +428,31 @@ func (s *Store) removeAllIn(dir string, keep map[string]bool) error {
 	return nil
 }
 
-// Close waits for operations in progress and closes the store. Later calls
-// return ErrClosed. Close is idempotent and always returns nil.
+// Close waits for operations in progress, checkpoints the log and closes
+// the store. Later calls return ErrClosed. Close is idempotent; it returns
+// the checkpoint's error on the first call (nothing is lost then: the next
+// Open replays the log) and nil after.
 func (s *Store) Close() error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	s.closed = true
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.failed == nil {
+		err = s.checkpoint()
+	}
+	if cerr := s.wal.f.Close(); err == nil && cerr != nil {
+		err = ioErr("closing the log", cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("vfs: close: %w", err)
+	}
 	return nil
 }
 
@@ -492,55 +530,46 @@ func (s *Store) rootsWrite() (write, error) {
 // checkWritable refuses mutations after a failure past a commit point.
 // Caller holds s.mu.
 func (s *Store) checkWritable() error {
-	if s.failed != nil {
-		return fmt.Errorf("%w: an earlier write failed after its commit point; reopen the store (%v)", ErrIO, s.failed)
+	failed := s.failed
+	if failed == nil {
+		failed = s.wal.failure()
+	}
+	if failed != nil {
+		return fmt.Errorf("%w: an earlier write failed after its commit point; reopen the store (%v)", ErrIO, failed)
 	}
 	return nil
 }
 
-// commit writes the manifests of dirs (and roots.json if roots) as one atomic
-// step, after first writing the manifests of fresh (directories not yet
-// referenced by any committed manifest). The in-memory state must already
-// hold the change. On an error before the commit point, commit calls undo
-// and the store is unchanged; after it, the store keeps the new state and
-// refuses further writes (see checkWritable). Caller holds s.mu for writing.
+// commit commits a change already made in memory: one log record holding
+// the manifests of fresh (directories new in this change), of dirs, and
+// roots.json if roots. On an error the record was not appended: commit calls
+// undo and the store is unchanged. The change is durable once the caller's
+// update returns. Caller holds s.mu for writing, inside update.
 func (s *Store) commit(fresh, dirs []*dirNode, roots bool, undo func()) error {
-	fail := func(committed bool, err error) error {
-		if committed {
-			s.failed = err
-		} else if undo != nil {
+	fail := func(err error) error {
+		if undo != nil {
 			undo()
 		}
 		return err
 	}
-	for _, d := range fresh {
+	all := append(append(make([]*dirNode, 0, len(fresh)+len(dirs)), fresh...), dirs...)
+	ws := make([]write, 0, len(all)+1)
+	for _, d := range all {
 		w, err := s.manifestWrite(d)
 		if err != nil {
-			return fail(false, err)
-		}
-		if _, err := s.atomicWrite(w.name, w.data); err != nil {
-			s.fs.Remove(w.name)
-			return fail(false, err)
-		}
-	}
-	var ws []write
-	for _, d := range dirs {
-		w, err := s.manifestWrite(d)
-		if err != nil {
-			return fail(false, err)
+			return fail(err)
 		}
 		ws = append(ws, w)
 	}
 	if roots {
 		w, err := s.rootsWrite()
 		if err != nil {
-			return fail(false, err)
+			return fail(err)
 		}
 		ws = append(ws, w)
 	}
-	committed, err := s.commitWrites(ws)
-	if err != nil {
-		return fail(committed, err)
+	if err := s.logCommit(ws, all, roots); err != nil {
+		return fail(err)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -445,97 +444,6 @@ func TestOpenRefusesCorruption(t *testing.T) {
 			}
 		})
 	}
-}
-
-// faultFs fails Rename when fail returns true for the new name.
-type faultFs struct {
-	afero.Fs
-	fail func(newname string) bool
-}
-
-var errInjected = errors.New("injected fault /secret/host/path")
-
-func (f faultFs) Rename(o, n string) error {
-	if f.fail != nil && f.fail(n) {
-		return &fs.PathError{Op: "rename", Path: "/secret/host/path/" + n, Err: errInjected}
-	}
-	return f.Fs.Rename(o, n)
-}
-
-func TestCommitFailures(t *testing.T) {
-	t.Run("before commit point rolls back", func(t *testing.T) {
-		mem := afero.NewMemMapFs()
-		ff := &faultFs{Fs: mem}
-		s := openT(t, ff, Options{})
-		must[DirInfo](t)(s.CreateRoot(app))
-		mkdir(t, s, app, "a")
-		mkfile(t, s, app, "f", "old")
-		want := dump(t, s)
-		ff.fail = func(string) bool { return true }
-		for name, op := range map[string]func() error{
-			"create": func() error { _, err := s.CreateFile(bg, app, P(t, "n"), nil); return err },
-			"mkdir":  func() error { _, err := s.CreateDir(bg, app, P(t, "n"), false, false, nil); return err },
-			"write": func() error {
-				_, err := s.ModifyFile(bg, app, P(t, "f"), FileChange{Content: &Content{Bytes: []byte("new")}})
-				return err
-			},
-			"rename":    func() error { _, err := s.ModifyDir(bg, app, P(t, "a"), DirChange{Name: ptr("b")}); return err },
-			"delete":    func() error { return s.DeleteFile(bg, app, P(t, "f")) },
-			"deletedir": func() error { return s.DeleteDir(bg, app, P(t, "a")) },
-			"root":      func() error { _, err := s.CreateRoot(SharedRoot()); return err },
-			"move": func() error {
-				_, err := s.MoveDir(bg, app, P(t, "a"), P(t, "a"))
-				if errors.Is(err, ErrInvalidPath) {
-					return ErrIO // expected refusal before any write
-				}
-				return err
-			},
-		} {
-			err := op()
-			if !errors.Is(err, ErrIO) {
-				t.Fatalf("%s: %v, want ErrIO", name, err)
-			}
-			if strings.Contains(err.Error(), "/secret/host") {
-				t.Fatalf("%s: error leaks the backend path: %v", name, err)
-			}
-			if got := dump(t, s); got != want {
-				t.Fatalf("%s: state changed after a failed commit:\n%s", name, got)
-			}
-		}
-		ff.fail = nil
-		mkfile(t, s, app, "n", "ok") // still writable
-		s.Close()
-		if got := dump(t, openT(t, mem, Options{})); !strings.Contains(got, "/n ") || !strings.Contains(got, `"old"`) {
-			t.Fatalf("reopened:\n%s", got)
-		}
-	})
-	t.Run("after journal commit replays on Open", func(t *testing.T) {
-		mem := afero.NewMemMapFs()
-		ff := &faultFs{Fs: mem}
-		s := openT(t, ff, Options{})
-		must[DirInfo](t)(s.CreateRoot(app))
-		a := mkdir(t, s, app, "a")
-		// A rename writes two manifests through the journal; fail the
-		// second manifest write, after the journal is committed.
-		ff.fail = func(n string) bool { return n == manifestName(a.ID) }
-		_, err := s.ModifyDir(bg, app, P(t, "a"), DirChange{Name: ptr("b")})
-		if !errors.Is(err, ErrIO) {
-			t.Fatalf("rename: %v", err)
-		}
-		// The store refuses writes until reopened.
-		if _, err := s.CreateFile(bg, app, P(t, "x"), nil); !errors.Is(err, ErrIO) {
-			t.Fatalf("write after failed commit: %v", err)
-		}
-		s.Close()
-		s2 := openT(t, mem, Options{})
-		l := must[Listing](t)(s2.GetDir(bg, app, nil))
-		if len(l.Dirs) != 1 || l.Dirs[0].Name != "b" || l.Dirs[0].ID != a.ID || !l.Dirs[0].Modified.After(a.Modified) {
-			t.Fatalf("after replay: %+v", l.Dirs)
-		}
-		if ok, _ := afero.Exists(mem, journalName); ok {
-			t.Fatal("journal left after replay")
-		}
-	})
 }
 
 func TestRandErrors(t *testing.T) {
