@@ -121,7 +121,7 @@ func (s *Store) CreateDir(ctx context.Context, r Root, p Path, private, versione
 		parent.dirs[name], s.dirs[id] = d, d
 		parent.modified = later(oldMod, now)
 		undo := func() { delete(parent.dirs, name); delete(s.dirs, id); parent.modified = oldMod }
-		if err := s.commit([]*dirNode{d}, []*dirNode{parent}, false, undo); err != nil {
+		if err := s.commit([]*dirNode{d}, []dirChange{{parent, []string{name}}}, false, undo); err != nil {
 			return fmt.Errorf("creating directory %s: %w", p, err)
 		}
 		info = d.info()
@@ -168,7 +168,7 @@ func (s *Store) DeleteDir(ctx context.Context, r Root, p Path) error {
 		delete(parent.dirs, d.name)
 		parent.modified = later(oldMod, s.now())
 		undo := func() { parent.dirs[d.name] = d; parent.modified = oldMod }
-		if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
+		if err := s.commit(nil, []dirChange{{parent, []string{d.name}}}, false, undo); err != nil {
 			return fmt.Errorf("deleting directory %s: %w", p, err)
 		}
 		names = s.dropTree(d)
@@ -255,7 +255,7 @@ func (s *Store) ModifyDir(ctx context.Context, r Root, p Path, ch DirChange) (Di
 		}
 		now := s.now()
 		oldName, oldMod, oldMeta := d.name, d.modified, d.meta
-		dirty := []*dirNode{d}
+		dirty := []dirChange{{d, nil}}
 		var parentMod = d.modified
 		if rename {
 			parent := d.parent
@@ -267,7 +267,7 @@ func (s *Store) ModifyDir(ctx context.Context, r Root, p Path, ch DirChange) (Di
 			d.name = *ch.Name
 			parent.dirs[d.name] = d
 			parent.modified = later(parentMod, now)
-			dirty = append(dirty, parent)
+			dirty = append(dirty, dirChange{parent, []string{oldName, d.name}})
 		}
 		if ch.UserMetadata != nil {
 			d.meta = storedMeta(*ch.UserMetadata)
@@ -370,7 +370,7 @@ func (s *Store) MoveDir(ctx context.Context, r Root, from Path, toParent Path) (
 			d.parent = old
 			old.modified, dst.modified = oldMod, dstMod
 		}
-		if err := s.commit(nil, []*dirNode{old, dst}, false, undo); err != nil {
+		if err := s.commit(nil, []dirChange{{old, []string{d.name}}, {dst, []string{d.name}}}, false, undo); err != nil {
 			return fmt.Errorf("moving directory %s to %s: %w", from, toParent, err)
 		}
 		info = d.info()

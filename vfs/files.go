@@ -47,7 +47,7 @@ func (s *Store) CreateFile(ctx context.Context, r Root, p Path, meta []byte) (Fi
 		parent.files[name], s.files[id] = f, f
 		parent.modified = later(oldMod, now)
 		undo := func() { delete(parent.files, name); delete(s.files, id); parent.modified = oldMod }
-		if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
+		if err := s.commit(nil, []dirChange{{parent, []string{name}}}, false, undo); err != nil {
 			return fmt.Errorf("creating file %s: %w", p, err)
 		}
 		info = f.info()
@@ -78,7 +78,7 @@ func (s *Store) DeleteFile(ctx context.Context, r Root, p Path) error {
 		delete(parent.files, f.name)
 		parent.modified = later(oldMod, s.now())
 		undo := func() { parent.files[f.name] = f; parent.modified = oldMod }
-		if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
+		if err := s.commit(nil, []dirChange{{parent, []string{f.name}}}, false, undo); err != nil {
 			return fmt.Errorf("deleting file %s: %w", p, err)
 		}
 		f.deleted = true
@@ -321,7 +321,11 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 			}
 			f.name, f.modified, f.meta, f.size, f.blob = oldName, oldMod, oldMeta, size, oldBlob
 		}
-		if err := s.commit(nil, []*dirNode{parent}, false, undo); err != nil {
+		names := []string{f.name}
+		if rename {
+			names = append(names, oldName)
+		}
+		if err := s.commit(nil, []dirChange{{parent, names}}, false, undo); err != nil {
 			discard()
 			return fmt.Errorf("modifying file %s: %w", p, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -497,7 +498,8 @@ func (s *Store) newID() (ID, error) {
 
 // Encoding. Caller holds s.mu.
 
-func (s *Store) manifestWrite(d *dirNode) (write, error) {
+// manifest is d's on-disk form.
+func (d *dirNode) manifest() dirManifest {
 	m := dirManifest{V: 1, ID: d.id, Created: d.created.UnixNano(), Modified: d.modified.UnixNano(),
 		Private: d.private, Versioned: d.versioned, Meta: d.meta,
 		Dirs: make(map[string]ID, len(d.dirs)), Files: make(map[string]fileRecord, len(d.files))}
@@ -505,22 +507,58 @@ func (s *Store) manifestWrite(d *dirNode) (write, error) {
 		m.Dirs[n] = c.id
 	}
 	for n, f := range d.files {
-		m.Files[n] = fileRecord{ID: f.id, Size: f.size, Blob: f.blob,
-			Created: f.created.UnixNano(), Modified: f.modified.UnixNano(), Meta: f.meta}
+		m.Files[n] = f.record()
 	}
-	data, err := json.Marshal(m)
+	return m
+}
+
+func (f *fileNode) record() fileRecord {
+	return fileRecord{ID: f.id, Size: f.size, Blob: f.blob,
+		Created: f.created.UnixNano(), Modified: f.modified.UnixNano(), Meta: f.meta}
+}
+
+// logDir is d's part of a log record: its attributes and the entries names
+// as they are now.
+func (d *dirNode) logDir(names []string) logDir {
+	l := logDir{ID: d.id, Created: d.created.UnixNano(), Modified: d.modified.UnixNano(),
+		Private: d.private, Versioned: d.versioned, Meta: d.meta}
+	for _, n := range names {
+		if c := d.dirs[n]; c != nil {
+			if l.Dirs == nil {
+				l.Dirs = map[string]ID{}
+			}
+			l.Dirs[n] = c.id
+		} else if f := d.files[n]; f != nil {
+			if l.Files == nil {
+				l.Files = map[string]fileRecord{}
+			}
+			l.Files[n] = f.record()
+		} else if !slices.Contains(l.Gone, n) {
+			l.Gone = append(l.Gone, n)
+		}
+	}
+	return l
+}
+
+func (s *Store) manifestWrite(d *dirNode) (write, error) {
+	data, err := json.Marshal(d.manifest())
 	if err != nil {
 		return write{}, fmt.Errorf("%w: encoding manifest %s: %w", ErrIO, d.id, err)
 	}
 	return write{manifestName(d.id), data}, nil
 }
 
-func (s *Store) rootsWrite() (write, error) {
+// rootsTable is the on-disk form of the roots.
+func (s *Store) rootsTable() rootsFile {
 	rf := rootsFile{V: 1, Roots: make(map[string]ID, len(s.roots))}
 	for k, d := range s.roots {
 		rf.Roots[k] = d.id
 	}
-	data, err := json.Marshal(rf)
+	return rf
+}
+
+func (s *Store) rootsWrite() (write, error) {
+	data, err := json.Marshal(s.rootsTable())
 	if err != nil {
 		return write{}, fmt.Errorf("%w: encoding roots: %w", ErrIO, err)
 	}
@@ -540,36 +578,40 @@ func (s *Store) checkWritable() error {
 	return nil
 }
 
+// dirChange is a directory a change modifies and the names of the entries
+// it adds, replaces or removes (none when only the directory's own
+// attributes change).
+type dirChange struct {
+	d     *dirNode
+	names []string
+}
+
 // commit commits a change already made in memory: one log record holding
-// the manifests of fresh (directories new in this change), of dirs, and
-// roots.json if roots. On an error the record was not appended: commit calls
-// undo and the store is unchanged. The change is durable once the caller's
-// update returns. Caller holds s.mu for writing, inside update.
-func (s *Store) commit(fresh, dirs []*dirNode, roots bool, undo func()) error {
-	fail := func(err error) error {
+// the manifests of fresh (directories new in this change), the attributes
+// and touched entries of each of dirs, and the roots table if roots. On an
+// error the record was not appended: commit calls undo and the store is
+// unchanged. The change is durable once the caller's update returns. Caller
+// holds s.mu for writing, inside update.
+func (s *Store) commit(fresh []*dirNode, dirs []dirChange, roots bool, undo func()) error {
+	rec := logRecord{V: 1}
+	all := make([]*dirNode, 0, len(fresh)+len(dirs))
+	for _, d := range fresh {
+		rec.Fresh = append(rec.Fresh, d.manifest())
+		all = append(all, d)
+	}
+	for _, c := range dirs {
+		rec.Dirs = append(rec.Dirs, c.d.logDir(c.names))
+		all = append(all, c.d)
+	}
+	if roots {
+		rf := s.rootsTable()
+		rec.Roots = &rf
+	}
+	if err := s.logCommit(&rec, all, roots); err != nil {
 		if undo != nil {
 			undo()
 		}
 		return err
-	}
-	all := append(append(make([]*dirNode, 0, len(fresh)+len(dirs)), fresh...), dirs...)
-	ws := make([]write, 0, len(all)+1)
-	for _, d := range all {
-		w, err := s.manifestWrite(d)
-		if err != nil {
-			return fail(err)
-		}
-		ws = append(ws, w)
-	}
-	if roots {
-		w, err := s.rootsWrite()
-		if err != nil {
-			return fail(err)
-		}
-		ws = append(ws, w)
-	}
-	if err := s.logCommit(ws, all, roots); err != nil {
-		return fail(err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -16,9 +17,12 @@ import (
 
 // The write-ahead log.
 //
-// Every change is committed by appending one record to wal.log: the new
-// bytes of every manifest the change touches (and roots.json when roots
-// change). The append is the commit point; the change is acknowledged once
+// Every change is committed by appending one record to wal.log that says
+// what changed: the full manifest of a directory the change creates, and for
+// each directory it changes, the directory's attributes and the entries it
+// touched (as they are now, or gone), and the whole roots table if roots
+// changed. So a record is small whatever the size of the directory. The
+// append is the commit point; the change is acknowledged once
 // an fsync of the log covers it. Concurrent changes share that fsync (group
 // commit): whoever waits first syncs everything appended so far, and those
 // queued behind it find their record already durable.
@@ -31,9 +35,7 @@ import (
 // that was acknowledged.
 //
 // Record layout: "VFW1", payload length (uint32 LE), CRC-32C of the payload
-// (uint32 LE), payload. The payload is a sequence of writes, each a name
-// length (uint16 LE), the name, a data length (uint32 LE) and the data.
-// Replay stops at the first record whose header or checksum does not hold:
+// (uint32 LE), payload: a logRecord in JSON. Replay stops at the first record whose header or checksum does not hold:
 // that is the torn tail of an append no fsync covered, so never acknowledged.
 // A record whose checksum holds but whose content breaks the rules is
 // corruption (ErrCorrupt).
@@ -77,36 +79,122 @@ func (w *wal) fail(err error) error {
 	return w.failure()
 }
 
-// encodeRecord frames ws as one log record.
-func (w *wal) encodeRecord(ws []write) ([]byte, error) {
-	n := walHeader
-	for _, x := range ws {
-		if len(x.name) > 0xffff || int64(len(x.data)) > 0xffffffff {
-			return nil, fmt.Errorf("%w: log record entry %s is too large", ErrIO, x.name)
-		}
-		n += 2 + len(x.name) + 4 + len(x.data)
-	}
-	if int64(n-walHeader) > 0xffffffff {
-		return nil, fmt.Errorf("%w: log record of %d bytes is too large", ErrIO, n)
-	}
-	rec := make([]byte, walHeader, n)
-	for _, x := range ws {
-		rec = binary.LittleEndian.AppendUint16(rec, uint16(len(x.name)))
-		rec = append(rec, x.name...)
-		rec = binary.LittleEndian.AppendUint32(rec, uint32(len(x.data)))
-		rec = append(rec, x.data...)
-	}
-	copy(rec, walMagic)
-	binary.LittleEndian.PutUint32(rec[4:], uint32(n-walHeader))
-	binary.LittleEndian.PutUint32(rec[8:], crc32.Checksum(rec[walHeader:], w.crc))
-	return rec, nil
+// logRecord is the payload of one log record: one change.
+type logRecord struct {
+	V     int           `json:"v"`
+	Fresh []dirManifest `json:"fresh,omitempty"` // directories the change creates
+	Dirs  []logDir      `json:"dirs,omitempty"`  // directories the change modifies
+	Roots *rootsFile    `json:"roots,omitempty"` // the roots table, if it changed
 }
 
-// decodeLog returns the writes of every whole record at the start of data,
-// in order, and how many bytes they span. It stops at the first record
-// whose framing or checksum does not hold (a torn tail). A record that
-// passes its checksum but breaks the rules is ErrCorrupt.
-func decodeLog(data []byte, tab *crc32.Table) (ws []write, used int, err error) {
+// logDir is one directory's part of a change: its attributes as they are
+// after the change, and the entries the change touched, each either a
+// directory (Dirs), a file (Files) or no longer there (Gone).
+type logDir struct {
+	ID        ID                    `json:"id"`
+	Created   int64                 `json:"created"`
+	Modified  int64                 `json:"modified"`
+	Private   bool                  `json:"private,omitempty"`
+	Versioned bool                  `json:"versioned,omitempty"`
+	Meta      []byte                `json:"meta,omitempty"`
+	Dirs      map[string]ID         `json:"dirs,omitempty"`
+	Files     map[string]fileRecord `json:"files,omitempty"`
+	Gone      []string              `json:"gone,omitempty"`
+}
+
+// check refuses a record that could make replay write anything but a
+// manifest named by a valid ID, or a manifest load would refuse.
+func (r *logRecord) check() error {
+	if r.V != 1 {
+		return fmt.Errorf("version %d", r.V)
+	}
+	if len(r.Fresh) == 0 && len(r.Dirs) == 0 && r.Roots == nil {
+		return errors.New("empty record")
+	}
+	for _, m := range r.Fresh {
+		if err := checkEntries(m.ID, m.Dirs, m.Files, nil); err != nil {
+			return err
+		}
+	}
+	for _, d := range r.Dirs {
+		if err := checkEntries(d.ID, d.Dirs, d.Files, d.Gone); err != nil {
+			return err
+		}
+	}
+	if r.Roots != nil {
+		for k, id := range r.Roots.Roots {
+			if _, ok := parseRootKey(k); !ok || !validHexID(string(id)) {
+				return fmt.Errorf("bad root %q", truncName(k))
+			}
+		}
+	}
+	return nil
+}
+
+func checkEntries(id ID, dirs map[string]ID, files map[string]fileRecord, gone []string) error {
+	if !validHexID(string(id)) {
+		return fmt.Errorf("bad directory id %q", truncName(string(id)))
+	}
+	for name, cid := range dirs {
+		if ValidName(name) != nil || !validHexID(string(cid)) {
+			return fmt.Errorf("directory %s: bad entry %q", id, truncName(name))
+		}
+		if _, dup := files[name]; dup {
+			return fmt.Errorf("directory %s: %q is both a file and a directory", id, truncName(name))
+		}
+	}
+	for name, fr := range files {
+		if ValidName(name) != nil || !validFileRecord(fr) {
+			return fmt.Errorf("directory %s: bad file %q", id, truncName(name))
+		}
+	}
+	for _, name := range gone {
+		_, d := dirs[name]
+		_, f := files[name]
+		if ValidName(name) != nil || d || f {
+			return fmt.Errorf("directory %s: bad removal %q", id, truncName(name))
+		}
+	}
+	return nil
+}
+
+func validFileRecord(fr fileRecord) bool {
+	return validHexID(string(fr.ID)) && fr.Size >= 0 && (fr.Blob != "" || fr.Size == 0) &&
+		(fr.Blob == "" || validHexID(fr.Blob))
+}
+
+// encodeRecord frames rec as one log record.
+func (w *wal) encodeRecord(rec *logRecord) ([]byte, error) {
+	b := make([]byte, walHeader, walHeader+512)
+	b, err := appendJSON(b, rec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encoding log record: %w", ErrIO, err)
+	}
+	n := len(b) - walHeader
+	if int64(n) > 0xffffffff {
+		return nil, fmt.Errorf("%w: log record of %d bytes is too large", ErrIO, n)
+	}
+	copy(b, walMagic)
+	binary.LittleEndian.PutUint32(b[4:], uint32(n))
+	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[walHeader:], w.crc))
+	return b, nil
+}
+
+func appendJSON(b []byte, v any) ([]byte, error) {
+	buf := bytes.NewBuffer(b)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeLog returns every whole record at the start of data, in order, and
+// how many bytes they span. It stops at the first record whose framing or
+// checksum does not hold (a torn tail). A record that passes its checksum
+// but breaks the rules is ErrCorrupt.
+func decodeLog(data []byte, tab *crc32.Table) (recs []logRecord, used int, err error) {
 	for len(data)-used >= walHeader {
 		h := data[used:]
 		if string(h[:4]) != walMagic {
@@ -120,49 +208,91 @@ func decodeLog(data []byte, tab *crc32.Table) (ws []write, used int, err error) 
 		if crc32.Checksum(p, tab) != binary.LittleEndian.Uint32(h[8:]) {
 			break
 		}
-		rec, err := decodeRecord(p)
-		if err != nil {
+		var rec logRecord
+		if err := json.Unmarshal(p, &rec); err != nil {
 			return nil, 0, fmt.Errorf("%w: log record at byte %d: %v", ErrCorrupt, used, err)
 		}
-		ws = append(ws, rec...)
+		if err := rec.check(); err != nil {
+			return nil, 0, fmt.Errorf("%w: log record at byte %d: %v", ErrCorrupt, used, err)
+		}
+		recs = append(recs, rec)
 		used += walHeader + int(n)
 	}
-	return ws, used, nil
+	return recs, used, nil
 }
 
-func decodeRecord(p []byte) ([]write, error) {
-	var ws []write
-	for len(p) > 0 {
-		if len(p) < 2 {
-			return nil, errors.New("truncated name length")
-		}
-		nl := int(binary.LittleEndian.Uint16(p))
-		p = p[2:]
-		if len(p) < nl+4 {
-			return nil, errors.New("truncated name")
-		}
-		name := string(p[:nl])
-		dl := int64(binary.LittleEndian.Uint32(p[nl:]))
-		p = p[nl+4:]
-		if int64(len(p)) < dl {
-			return nil, errors.New("truncated data")
-		}
-		data := p[:dl]
-		p = p[dl:]
-		if !journalTargetOK(name) || !json.Valid(data) {
-			return nil, fmt.Errorf("bad entry %q", truncName(name))
-		}
-		ws = append(ws, write{name: name, data: data})
-	}
-	if len(ws) == 0 {
-		return nil, errors.New("empty record")
-	}
-	return ws, nil
+// replayer applies log records to the manifests on disk, in memory.
+type replayer struct {
+	s       *Store
+	dirs    map[ID]*dirManifest // nil value: the manifest is not on disk
+	changed map[ID]bool
+	roots   *rootsFile
 }
 
-// replayLog is Open's half of the log: it writes the last version of every
-// manifest the log holds (atomic writes), then empties the log. It leaves
-// the log file open in s.wal.
+// dir returns the manifest of id as of the records applied so far, reading
+// it from disk the first time, or nil if it is not on disk (a directory
+// deleted after this record, its manifest already removed: load decides).
+func (r *replayer) dir(id ID) (*dirManifest, error) {
+	if m, ok := r.dirs[id]; ok {
+		return m, nil
+	}
+	data, err := r.s.readRegular(manifestName(id))
+	if isNotExist(err) {
+		r.dirs[id] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s: %w", id, wrapOpenErr(err))
+	}
+	var m dirManifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, id, err)
+	}
+	r.dirs[id] = &m
+	return &m, nil
+}
+
+func (r *replayer) apply(rec *logRecord) error {
+	for i := range rec.Fresh {
+		m := rec.Fresh[i]
+		r.dirs[m.ID] = &m
+		r.changed[m.ID] = true
+	}
+	for _, d := range rec.Dirs {
+		m, err := r.dir(d.ID)
+		if err != nil || m == nil {
+			return err
+		}
+		m.Created, m.Modified, m.Private, m.Versioned, m.Meta = d.Created, d.Modified, d.Private, d.Versioned, d.Meta
+		if m.Dirs == nil {
+			m.Dirs = map[string]ID{}
+		}
+		if m.Files == nil {
+			m.Files = map[string]fileRecord{}
+		}
+		for _, n := range d.Gone {
+			delete(m.Dirs, n)
+			delete(m.Files, n)
+		}
+		for n, id := range d.Dirs {
+			delete(m.Files, n)
+			m.Dirs[n] = id
+		}
+		for n, fr := range d.Files {
+			delete(m.Dirs, n)
+			m.Files[n] = fr
+		}
+		r.changed[d.ID] = true
+	}
+	if rec.Roots != nil {
+		r.roots = rec.Roots
+	}
+	return nil
+}
+
+// replayLog is Open's half of the log: it applies every record to the
+// manifests, writes each changed manifest (atomic writes), then empties the
+// log. It leaves the log file open in s.wal.
 func (s *Store) replayLog() error {
 	if fi, err := s.lstat(walName); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: %s is not a regular file (mode %v)", ErrCorrupt, walName, fi.Mode().Type())
@@ -173,50 +303,65 @@ func (s *Store) replayLog() error {
 	if err != nil {
 		return ioErr("opening the log", err)
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		f.Close()
-		return ioErr("reading the log", err)
-	}
-	ws, _, err := decodeLog(data, s.wal.crc)
-	if err != nil {
+	if err := s.replayFrom(f); err != nil {
 		f.Close()
 		return err
 	}
-	last := map[string]int{}
-	var order []string
-	for i, w := range ws {
-		if _, seen := last[w.name]; !seen {
-			order = append(order, w.name)
-		}
-		last[w.name] = i
+	s.wal.f = f
+	return nil
+}
+
+func (s *Store) replayFrom(f afero.File) error {
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return ioErr("reading the log", err)
 	}
-	for _, n := range order {
-		if _, err := s.atomicWrite(n, ws[last[n]].data); err != nil {
-			f.Close()
+	recs, _, err := decodeLog(data, s.wal.crc)
+	if err != nil {
+		return err
+	}
+	r := &replayer{s: s, dirs: map[ID]*dirManifest{}, changed: map[ID]bool{}}
+	for i := range recs {
+		if err := r.apply(&recs[i]); err != nil {
+			return fmt.Errorf("replaying the log: %w", err)
+		}
+	}
+	for id := range r.changed {
+		data, err := json.Marshal(r.dirs[id])
+		if err != nil {
+			return fmt.Errorf("%w: encoding manifest %s: %w", ErrIO, id, err)
+		}
+		if _, err := s.atomicWrite(manifestName(id), data); err != nil {
+			return fmt.Errorf("replaying the log: %w", err)
+		}
+	}
+	if r.roots != nil {
+		data, err := json.Marshal(r.roots)
+		if err != nil {
+			return fmt.Errorf("%w: encoding roots: %w", ErrIO, err)
+		}
+		if _, err := s.atomicWrite(rootsName, data); err != nil {
 			return fmt.Errorf("replaying the log: %w", err)
 		}
 	}
 	if len(data) > 0 {
 		if err := f.Truncate(0); err != nil {
-			f.Close()
 			return ioErr("emptying the log", err)
 		}
 		if err := f.Sync(); err != nil {
-			f.Close()
 			return ioErr("syncing the log", err)
 		}
 	}
-	s.wal.f = f
 	return s.syncDir(".")
 }
 
-// logCommit appends one record holding ws: the commit point of a change.
-// On an error nothing was appended (or the store refuses further writes if
-// a partial append could not be cut off). Caller holds s.mu for writing.
-func (s *Store) logCommit(ws []write, dirs []*dirNode, roots bool) error {
+// logCommit appends rec: the commit point of a change to the directories
+// dirs (and roots). On an error nothing was appended (or the store refuses
+// further writes if a partial append could not be cut off). Caller holds
+// s.mu for writing.
+func (s *Store) logCommit(r *logRecord, dirs []*dirNode, roots bool) error {
 	w := &s.wal
-	rec, err := w.encodeRecord(ws)
+	rec, err := w.encodeRecord(r)
 	if err != nil {
 		return err
 	}

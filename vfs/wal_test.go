@@ -2,7 +2,7 @@ package vfs
 
 import (
 	"bytes"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -310,9 +310,17 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-func record(t testing.TB, ws ...write) []byte {
+// frame makes a log record of any payload, with a valid checksum.
+func frame(payload []byte) []byte {
+	b := []byte(walMagic)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+	return append(b, payload...)
+}
+
+func record(t testing.TB, r *logRecord) []byte {
 	t.Helper()
-	rec, err := (&wal{crc: crc32.MakeTable(crc32.Castagnoli)}).encodeRecord(ws)
+	rec, err := (&wal{crc: crc32.MakeTable(crc32.Castagnoli)}).encodeRecord(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,16 +340,16 @@ func TestOpenLogTail(t *testing.T) {
 		}
 		return mem, want, data
 	}
-	rootManifest := func(t *testing.T, mem afero.Fs) write {
+	// rootChange is a well-formed change of the root's metadata.
+	rootChange := func(t *testing.T, mem afero.Fs) *logRecord {
 		s := crashOpen(t, mem)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		w, err := s.manifestWrite(s.roots[app.String()])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
+		l := s.roots[app.String()].logDir(nil)
+		l.Meta = []byte("torn")
+		return &logRecord{V: 1, Dirs: []logDir{l}}
 	}
+	id := strings.Repeat("ab", 16)
 	for _, tc := range []struct {
 		name    string
 		tail    func(t *testing.T, mem afero.Fs) []byte
@@ -350,20 +358,28 @@ func TestOpenLogTail(t *testing.T) {
 		{"zeros", func(*testing.T, afero.Fs) []byte { return make([]byte, 4096) }, false},
 		{"half a header", func(*testing.T, afero.Fs) []byte { return []byte(walMagic + "\x10") }, false},
 		{"short record", func(t *testing.T, mem afero.Fs) []byte {
-			r := record(t, rootManifest(t, mem))
+			r := record(t, rootChange(t, mem))
 			return r[:len(r)-1]
 		}, false},
 		{"bad checksum", func(t *testing.T, mem afero.Fs) []byte {
-			r := record(t, rootManifest(t, mem))
+			r := record(t, rootChange(t, mem))
 			r[len(r)-2] ^= 1
 			return r
 		}, false},
-		{"checksummed bad target", func(t *testing.T, _ afero.Fs) []byte {
-			return record(t, write{name: "../../etc/passwd", data: []byte("{}")})
+		{"checksummed traversing id", func(*testing.T, afero.Fs) []byte {
+			return frame([]byte(`{"v":1,"fresh":[{"v":1,"id":"../../etc/passwd","dirs":{},"files":{}}]}`))
 		}, true},
-		{"checksummed bad json", func(t *testing.T, _ afero.Fs) []byte {
-			return record(t, write{name: rootsName, data: []byte("{")})
+		{"checksummed bad name", func(*testing.T, afero.Fs) []byte {
+			return frame([]byte(`{"v":1,"dirs":[{"id":"` + id + `","dirs":{"..":"` + id + `"}}]}`))
 		}, true},
+		{"checksummed bad blob", func(*testing.T, afero.Fs) []byte {
+			return frame([]byte(`{"v":1,"dirs":[{"id":"` + id + `","files":{"f":{"id":"` + id + `","size":3,"blob":"../x"}}}]}`))
+		}, true},
+		{"checksummed bad root", func(*testing.T, afero.Fs) []byte {
+			return frame([]byte(`{"v":1,"roots":{"v":1,"roots":{"nonsense":"` + id + `"}}}`))
+		}, true},
+		{"checksummed empty", func(*testing.T, afero.Fs) []byte { return frame([]byte(`{"v":1}`)) }, true},
+		{"checksummed bad json", func(*testing.T, afero.Fs) []byte { return frame([]byte(`{`)) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem, want, data := build(t)
@@ -390,15 +406,17 @@ func TestOpenLogTail(t *testing.T) {
 
 // FuzzDecodeLog: any bytes in wal.log decode without a panic or an error
 // other than ErrCorrupt, never use more bytes than given, decode the same
-// from the prefix they used, and only ever yield store targets and JSON.
+// from the prefix they used, and only ever yield records naming valid IDs.
 func FuzzDecodeLog(f *testing.F) {
 	tab := crc32.MakeTable(crc32.Castagnoli)
 	f.Add([]byte{})
-	f.Add(record(f, write{name: rootsName, data: []byte(`{"v":1,"roots":{}}`)}))
-	f.Add(append(record(f, write{name: manifestName(ID(strings.Repeat("ab", 16))), data: []byte(`{}`)}), walMagic...))
+	id := ID(strings.Repeat("ab", 16))
+	f.Add(record(f, &logRecord{V: 1, Roots: &rootsFile{V: 1, Roots: map[string]ID{"app:a": id}}}))
+	f.Add(append(record(f, &logRecord{V: 1, Fresh: []dirManifest{{V: 1, ID: id}},
+		Dirs: []logDir{{ID: id, Files: map[string]fileRecord{"f": {ID: id}}, Gone: []string{"g"}}}}), walMagic...))
 	f.Add([]byte(walMagic + "\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ws, used, err := decodeLog(data, tab)
+		recs, used, err := decodeLog(data, tab)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v is not ErrCorrupt", err)
@@ -409,21 +427,28 @@ func FuzzDecodeLog(f *testing.F) {
 			t.Fatalf("used %d of %d bytes", used, len(data))
 		}
 		if used == 0 {
-			if len(ws) != 0 {
-				t.Fatal("writes from no bytes")
+			if len(recs) != 0 {
+				t.Fatal("records from no bytes")
 			}
 			return
 		}
 		again, used2, err := decodeLog(data[:used], tab)
-		if err != nil || used2 != used || len(again) != len(ws) {
+		if err != nil || used2 != used || len(again) != len(recs) {
 			t.Fatalf("prefix decodes differently: %d %v", used2, err)
 		}
-		for _, w := range ws {
-			if !journalTargetOK(w.name) {
-				t.Fatalf("accepted target %q", w.name)
+		for i := range recs {
+			if err := recs[i].check(); err != nil {
+				t.Fatalf("accepted a record that fails its check: %v", err)
 			}
-			if !json.Valid(w.data) {
-				t.Fatalf("accepted data %q", w.data)
+			for _, m := range recs[i].Fresh {
+				if !validHexID(string(m.ID)) {
+					t.Fatalf("accepted id %q", m.ID)
+				}
+			}
+			for _, d := range recs[i].Dirs {
+				if !validHexID(string(d.ID)) {
+					t.Fatalf("accepted id %q", d.ID)
+				}
 			}
 		}
 	})
@@ -454,4 +479,49 @@ func TestOpenRefusesLinkedLog(t *testing.T) {
 	if b, err := os.ReadFile(victim); err != nil || string(b) != "do not touch" {
 		t.Fatalf("victim: %q %v", b, err)
 	}
+}
+
+// TestLogRecordsStaySmall: a change in a directory of 2,000 files logs that
+// change, not the directory.
+func TestLogRecordsStaySmall(t *testing.T) {
+	s, _, _ := seedFaultStore(t, Options{CheckpointBytes: 1 << 30})
+	for i := range 2000 {
+		must[FileInfo](t)(s.CreateFile(bg, app, P(t, fmt.Sprintf("a/c/f%04d", i)), []byte("some metadata")))
+	}
+	before := s.wal.size
+	must[FileInfo](t)(s.CreateFile(bg, app, P(t, "a/c/one-more"), nil))
+	if n := s.wal.size - before; n > 1024 {
+		t.Fatalf("creating one file in a 2,000-file directory logged %d bytes", n)
+	}
+	before = s.wal.size
+	if err := s.DeleteFile(bg, app, P(t, "a/c/f0007")); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.wal.size - before; n > 1024 {
+		t.Fatalf("deleting one file of a 2,000-file directory logged %d bytes", n)
+	}
+}
+
+// TestReplaySkipsRemovedManifest: changes logged for a directory that a
+// later, durable change deleted (its manifest already removed) replay to
+// the same store.
+func TestReplaySkipsRemovedManifest(t *testing.T) {
+	s, _, mem := seedFaultStore(t, Options{})
+	s.mu.Lock()
+	if err := s.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	x := s.roots[app.String()].dirs["a"].dirs["c"]
+	s.mu.Unlock()
+	if ok, _ := afero.Exists(mem, manifestName(x.id)); !ok {
+		t.Fatal("checkpoint did not write the manifest")
+	}
+	mkfile(t, s, app, "a/c/in-x", "data")
+	if err := s.DeleteDir(bg, app, P(t, "a/c")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := afero.Exists(mem, manifestName(x.id)); ok {
+		t.Fatal("deleted directory's manifest not removed")
+	}
+	crashReopen(t, mem, dump(t, s))
 }
