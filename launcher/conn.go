@@ -489,10 +489,7 @@ func sizeHint(v any) int {
 // dispatch decodes the envelope, routes it and runs the handler, turning a
 // panic into an internal error.
 func (c *conn) dispatch(plain []byte) (answer any, err error) {
-	if err := wire.CheckDepth(plain, c.srv.cfg.MaxJSONDepth); err != nil {
-		return nil, err
-	}
-	req, err := wire.ParseRequest(plain)
+	req, err := wire.ParseRequestLimit(plain, c.srv.cfg.MaxJSONDepth)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,29 @@ type Request struct {
 
 // ParseRequest decodes a request envelope. Errors are *Error naming the field.
 func ParseRequest(b []byte) (Request, error) {
-	o := NewObject("", b)
+	return parseRequest(b, maxNesting)
+}
+
+// ParseRequestLimit is CheckDepth(b, maxDepth) followed by ParseRequest(b),
+// with the same results and errors, in one pass over b: the depth limit is
+// checked while the JSON is validated. maxDepth must be at least 1.
+func ParseRequestLimit(b []byte, maxDepth int) (Request, error) {
+	// Member values are one level below the envelope: parseObject's limit
+	// counts from there.
+	r, err := parseRequest(b, min(maxDepth-1, maxNesting))
+	if err != nil {
+		// Too deep, or invalid: CheckDepth, which reads on through invalid
+		// JSON, tells which error the two calls would have given.
+		if derr := CheckDepth(b, maxDepth); derr != nil {
+			return Request{}, derr
+		}
+	}
+	return r, err
+}
+
+func parseRequest(b []byte, limit int) (Request, error) {
+	o := &Object{index: -1}
+	o.parse(b, limit)
 	if o.Err() != nil {
 		return Request{}, Errorf(CodeInvalidJSON, "the message is not a JSON object")
 	}
@@ -48,7 +70,7 @@ type JSONAppender interface {
 // AppendData appends {"id":ID,"data":DATA} to dst.
 func AppendData(dst []byte, id string, data any) ([]byte, error) {
 	dst = append(dst, `{"id":`...)
-	dst = strconv.AppendQuote(dst, id)
+	dst = appendID(dst, id)
 	dst = append(dst, `,"data":`...)
 	if a, ok := data.(JSONErrAppender); ok {
 		var err error
@@ -67,16 +89,29 @@ func AppendData(dst []byte, id string, data any) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
+// appendID appends id quoted as strconv.Quote does (as the original launcher
+// wrote it). An id is base64, whose bytes are written as they are; anything
+// else goes through strconv.
+func appendID(dst []byte, id string) []byte {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.AppendQuote(dst, id)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, id...)
+	return append(dst, '"')
+}
+
 // AppendError appends {"id":ID,"error":{"code":C,"description":D}} to dst. Code 0
 // with an empty description is the answer to a request that succeeded with no data.
 func AppendError(dst []byte, id string, code Code, description string) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = strconv.AppendQuote(dst, id)
+	dst = appendID(dst, id)
 	dst = append(dst, `,"error":{"code":`...)
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	dst = append(dst, `,"description":`...)
-	d, _ := json.Marshal(description) // a string always marshals
-	dst = append(dst, d...)
+	dst = appendJSONString(dst, description) // json.Marshal's bytes
 	return append(dst, "}}"...)
 }
 

@@ -37,10 +37,10 @@ func DecodeOwned(raw []byte, v Decoder) error {
 func ParseResponse(b []byte) (Response, error) {
 	var r Response
 	o := &Object{index: -1}
-	o.parse(b, false)
+	o.parse(b, noValidate)
 	for _, m := range o.m {
 		if o.err == nil && string(m.name) != "data" {
-			if end, err := validValue(m.value, 0, 1); err != nil || end != len(m.value) {
+			if end, err := validValue(m.value, 0, 1, maxNesting); err != nil || end != len(m.value) {
 				o.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", string(m.name))
 			}
 		}
@@ -412,7 +412,7 @@ func decodeList[T any](o *Object, field string, one func(*Object) T) []T {
 		var end int
 		if i < len(v) && v[i] == '{' {
 			var err error
-			if e.m, end, err = parseObject(v[i:], false, e.m); err != nil {
+			if e.m, end, err = parseObject(v[i:], noValidate, e.m); err != nil {
 				e.err = Errorf(CodeInvalidJSON, "field %q: invalid JSON", e.where())
 			}
 			end += i

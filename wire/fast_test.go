@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -270,5 +271,18 @@ func TestScannerSpecialBytes(t *testing.T) {
 				require.Equal(t, want, o.String("k"))
 			}
 		}
+	}
+}
+
+// TestIDQuoting: ids are quoted as strconv.Quote does and descriptions as
+// encoding/json does, whatever their bytes.
+func TestIDQuoting(t *testing.T) {
+	for _, id := range append([]string{strings.Repeat("A+/=", 22), "\x7f", "\"", "\\"}, oddNames...) {
+		got := wire.AppendError(nil, id, wire.CodeOK, id)
+		d, _ := json.Marshal(id)
+		require.Equal(t, `{"id":`+strconv.Quote(id)+`,"error":{"code":0,"description":`+string(d)+`}}`, string(got))
+		got, err := wire.AppendData(nil, id, 1)
+		require.NoError(t, err)
+		require.Equal(t, `{"id":`+strconv.Quote(id)+`,"data":1}`, string(got))
 	}
 }

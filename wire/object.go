@@ -32,7 +32,7 @@ type Object struct {
 // A raw that is absent, null or not an object gives an Object whose Err says so.
 func NewObject(path string, raw []byte) *Object {
 	o := &Object{path: path, index: -1}
-	o.parse(raw, true)
+	o.parse(raw, maxNesting)
 	return o
 }
 
@@ -41,7 +41,7 @@ func NewObject(path string, raw []byte) *Object {
 // only built if there is an error.
 func (o *Object) nested(field string, index int, raw []byte) *Object {
 	sub := &Object{parent: o, field: field, index: index, owned: o.owned}
-	sub.parse(raw, false)
+	sub.parse(raw, noValidate)
 	return sub
 }
 
@@ -57,9 +57,9 @@ func (o *Object) where() string {
 	return p
 }
 
-// parse splits raw into o's members; with validate false raw must be known
-// to be valid JSON.
-func (o *Object) parse(raw []byte, validate bool) {
+// parse splits raw into o's members, validating it with nesting limit limit
+// (see parseObject); with limit noValidate raw must be known to be valid JSON.
+func (o *Object) parse(raw []byte, limit int) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		o.err = Errorf(CodeMissingField, "missing field %q", o.where())
@@ -69,7 +69,7 @@ func (o *Object) parse(raw []byte, validate bool) {
 		o.err = Errorf(CodeWrongType, "field %q: want a JSON object", o.where())
 		return
 	}
-	m, end, err := parseObject(raw, validate, nil)
+	m, end, err := parseObject(raw, limit, nil)
 	if err == nil && skipSpace(raw, end) != len(raw) {
 		err = errSyntax // trailing data after the object
 	}

@@ -38,11 +38,18 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
+// noValidate is the nesting limit that tells parseObject its input is already
+// known to be valid JSON.
+const noValidate = -1
+
 // parseObject splits the object at the start of b (after spaces) into its
-// members and returns them with the index just past the object. With
-// validate false, b must already be known to be valid JSON.
-// The members are appended to ms[:0] (nil: a new slice).
-func parseObject(b []byte, validate bool, ms []member) ([]member, int, error) {
+// members and returns them with the index just past the object. It validates
+// the object, with arrays and objects in member values nested at most limit
+// levels below it (validValue's depth); with limit noValidate, b must already
+// be known to be valid JSON. The members are appended to ms[:0] (nil: a new
+// slice).
+func parseObject(b []byte, limit int, ms []member) ([]member, int, error) {
+	validate := limit != noValidate
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, 0, errSyntax
@@ -78,7 +85,7 @@ func parseObject(b []byte, validate bool, ms []member) ([]member, int, error) {
 		i = skipSpace(b, i+1)
 		start := i
 		if validate {
-			i, err = validValue(b, i, 1)
+			i, err = validValue(b, i, 1, limit)
 		} else {
 			i, err = skipValue(b, i)
 		}
@@ -266,8 +273,10 @@ func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' ||
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// validValue checks the value starting at b[i] and returns the index past it.
-func validValue(b []byte, i, depth int) (int, error) {
+// validValue checks the value starting at b[i], at nesting depth depth, and
+// returns the index past it. An array or object at a depth over limit is an
+// error (limit is at most maxNesting, encoding/json's limit).
+func validValue(b []byte, i, depth, limit int) (int, error) {
 	if i >= len(b) {
 		return 0, errSyntax
 	}
@@ -275,7 +284,7 @@ func validValue(b []byte, i, depth int) (int, error) {
 	case c == '"':
 		return scanString(b, i, true)
 	case c == '{', c == '[':
-		if depth > maxNesting {
+		if depth > limit {
 			return 0, errSyntax
 		}
 		closer := byte('}')
@@ -302,7 +311,7 @@ func validValue(b []byte, i, depth int) (int, error) {
 				i = skipSpace(b, i+1)
 			}
 			var err error
-			if i, err = validValue(b, i, depth+1); err != nil {
+			if i, err = validValue(b, i, depth+1, limit); err != nil {
 				return 0, err
 			}
 			i = skipSpace(b, i)

@@ -3,6 +3,7 @@ package wire_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -126,6 +127,51 @@ func TestBytesJSON(t *testing.T) {
 	require.Error(t, json.Unmarshal([]byte(`{"B":"AQ\nID"}`), &v), "line breaks refused")
 }
 
+// depthCases are requests around the depth limit, valid and not.
+var depthCases = []string{
+	`{"endpoint":"e","data":{"a":[{"b":"[[[[[[[[\"{{{{"}]}}`,
+	`{"endpoint":"e","data":{"a":[[[1]]]}}`,
+	`{"endpoint":"e","data":{"a":[[[1]]]}`,
+	`{"endpoint":"e","data":{"a":[[[1]]]}} [[[[[[`,
+	`{"endpoint":x,"data":{"a":[[[[[[[1]]]]]]]}}`,
+	`{"endpoint":"e","data":{"a":[[[[[[[1]]]]]]]},x}`,
+	`{"endpoint":"e","data":{"a":"x`,
+	`[[[[[[`,
+	`{"endpoint":"e","data":{}}`,
+	`{"endpoint":"e","x":[],"data":{"a":{"b":{}}}}`,
+	`{"endpoint":"e\"[[[[[[","data":{}}`,
+	` {"endpoint":"e","data":[1]} `,
+	`{}`,
+	`{`,
+	``,
+}
+
+// checkParseRequestLimit: ParseRequestLimit gives what CheckDepth then
+// ParseRequest give, error text included.
+func checkParseRequestLimit(t *testing.T, data []byte, max int) {
+	t.Helper()
+	want, wantErr := wire.Request{}, wire.CheckDepth(data, max)
+	if wantErr == nil {
+		want, wantErr = wire.ParseRequest(data)
+	}
+	got, err := wire.ParseRequestLimit(data, max)
+	if fmt.Sprint(err) != fmt.Sprint(wantErr) || got.Endpoint != want.Endpoint || string(got.Data) != string(want.Data) {
+		t.Fatalf("max %d, input %q: got %q, %v; want %q, %v", max, data, got, err, want, wantErr)
+	}
+	var ge, we *wire.Error
+	if errors.As(err, &ge) != errors.As(wantErr, &we) || ge != nil && ge.Code != we.Code {
+		t.Fatalf("max %d, input %q: error %#v, want %#v", max, data, err, wantErr)
+	}
+}
+
+func TestParseRequestLimit(t *testing.T) {
+	for _, s := range depthCases {
+		for max := 1; max <= 6; max++ {
+			checkParseRequestLimit(t, []byte(s), max)
+		}
+	}
+}
+
 func TestCheckDepth(t *testing.T) {
 	require.NoError(t, wire.CheckDepth([]byte(`{"a":[{"b":"[[[[[[[[\"{{{{"}]}`), 3))
 	require.ErrorIs(t, wire.CheckDepth([]byte(`[[[[1]]]]`), 3), wire.ErrLimit)
@@ -163,7 +209,13 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(`{"endpoint":"safe-api/v1.0/dns/add-service","parameters":{}}`))
 	f.Add([]byte(`{"endpoint":1}`))
 	f.Add([]byte(`[[[[[[`))
+	for _, s := range depthCases {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, max := range []int{1, 2, 3, 4, 32} {
+			checkParseRequestLimit(t, data, max)
+		}
 		r, err := wire.ParseRequest(data)
 		if err != nil {
 			var we *wire.Error

@@ -1,0 +1,68 @@
+package wire_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/safe-launcher/launcher/wire"
+)
+
+// getDirAnswer is the answer to a get-dir of a directory of five
+// subdirectories and five files, as the daemon encodes it.
+func getDirAnswer(tb testing.TB) []byte {
+	tb.Helper()
+	r := &wire.GetDirResponse{Info: wire.DirInfo{Name: "gd", IsPrivate: true, UserMetadata: wire.Bytes("meta")}}
+	for i := range 5 {
+		t := wire.Times{CreationTimeSec: 1763916000 + int64(i), CreationTimeNsec: 123456789, ModificationTimeSec: 1763916000, ModificationTimeNsec: 987654321}
+		r.SubDirectories = append(r.SubDirectories, wire.DirInfo{Name: fmt.Sprintf("sub%d", i), Times: t, IsPrivate: true, UserMetadata: wire.Bytes{}})
+		r.Files = append(r.Files, wire.FileInfo{Name: fmt.Sprintf("file%d.txt", i), Size: 4, Times: t, UserMetadata: wire.Bytes("meta")})
+	}
+	b, err := wire.AppendData(nil, strings.Repeat("A", wire.IDSize), r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// BenchmarkDecodeGetDirAnswer is what the SDK does with a get-dir answer:
+// parse the envelope, then decode the data in the answer's own buffer.
+func BenchmarkDecodeGetDirAnswer(b *testing.B) {
+	msg := getDirAnswer(b)
+	buf := make([]byte, len(msg))
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(buf, msg)
+		r, err := wire.ParseResponse(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out wire.GetDirResponse
+		if err := wire.DecodeOwned(r.Data, &out); err != nil {
+			b.Fatal(err)
+		}
+		if len(out.Files) != 5 {
+			b.Fatal("files")
+		}
+	}
+}
+
+// BenchmarkParseRequest is what the daemon does with a small request before
+// its handler: the envelope within the depth limit, and the handler's
+// decoding.
+func BenchmarkParseRequest(b *testing.B) {
+	msg := []byte(`{"endpoint":"safe-api/v1.0/nfs/get-dir","data":{"timeout_ms":0,"is_path_shared":false,"dir_path":"gd"}}`)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := wire.ParseRequestLimit(msg, 32)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var d wire.GetDirRequest
+		if err := wire.Decode(r.Data, &d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
