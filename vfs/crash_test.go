@@ -157,7 +157,13 @@ func TestCrashChild(t *testing.T) {
 	}
 	seed, _ := strconv.ParseUint(os.Getenv(crashEnv+"_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 7))
-	s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), Options{})
+	// Odd children checkpoint every few changes, so that kills also land
+	// inside checkpoints and on a log replayed over newer manifests.
+	var opts Options
+	if seed%2 == 1 {
+		opts.CheckpointBytes = 2 << 10
+	}
+	s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
 	if err != nil {
 		fmt.Println("ERR open", err)
 		os.Exit(3)
