@@ -21,6 +21,15 @@ import (
 // large content costs no second copy. raw must not be used afterwards, nor
 // any value decoded from it before (they may share its storage).
 func DecodeOwned(raw []byte, v Decoder) error {
+	if r, ok := v.(*GetDirResponse); ok {
+		// The answer as the launcher writes it, in one pass; anything else
+		// (and every error) through the general path.
+		was := *r
+		if decodeGetDir(raw, r) {
+			return nil
+		}
+		*r = was
+	}
 	o := NewObject("data", raw)
 	if o.Err() != nil {
 		return o.Err()

@@ -286,3 +286,41 @@ func TestIDQuoting(t *testing.T) {
 		require.Equal(t, `{"id":`+strconv.Quote(id)+`,"data":1}`, string(got))
 	}
 }
+
+// FuzzGetDirAnswer: DecodeOwned's one-pass get-dir decoder gives exactly what
+// the general path gives, value or error (if it wrote its input before giving
+// up, the general path after it would decode something else).
+func FuzzGetDirAnswer(f *testing.F) {
+	r := &wire.GetDirResponse{Info: wire.DirInfo{Name: "d <&>", IsPrivate: true, UserMetadata: wire.Bytes("meta")},
+		SubDirectories: []wire.DirInfo{{Name: "s", IsVersioned: true, UserMetadata: wire.Bytes{}}},
+		Files:          []wire.FileInfo{{Name: "f\u00e9", Size: 4, Times: wire.Times{CreationTimeSec: -1, ModificationTimeNsec: 999999999}}}}
+	f.Add(r.AppendJSON(nil))
+	f.Add((&wire.GetDirResponse{}).AppendJSON(nil))
+	for _, s := range []string{`{}`, `{"info":null,"files":[],"sub_directories":null}`, ` {"files":[{"name":"a","name":"b"}]} `,
+		`{"files":[{"size":1.5}]}`, `{"files":[{"size":12345678901234567890}]}`, `{"files":[{"user_metadata":"AQI"}]}`,
+		`{"files":[{"user_metadata":"AQ\/D"}]}`, `{"files":[{"user_metadata":1}],"files":null}`, `{"info":{"n\u0061me":"x"}}`,
+		`{"info":{"name":"x","x":[[{}]]},"extra":{"a":[1,2,{"b":null}]}}`, `{"info":[]}`, `{"files":{}}`, `{"files":[1]}`,
+		`{"info":{"is_private":tru}}`, `{"info":{"is_private":null,"name":null,"size":"x"}}`, `{"files":[{"user_metadata":"AAAA"},{"user_metadata":""}]}`,
+		`{"info":{}} x`, "{\"info\":{\"name\":\"a\x01\"}}", `{"files":[{}],}`, `{"files":[{},]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want wire.GetDirResponse
+		o := wire.NewObject("data", data)
+		if o.Err() == nil {
+			want.DecodeFrom(o)
+		}
+		in := bytes.Clone(data)
+		var got wire.GetDirResponse
+		err := wire.DecodeOwned(in, &got)
+		if fmt.Sprint(err) != fmt.Sprint(o.Err()) {
+			t.Fatalf("input %q: error %v, want %v", data, err, o.Err())
+		}
+		if err == nil {
+			require.Equal(t, want, got, "input %q", data)
+			// Empty and absent lists stay apart, as with the general path.
+			require.Equal(t, want.Files == nil, got.Files == nil)
+			require.Equal(t, want.SubDirectories == nil, got.SubDirectories == nil)
+		}
+	})
+}
