@@ -122,7 +122,7 @@ func list[T any](d *answerDecoder, elem func(*T)) []T {
 	if d.null() || !d.byte('[') {
 		return nil
 	}
-	out := []T{}
+	out := make([]T, 0, 8)
 	if d.peek() == ']' {
 		d.i++
 		return out

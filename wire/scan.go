@@ -384,6 +384,16 @@ func number(b []byte, i int) (int, error) {
 	return i, nil
 }
 
+// skipStop classes the bytes skipValue stops at inside an array or object.
+// It is never written.
+var skipStop = [256]uint8{'"': stopQuote, '{': stopOpen, '[': stopOpen, '}': stopClose, ']': stopClose}
+
+const (
+	stopQuote = 1 + iota
+	stopOpen
+	stopClose
+)
+
 // skipValue returns the index past the (already validated) value at b[i].
 func skipValue(b []byte, i int) (int, error) {
 	if i >= len(b) {
@@ -395,17 +405,24 @@ func skipValue(b []byte, i int) (int, error) {
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
-			switch b[i] {
-			case '"':
+			// Numbers, literals, commas and colons: one table lookup a byte.
+			for i < len(b) && skipStop[b[i]] == 0 {
+				i++
+			}
+			if i >= len(b) {
+				break
+			}
+			switch skipStop[b[i]] {
+			case stopQuote:
 				end, err := scanString(b, i, false)
 				if err != nil {
 					return 0, err
 				}
 				i = end
 				continue
-			case '{', '[':
+			case stopOpen:
 				depth++
-			case '}', ']':
+			case stopClose:
 				depth--
 				if depth == 0 {
 					return i + 1, nil
