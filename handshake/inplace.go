@@ -80,38 +80,64 @@ func chunkEnd(from, n int) int {
 
 // sealBox seals box[Overhead:] in place and writes the tag to box[:Overhead].
 func sealBox(box []byte, nonce *Nonce, key *Key) {
+	if len(box)-Overhead < parallelMin {
+		sealSmall(box, nonce, key)
+		return
+	}
 	k := newBoxKeys(nonce, key)
 	defer k.wipe()
 	m := box[Overhead:]
-	if len(m) < parallelMin {
-		k.xorRange(m, 0, len(m))
-		poly1305.Sum((*[Overhead]byte)(box), m, &k.polyKey)
-	} else {
-		// Two goroutines apply the key stream to alternate chunks (it can
-		// start anywhere); the MAC follows, taking the chunks in order.
-		var lanes [2]chan [2]int
-		for l := range lanes {
-			lanes[l] = make(chan [2]int, len(m)/pipeChunk/2+2)
-		}
-		var wg sync.WaitGroup
-		wg.Go(func() { xorLane(&k, m, 1, lanes[1]) })
-		mac := poly1305.New(&k.polyKey)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for i := 0; ; i++ {
-				r, ok := <-lanes[i%2]
-				if !ok {
-					return
-				}
-				mac.Write(m[r[0]:r[1]])
-			}
-		}()
-		xorLane(&k, m, 0, lanes[0])
-		wg.Wait()
-		<-done
-		mac.Sum(box[:0])
+	// Two goroutines apply the key stream to alternate chunks (it can
+	// start anywhere); the MAC follows, taking the chunks in order.
+	var lanes [2]chan [2]int
+	for l := range lanes {
+		lanes[l] = make(chan [2]int, len(m)/pipeChunk/2+2)
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { xorLane(&k, m, 1, lanes[1]) })
+	mac := poly1305.New(&k.polyKey)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			r, ok := <-lanes[i%2]
+			if !ok {
+				return
+			}
+			mac.Write(m[r[0]:r[1]])
+		}
+	}()
+	xorLane(&k, m, 0, lanes[0])
+	wg.Wait()
+	<-done
+	mac.Sum(box[:0])
+}
+
+// sealSmall is sealBox on one goroutine; its keys stay on the stack.
+func sealSmall(box []byte, nonce *Nonce, key *Key) {
+	k := newBoxKeys(nonce, key)
+	m := box[Overhead:]
+	k.xorRange(m, 0, len(m))
+	poly1305.Sum((*[Overhead]byte)(box), m, &k.polyKey)
+	k.wipe()
+}
+
+// openSmall is openBox for a box under parallelMin; its keys stay on the stack.
+func openSmall(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
+	k := newBoxKeys(nonce, key)
+	defer k.wipe()
+	var tag [Overhead]byte
+	copy(tag[:], box[:Overhead])
+	m := box[Overhead:]
+	// The box is left as received unless it authenticates.
+	if h != nil {
+		h.Write(box)
+	}
+	if !poly1305.Verify(&tag, m, &k.polyKey) {
+		return false
+	}
+	k.xorRange(m, 0, len(m))
+	return true
 }
 
 // xorLane applies the key stream to the chunks of m whose index has the
@@ -133,22 +159,14 @@ func xorLane(k *boxKeys, m []byte, lane int, out chan<- [2]int) {
 // h is not nil it is first fed the whole box as received. On failure the
 // content of box[Overhead:] is undefined.
 func openBox(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
+	if len(box)-Overhead < parallelMin {
+		return openSmall(box, nonce, key, h)
+	}
 	k := newBoxKeys(nonce, key)
 	defer k.wipe()
 	var tag [Overhead]byte
 	copy(tag[:], box[:Overhead])
 	m := box[Overhead:]
-	if len(m) < parallelMin {
-		// The box is left as received unless it authenticates.
-		if h != nil {
-			h.Write(box)
-		}
-		if !poly1305.Verify(&tag, m, &k.polyKey) {
-			return false
-		}
-		k.xorRange(m, 0, len(m))
-		return true
-	}
 	mac := poly1305.New(&k.polyKey)
 	if h == nil {
 		// The MAC leads (it is the fastest); two goroutines follow, each

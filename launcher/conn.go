@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net"
@@ -48,6 +49,8 @@ type conn struct {
 	fr   *framing.Reader // reads through in
 	in   *bufio.Reader   // buffers body
 	body bodyReader      // the socket, with the frame idle deadline while a body is read
+	// idHash hashes each request body for its answer id (reset per frame).
+	idHash hash.Hash
 	// pending holds small answers not yet sent because more requests were
 	// already buffered: pipelined answers go out together, in one write,
 	// before the connection next reads from the socket (see writeFrame).
@@ -338,7 +341,11 @@ func (c *conn) frame(size uint64) bool {
 	// The answer id is the SHA-512 of the body as received. The body is
 	// hashed and opened in place in one pass (for large bodies the hash leads
 	// on one core, MAC and decryption follow on the other).
-	h := sha512.New()
+	if c.idHash == nil {
+		c.idHash = sha512.New()
+	}
+	h := c.idHash
+	h.Reset()
 	plain, openErr := c.ch.OpenInPlace(body, h)
 	var sum [sha512.Size]byte
 	id := base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
@@ -447,7 +454,7 @@ func (c *conn) encodeAnswer(id string, answer any) (buf []byte, err error) {
 			buf, err = nil, fmt.Errorf("panic encoding a %T answer", answer)
 		}
 	}()
-	buf, err = wire.AppendData(make([]byte, sealRoom, sealRoom+sizeHint(answer)), id, answer)
+	buf, err = wire.AppendData(c.srv.answerBuf(sealRoom+sizeHint(answer)), id, answer)
 	if err != nil {
 		return nil, err
 	}
@@ -515,7 +522,7 @@ func (c *conn) dispatch(plain []byte) (answer any, err error) {
 
 // answerError sends an error answer (code 0 for success without data).
 func (c *conn) answerError(id string, we *wire.Error) bool {
-	buf := wire.AppendError(make([]byte, sealRoom, sealRoom+192+len(we.Description)), id, we.Code, we.Description)
+	buf := wire.AppendError(c.srv.answerBuf(sealRoom+192+len(we.Description)), id, we.Code, we.Description)
 	return c.send(buf)
 }
 
@@ -527,10 +534,40 @@ const sealRoom = framing.HeaderSize + handshake.Overhead
 func (c *conn) send(buf []byte) bool {
 	c.ch.SealInPlace(buf[framing.HeaderSize:])
 	ok := c.writeFrame(buf) == nil
+	// buf has been written or copied: it is free from here.
 	if len(buf) >= reclaimSize {
-		reclaim() // buf is dead from here
+		reclaim()
+	} else {
+		c.srv.recycle(buf)
 	}
 	return ok
+}
+
+// Answer buffers are recycled through the server's pool: a small answer's
+// buffer is free once it has been written (or copied to the held-back
+// answers), so the next answer on any connection can reuse it.
+const (
+	minAnswerBuf = 8 << 10  // the smallest buffer made: most answers fit
+	maxAnswerBuf = 64 << 10 // the largest buffer kept
+)
+
+// answerBuf returns an empty buffer of at least n bytes' capacity, extended
+// to the sealRoom bytes an answer is built behind.
+func (s *Server) answerBuf(n int) []byte {
+	if p, _ := s.bufs.Get().(*[]byte); p != nil && cap(*p) >= n {
+		return (*p)[:sealRoom]
+	}
+	if n > maxAnswerBuf {
+		return make([]byte, sealRoom, n)
+	}
+	return make([]byte, sealRoom, max(n, minAnswerBuf))
+}
+
+// recycle gives a buffer made by answerBuf back to the pool.
+func (s *Server) recycle(buf []byte) {
+	if c := cap(buf); c >= minAnswerBuf && c <= maxAnswerBuf {
+		s.bufs.Put(&buf)
+	}
 }
 
 // caller is the route.Caller of a session.

@@ -36,6 +36,7 @@ type Server struct {
 	tokens *tokens
 	budget *budget
 	start  time.Time
+	bufs   sync.Pool // of *[]byte: answer buffers (conn.go)
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // accepted and not yet finished
