@@ -17,7 +17,7 @@ func (s *Store) CreateRoot(r Root) (DirInfo, error) {
 		return DirInfo{}, err
 	}
 	var info DirInfo
-	err := s.update(func() error {
+	err := s.update(context.Background(), func() error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
@@ -38,7 +38,7 @@ func (s *Store) CreateRoot(r Root) (DirInfo, error) {
 		}
 		info = d.info()
 		return nil
-	})
+	}, nil)
 	return info, err
 }
 
@@ -56,7 +56,7 @@ func (s *Store) DeleteRoot(r Root) error {
 	}
 	defer s.wg.Done()
 	var names []string
-	err := s.update(func() error {
+	return s.update(context.Background(), func() error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
@@ -71,12 +71,7 @@ func (s *Store) DeleteRoot(r Root) error {
 		}
 		names = s.dropTree(d)
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	s.removeNames(names) // only once the deletion is durable
-	return nil
+	}, func() { s.removeNames(names) })
 }
 
 // CreateDir creates the directory p (its parent must exist) with the given
@@ -94,7 +89,7 @@ func (s *Store) CreateDir(ctx context.Context, r Root, p Path, private, versione
 		return DirInfo{}, err
 	}
 	var info DirInfo
-	err := s.update(func() error {
+	err := s.update(ctx, func() error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
@@ -126,7 +121,7 @@ func (s *Store) CreateDir(ctx context.Context, r Root, p Path, private, versione
 		}
 		info = d.info()
 		return nil
-	})
+	}, nil)
 	return info, err
 }
 
@@ -156,7 +151,7 @@ func (s *Store) DeleteDir(ctx context.Context, r Root, p Path) error {
 		return err
 	}
 	var names []string
-	err := s.update(func() error {
+	return s.update(ctx, func() error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
@@ -173,12 +168,7 @@ func (s *Store) DeleteDir(ctx context.Context, r Root, p Path) error {
 		}
 		names = s.dropTree(d)
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	s.removeNames(names) // only once the deletion is durable
-	return nil
+	}, func() { s.removeNames(names) })
 }
 
 // GetDir lists the directory p (the root for an empty p).
@@ -240,7 +230,7 @@ func (s *Store) ModifyDir(ctx context.Context, r Root, p Path, ch DirChange) (Di
 		}
 	}
 	var info DirInfo
-	err := s.update(func() error {
+	err := s.update(ctx, func() error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
@@ -286,7 +276,7 @@ func (s *Store) ModifyDir(ctx context.Context, r Root, p Path, ch DirChange) (Di
 		}
 		info = d.info()
 		return nil
-	})
+	}, nil)
 	return info, err
 }
 
@@ -327,7 +317,7 @@ func (s *Store) MoveDir(ctx context.Context, r Root, from Path, toParent Path) (
 		return DirInfo{}, err
 	}
 	var info DirInfo
-	err := s.update(func() error {
+	err := s.update(ctx, func() error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
@@ -375,6 +365,6 @@ func (s *Store) MoveDir(ctx context.Context, r Root, from Path, toParent Path) (
 		}
 		info = d.info()
 		return nil
-	})
+	}, nil)
 	return info, err
 }

@@ -22,7 +22,7 @@ func (s *Store) CreateFile(ctx context.Context, r Root, p Path, meta []byte) (Fi
 		return FileInfo{}, err
 	}
 	var info FileInfo
-	err := s.update(func() error {
+	err := s.update(ctx, func() error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
@@ -52,7 +52,7 @@ func (s *Store) CreateFile(ctx context.Context, r Root, p Path, meta []byte) (Fi
 		}
 		info = f.info()
 		return nil
-	})
+	}, nil)
 	return info, err
 }
 
@@ -66,7 +66,7 @@ func (s *Store) DeleteFile(ctx context.Context, r Root, p Path) error {
 		return err
 	}
 	var blob string
-	err := s.update(func() error {
+	return s.update(ctx, func() error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
@@ -85,14 +85,11 @@ func (s *Store) DeleteFile(ctx context.Context, r Root, p Path) error {
 		delete(s.files, f.id)
 		blob = f.blob
 		return nil
+	}, func() {
+		if blob != "" {
+			s.removeNames([]string{blobName(blob)})
+		}
 	})
-	if err != nil {
-		return err
-	}
-	if blob != "" {
-		s.removeNames([]string{blobName(blob)}) // only once the deletion is durable
-	}
-	return nil
 }
 
 // StatFile describes the file at p.
@@ -275,7 +272,7 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 	}
 
 	var info FileInfo
-	err = s.update(func() error {
+	err = s.update(ctx, func() error {
 		if err := s.checkWritable(); err != nil {
 			discard()
 			return err
@@ -331,12 +328,13 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 		}
 		info = f.info()
 		return nil
+	}, func() {
+		if newBlob != oldBlob && oldBlob != "" {
+			s.removeNames([]string{blobName(oldBlob)})
+		}
 	})
 	if err != nil {
 		return FileInfo{}, err
-	}
-	if newBlob != oldBlob && oldBlob != "" {
-		s.removeNames([]string{blobName(oldBlob)}) // only once the change is durable
 	}
 	return info, nil
 }

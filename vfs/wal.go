@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -381,10 +382,12 @@ func (s *Store) logCommit(r *logRecord, dirs []*dirNode, roots bool) error {
 	return nil
 }
 
-// update runs fn holding s.mu for writing; a change fn commits (logCommit)
-// is made durable before update returns. A change that pushed the log past
-// its limit also checkpoints.
-func (s *Store) update(fn func() error) error {
+// update runs fn holding s.mu for writing. A change fn commits (logCommit)
+// is made durable before update returns, and then after runs (the clean-up
+// that must wait for durability: removing what the change dropped); under a
+// context from Defer both are left to the caller's Deferred instead. A
+// change that pushed the log past its limit also checkpoints.
+func (s *Store) update(ctx context.Context, fn func() error, after func()) error {
 	s.mu.Lock()
 	err := fn()
 	w := &s.wal
@@ -397,10 +400,74 @@ func (s *Store) update(fn func() error) error {
 		}
 	}
 	s.mu.Unlock()
-	if err != nil {
+	if err != nil || lsn == 0 {
 		return err
 	}
-	return s.waitDurable(lsn)
+	if d, ok := ctx.Value(deferKey{}).(*Deferred); ok && d != nil {
+		d.waits = append(d.waits, deferredWait{s, lsn, after})
+		return nil
+	}
+	if err := s.waitDurable(lsn); err != nil {
+		return err
+	}
+	if after != nil {
+		after()
+	}
+	return nil
+}
+
+type deferKey struct{}
+
+// Deferred lets a caller that acknowledges requests strictly in order (the
+// daemon's connection) start the next request while a change waits for the
+// log sync that makes it durable, so that one connection's pipelined changes
+// share syncs as concurrent connections' do.
+//
+// Under a context from Defer, a change returns as soon as it is applied in
+// memory and appended to the log: visible to every later request, but not
+// yet durable. Its durability wait, and the clean-up that must follow it,
+// are collected in the Deferred, and the caller must not acknowledge the
+// change before Wait returns nil. A Deferred is not safe for concurrent use;
+// it may be handed to another goroutine once the request is done with it.
+type Deferred struct {
+	waits []deferredWait
+}
+
+type deferredWait struct {
+	s     *Store
+	lsn   int64
+	after func()
+}
+
+// Defer returns a context under which changes leave their durability wait
+// in the returned Deferred instead of waiting.
+func Defer(ctx context.Context) (context.Context, *Deferred) {
+	d := &Deferred{}
+	return context.WithValue(ctx, deferKey{}, d), d
+}
+
+// Pending reports whether a change made under the Deferred's context still
+// has to be waited for.
+func (d *Deferred) Pending() bool { return len(d.waits) > 0 }
+
+// Wait returns once every change collected is durable, running each one's
+// clean-up. An error (ErrIO: the log could not be synced) means a change is
+// not durable and must not be acknowledged; the store then refuses writes.
+func (d *Deferred) Wait() error {
+	var first error
+	for _, w := range d.waits {
+		if err := w.s.waitDurable(w.lsn); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if w.after != nil {
+			w.after()
+		}
+	}
+	d.waits = nil
+	return first
 }
 
 // waitDurable returns once an fsync of the log covers lsn (0: nothing to

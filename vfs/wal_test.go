@@ -525,3 +525,70 @@ func TestReplaySkipsRemovedManifest(t *testing.T) {
 	}
 	crashReopen(t, mem, dump(t, s))
 }
+
+// TestDeferred: under Defer a change returns applied but not synced, its
+// clean-up waits with it, and one Wait syncs every change collected.
+func TestDeferred(t *testing.T) {
+	s, ff, mem := seedFaultStore(t, Options{})
+	blob := func() string {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.roots[app.String()].files["f"].blob
+	}()
+	ctx, d := Defer(bg)
+	syncs := ff.syncs.Load()
+	for i := range 20 {
+		if _, err := s.CreateFile(ctx, app, P(t, fmt.Sprintf("a/n%d", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteFile(ctx, app, P(t, "f")); err != nil {
+		t.Fatal(err)
+	}
+	if got := ff.syncs.Load(); got != syncs {
+		t.Fatalf("deferred changes synced the log %d times", got-syncs)
+	}
+	if !d.Pending() {
+		t.Fatal("nothing pending after 21 deferred changes")
+	}
+	if l := must[Listing](t)(s.GetDir(bg, app, P(t, "a"))); len(l.Files) != 20 {
+		t.Fatalf("deferred changes not visible: %d files", len(l.Files))
+	}
+	if ok, _ := afero.Exists(mem, blobName(blob)); !ok {
+		t.Fatal("the deleted file's content was removed before the deletion was durable")
+	}
+	if err := d.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ff.syncs.Load() - syncs; got != 1 {
+		t.Fatalf("Wait took %d syncs for 21 changes, want 1", got)
+	}
+	if ok, _ := afero.Exists(mem, blobName(blob)); ok {
+		t.Fatal("the deleted file's content is still there after Wait")
+	}
+	if d.Pending() {
+		t.Fatal("still pending after Wait")
+	}
+	crashReopen(t, mem, dump(t, s))
+}
+
+func TestDeferredSyncFailure(t *testing.T) {
+	s, ff, mem := seedFaultStore(t, Options{})
+	blob := func() string {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.roots[app.String()].files["f"].blob
+	}()
+	ctx, d := Defer(bg)
+	if err := s.DeleteFile(ctx, app, P(t, "f")); err != nil {
+		t.Fatal(err)
+	}
+	ff.failSync.Store(true)
+	checkNoLeak(t, "Wait", d.Wait())
+	if ok, _ := afero.Exists(mem, blobName(blob)); !ok {
+		t.Fatal("content removed although its deletion never became durable")
+	}
+	if _, err := s.CreateFile(bg, app, P(t, "m"), nil); !errors.Is(err, ErrIO) {
+		t.Fatalf("write after a failed deferred sync: %v", err)
+	}
+}
