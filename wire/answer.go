@@ -169,21 +169,29 @@ func (d *answerDecoder) int() int64 {
 	if d.null() {
 		return 0
 	}
-	if c := d.peek(); c != '-' && !isDigit(c) {
+	// -?(0|[1-9][0-9]{0,17}) followed by no fraction or exponent: what
+	// number accepts and smallInt converts; anything else gives up.
+	b, i := d.b, d.i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var n int64
+	for i < len(b) && isDigit(b[i]) {
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
+	digits := i - start
+	if digits == 0 || digits > 18 || b[start] == '0' && digits > 1 ||
+		i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
 		d.fail()
 		return 0
 	}
-	end, err := number(d.b, d.i)
-	if err != nil {
-		d.fail()
-		return 0
+	d.i = i
+	if neg {
+		n = -n
 	}
-	n, ok := smallInt(d.b[d.i:end])
-	if !ok {
-		d.fail()
-		return 0
-	}
-	d.i = end
 	return n
 }
 

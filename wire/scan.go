@@ -32,7 +32,7 @@ type member struct {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
 		i++
 	}
 	return i
@@ -131,6 +131,15 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
+// plainASCII tells the bytes of a plain string: ASCII from 0x20, not a quote
+// nor a backslash. It is never written after initialisation.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080
@@ -172,16 +181,12 @@ func specialMask(w uint64) uint64 {
 // value). false means unknown.
 func scanStringPlain(b []byte, i int, validate bool) (end int, plain bool, err error) {
 	// Names and short values end within a few bytes: one pass of a table.
-	plain = true
-	for j := i + 1; j < len(b) && j <= i+32; j++ {
-		c := b[j]
-		if c == '"' {
-			return j + 1, plain, nil
-		}
-		if !plainByte[c] || c >= 0x80 {
-			plain = false
-			break
-		}
+	j, lim := i+1, min(len(b), i+33)
+	for j < lim && plainASCII[b[j]] {
+		j++
+	}
+	if j < len(b) && b[j] == '"' {
+		return j + 1, true, nil
 	}
 	end, err = scanString(b, i, validate)
 	return end, false, err
