@@ -545,7 +545,9 @@ func (c *conn) send(buf []byte) bool {
 
 // Answer buffers are recycled through the server's pool: a small answer's
 // buffer is free once it has been written (or copied to the held-back
-// answers), so the next answer on any connection can reuse it.
+// answers), so the next answer on any connection can reuse it. Only sent
+// buffers go back, so the pool holds ciphertext, never another session's
+// plain answer.
 const (
 	minAnswerBuf = 8 << 10  // the smallest buffer made: most answers fit
 	maxAnswerBuf = 64 << 10 // the largest buffer kept
