@@ -60,12 +60,14 @@ func (d *answerDecoder) null() bool {
 	return true
 }
 
-// object reads an object, calling field for each member with its name (which
-// is plain: printable ASCII, no escapes); field reads the value and returns
-// the field's bit, or returns 0 without reading for a name it does not know
-// (the value is then validated and skipped at nesting depth depth). A field
+// object reads an object whose known members are keys, each written as the
+// launcher writes it: quoted, then a colon (`"name":`), in the launcher's
+// order. The member expected next is matched as those bytes, with no scan of
+// its name; any other name is scanned (it must be plain: printable ASCII, no
+// escapes) and looked up. field reads the value of keys[k]; the value of a
+// name not in keys is validated and skipped at nesting depth depth. A member
 // met twice makes the decoder give up.
-func (d *answerDecoder) object(depth int, field func(name []byte) uint32) {
+func (d *answerDecoder) object(depth int, keys []string, field func(k int)) {
 	if !d.byte('{') {
 		return
 	}
@@ -74,29 +76,44 @@ func (d *answerDecoder) object(depth int, field func(name []byte) uint32) {
 		return
 	}
 	var seen uint32
+	next := 0
 	for d.ok {
 		d.space()
-		if d.i >= len(d.b) || d.b[d.i] != '"' {
-			d.fail()
-			return
-		}
-		end, plain, err := scanStringPlain(d.b, d.i, true)
-		if err != nil || !plain {
-			d.fail()
-			return
-		}
-		name := d.b[d.i+1 : end-1]
-		d.i = end
-		if !d.byte(':') {
-			return
-		}
-		d.space()
-		if bit := field(name); bit != 0 {
-			if seen&bit != 0 {
+		k := -1
+		if next < len(keys) && len(d.b)-d.i >= len(keys[next]) && string(d.b[d.i:d.i+len(keys[next])]) == keys[next] {
+			k = next
+			d.i += len(keys[next])
+		} else {
+			if d.i >= len(d.b) || d.b[d.i] != '"' {
 				d.fail()
 				return
 			}
-			seen |= bit
+			end, plain, err := scanStringPlain(d.b, d.i, true)
+			if err != nil || !plain {
+				d.fail()
+				return
+			}
+			name := d.b[d.i+1 : end-1]
+			d.i = end
+			if !d.byte(':') {
+				return
+			}
+			for j, key := range keys {
+				if len(key) == len(name)+3 && key[1:len(key)-2] == string(name) {
+					k = j
+					break
+				}
+			}
+		}
+		d.space()
+		if k >= 0 {
+			if seen&(1<<k) != 0 {
+				d.fail()
+				return
+			}
+			seen |= 1 << k
+			next = k + 1
+			field(k)
 		} else if d.ok {
 			end, err := validValue(d.b, d.i, depth, maxNesting)
 			if err != nil {
@@ -247,58 +264,53 @@ func (d *answerDecoder) finish() bool {
 	return d.ok && d.i == len(d.b)
 }
 
-func (d *answerDecoder) times(t *Times, name []byte) uint32 {
-	switch string(name) {
-	case "creation_time_sec":
+// times reads member k of Times' four, in the launcher's order.
+func (d *answerDecoder) times(t *Times, k int) {
+	switch k {
+	case 0:
 		t.CreationTimeSec = d.int()
-		return 1 << 10
-	case "creation_time_nsec":
+	case 1:
 		t.CreationTimeNsec = d.int()
-		return 1 << 11
-	case "modification_time_sec":
+	case 2:
 		t.ModificationTimeSec = d.int()
-		return 1 << 12
-	case "modification_time_nsec":
+	case 3:
 		t.ModificationTimeNsec = d.int()
-		return 1 << 13
 	}
-	return 0
 }
 
 func (d *answerDecoder) dirInfo(x *DirInfo, depth int) {
-	d.object(depth+1, func(name []byte) uint32 {
-		switch string(name) {
-		case "name":
+	keys := [...]string{`"name":`, `"creation_time_sec":`, `"creation_time_nsec":`, `"modification_time_sec":`,
+		`"modification_time_nsec":`, `"is_private":`, `"is_versioned":`, `"user_metadata":`}
+	d.object(depth+1, keys[:], func(k int) {
+		switch k {
+		case 0:
 			x.Name = d.str()
-			return 1
-		case "is_private":
+		case 5:
 			x.IsPrivate = d.bool()
-			return 2
-		case "is_versioned":
+		case 6:
 			x.IsVersioned = d.bool()
-			return 4
-		case "user_metadata":
+		case 7:
 			x.UserMetadata = d.bytes()
-			return 8
+		default:
+			d.times(&x.Times, k-1)
 		}
-		return d.times(&x.Times, name)
 	})
 }
 
 func (d *answerDecoder) fileInfo(x *FileInfo, depth int) {
-	d.object(depth+1, func(name []byte) uint32 {
-		switch string(name) {
-		case "name":
+	keys := [...]string{`"name":`, `"size":`, `"creation_time_sec":`, `"creation_time_nsec":`, `"modification_time_sec":`,
+		`"modification_time_nsec":`, `"user_metadata":`}
+	d.object(depth+1, keys[:], func(k int) {
+		switch k {
+		case 0:
 			x.Name = d.str()
-			return 1
-		case "size":
+		case 1:
 			x.Size = d.int()
-			return 2
-		case "user_metadata":
+		case 6:
 			x.UserMetadata = d.bytes()
-			return 8
+		default:
+			d.times(&x.Times, k-2)
 		}
-		return d.times(&x.Times, name)
 	})
 }
 
@@ -306,21 +318,18 @@ func (d *answerDecoder) fileInfo(x *FileInfo, depth int) {
 // written nothing of raw (r may be partly written).
 func decodeGetDir(raw []byte, r *GetDirResponse) bool {
 	d := answerDecoder{b: raw, ok: true}
-	d.object(1, func(name []byte) uint32 {
-		switch string(name) {
-		case "info":
+	keys := [...]string{`"info":`, `"sub_directories":`, `"files":`}
+	d.object(1, keys[:], func(k int) {
+		switch k {
+		case 0:
 			if !d.null() {
 				d.dirInfo(&r.Info, 1)
 			}
-			return 1
-		case "sub_directories":
+		case 1:
 			r.SubDirectories = list(&d, func(x *DirInfo) { d.dirInfo(x, 2) })
-			return 2
-		case "files":
+		case 2:
 			r.Files = list(&d, func(x *FileInfo) { d.fileInfo(x, 2) })
-			return 4
 		}
-		return 0
 	})
 	return d.finish()
 }

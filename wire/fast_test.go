@@ -301,7 +301,8 @@ func FuzzGetDirAnswer(f *testing.F) {
 		`{"files":[{"user_metadata":"AQ\/D"}]}`, `{"files":[{"user_metadata":1}],"files":null}`, `{"info":{"n\u0061me":"x"}}`,
 		`{"info":{"name":"x","x":[[{}]]},"extra":{"a":[1,2,{"b":null}]}}`, `{"info":[]}`, `{"files":{}}`, `{"files":[1]}`,
 		`{"info":{"is_private":tru}}`, `{"info":{"is_private":null,"name":null,"size":"x"}}`, `{"files":[{"user_metadata":"AAAA"},{"user_metadata":""}]}`,
-		`{"info":{}} x`, "{\"info\":{\"name\":\"a\x01\"}}", `{"files":[{}],}`, `{"files":[{},]}`} {
+		`{"info":{}} x`, "{\"info\":{\"name\":\"a\x01\"}}", `{"files":[{}],}`, `{"files":[{},]}`,
+		`{"files":[{"user_metadata":"","size":1 ,"name" : "x","name":"y"}],"info":{"is_versioned":true,"name":"i","size":2}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
