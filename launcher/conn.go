@@ -23,11 +23,14 @@ import (
 
 	"github.com/safe-launcher/launcher/framing"
 	"github.com/safe-launcher/launcher/handshake"
+	"github.com/safe-launcher/launcher/vfs"
 	"github.com/safe-launcher/launcher/wire"
 )
 
 // conn is one TCP connection: the handshake, then the encrypted session.
-// Requests are read and executed one at a time, in the order received.
+// Requests are read and executed one at a time, in the order received, and
+// answered in that order; a change's answer waits until the store has made
+// it durable, while the next requests already run (see acks).
 type conn struct {
 	srv *Server
 	nc  net.Conn
@@ -55,6 +58,21 @@ type conn struct {
 	// already buffered: pipelined answers go out together, in one write,
 	// before the connection next reads from the socket (see writeFrame).
 	pending []byte
+
+	// wmu serialises sealing and writing: the serve goroutine and the
+	// finisher (see acks) both write answers. It guards pending.
+	wmu sync.Mutex
+	// acks holds answers that must wait, in request order: a change's
+	// answer waits for the store to make it durable (vfs.Deferred) while
+	// the next requests already run, and every later answer queues behind
+	// it. A finisher goroutine, started when the queue fills and ended when
+	// it drains, writes them; run waits for it.
+	acks      ackQueue
+	finishers sync.WaitGroup
+	// dctx is the context requests run under; dd collects the durability
+	// waits of the changes the current request makes.
+	dctx context.Context
+	dd   *vfs.Deferred
 
 	since    time.Time
 	requests atomic.Int64
@@ -108,12 +126,16 @@ func (c *conn) run() {
 	defer c.ch.Close()
 	c.log.Info("session started", "app", c.appID, "mode", c.mode.String())
 	c.serve()
+	c.finishers.Wait() // queued answers are written (or dropped) before the keys go
 	c.log.Info("session ended", "app", c.appID, "requests", c.requests.Load())
 }
 
-// writeFrame writes one frame with the write deadline.
-func (c *conn) writeFrame(buf []byte) error {
-	if c.in != nil && len(buf) >= framing.HeaderSize && len(buf) <= coalesceMax && c.in.Buffered() > 0 {
+// writeFrame writes one frame with the write deadline. Caller holds c.wmu
+// (or is the handshake, before any other writer exists). With mayHold (the
+// serve goroutine only: it owns c.in), a small answer may be held back while
+// another request is already buffered.
+func (c *conn) writeFrame(buf []byte, mayHold bool) error {
+	if mayHold && c.in != nil && len(buf) >= framing.HeaderSize && len(buf) <= coalesceMax && c.in.Buffered() > 0 {
 		// Another request is already here: this answer goes out with the
 		// next ones (flushPending), saving a write per pipelined request.
 		binary.LittleEndian.PutUint64(buf[:framing.HeaderSize], uint64(len(buf)-framing.HeaderSize))
@@ -135,7 +157,15 @@ func (c *conn) writeFrame(buf []byte) error {
 // coalesceMax is the largest answer held back to be sent with the next ones.
 const coalesceMax = 16 << 10
 
+// lockedFlush is flushPending under c.wmu.
+func (c *conn) lockedFlush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.flushPending()
+}
+
 // flushPending sends the answers held back by writeFrame, in one write.
+// Caller holds c.wmu.
 func (c *conn) flushPending() error {
 	if len(c.pending) == 0 {
 		return nil
@@ -153,7 +183,9 @@ func (c *conn) flushPending() error {
 // plainError writes an unassociated (or handshake-time) plain error frame.
 func (c *conn) plainError(code wire.Code, desc string) {
 	buf := wire.AppendError(make([]byte, framing.HeaderSize, 128+len(desc)), "", code, desc)
-	_ = c.writeFrame(buf)
+	c.wmu.Lock()
+	_ = c.writeFrame(buf, false)
+	c.wmu.Unlock()
 }
 
 // handshake runs the authenticate-app exchange under the handshake deadline.
@@ -223,9 +255,13 @@ func (c *conn) handshake() bool {
 	c.authenticated, c.appID = true, appID
 	c.srv.mu.Unlock()
 	buf := append(make([]byte, framing.HeaderSize, framing.HeaderSize+len(answer)), answer...)
-	if err := c.writeFrame(buf); err != nil {
+	c.wmu.Lock()
+	err = c.writeFrame(buf, false)
+	c.wmu.Unlock()
+	if err != nil {
 		return false
 	}
+	c.dctx, c.dd = vfs.Defer(c.ctx)
 	c.body = bodyReader{c: c}
 	// A small buffer lets a small request's header and body come in one read;
 	// large bodies bypass it.
@@ -256,7 +292,7 @@ const minFrameRate = 1 << 20 // bytes per second
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	// Answers held back are sent before the socket is read (it may block).
-	if err := b.c.flushPending(); err != nil {
+	if err := b.c.lockedFlush(); err != nil {
 		return 0, err
 	}
 	if b.on {
@@ -298,7 +334,7 @@ func isTimeout(err error) bool {
 // serve reads, executes and answers requests until the peer leaves, the
 // session is ended, or a fatal protocol error.
 func (c *conn) serve() {
-	defer c.flushPending() //nolint:errcheck // the session is ending either way
+	defer c.lockedFlush() //nolint:errcheck // the session is ending either way
 	for {
 		if c.stopping.Load() {
 			return
@@ -351,7 +387,7 @@ func (c *conn) frame(size uint64) bool {
 	id := base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
 	if openErr != nil {
 		c.log.Info("message did not decrypt", "app", c.appID, "bytes", len(body))
-		ok := c.answerError(id, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"})
+		ok := c.reply(id, nil, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"})
 		// In counter mode the peer's nonce sequence can no longer be trusted.
 		return ok && c.mode == handshake.Fixed
 	}
@@ -386,25 +422,53 @@ func (c *conn) refuseFrame(size uint64) bool {
 	c.ch.Skip()
 	id := base64.StdEncoding.EncodeToString(h.Sum(nil))
 	c.log.Warn("frame refused: in-flight budget exhausted", "app", c.appID, "bytes", size)
-	return c.answerError(id, &wire.Error{Code: wire.CodeBusy, Description: fmt.Sprintf("the launcher is busy: a %d-byte frame did not fit the in-flight budget; retry later", size)})
+	return c.reply(id, nil, &wire.Error{Code: wire.CodeBusy, Description: fmt.Sprintf("the launcher is busy: a %d-byte frame did not fit the in-flight budget; retry later", size)})
 }
 
-// execute routes and runs one decrypted request and writes its answer.
+// execute routes and runs one decrypted request and answers it (or queues
+// its answer, see acks).
 func (c *conn) execute(id string, plain []byte) bool {
 	start := time.Now()
 	answer, err := c.dispatch(plain)
 	if err != nil {
-		we, known := toWire(err)
-		if !known {
+		if _, known := toWire(err); !known {
 			c.log.Error("request failed", "app", c.appID, "err", err)
 		}
-		if c.log.Enabled(c.ctx, slog.LevelDebug) {
-			c.log.Debug("request", "app", c.appID, "code", int64(we.Code), "took", time.Since(start))
-		}
-		return c.answerError(id, we)
 	}
 	if c.log.Enabled(c.ctx, slog.LevelDebug) {
-		c.log.Debug("request", "app", c.appID, "code", 0, "took", time.Since(start))
+		code := int64(0)
+		if err != nil {
+			we, _ := toWire(err)
+			code = int64(we.Code)
+		}
+		c.log.Debug("request", "app", c.appID, "code", code, "took", time.Since(start))
+	}
+	if c.dd.Pending() {
+		// The request changed the store: it is applied, and visible to the
+		// next requests, which run now; its answer waits until it is durable.
+		d := c.dd
+		c.dctx, c.dd = vfs.Defer(c.ctx)
+		return c.queue(ack{d: d, id: id, answer: answer, err: err})
+	}
+	return c.reply(id, answer, err)
+}
+
+// reply answers a request from the serve goroutine: at once if no answer is
+// queued, else behind the queued ones, keeping the answers in request order.
+func (c *conn) reply(id string, answer any, err error) bool {
+	if !c.acks.idle() {
+		return c.queue(ack{id: id, answer: answer, err: err})
+	}
+	return c.write(id, answer, err, true)
+}
+
+// write encodes, seals and writes the answer to a request: err's code, or
+// answer. mayHold: see writeFrame.
+func (c *conn) write(id string, answer any, err error, mayHold bool) bool {
+	if err != nil {
+		closeAnswer(answer)
+		we, _ := toWire(err)
+		return c.answerError(id, we, mayHold)
 	}
 	if h, ok := answer.(sizeHinter); ok && !isNil(answer) {
 		// Large answers (file content) are held to the same limits as
@@ -412,11 +476,11 @@ func (c *conn) execute(id string, plain []byte) bool {
 		size := int64(h.EncodedSize()) + 256
 		if uint64(size) > c.srv.cfg.MaxFrame {
 			closeAnswer(answer)
-			return c.answerError(id, wire.Errorf(wire.CodeLimit, "the answer would be about %d bytes, over the maximum frame of %d bytes; read the file in ranges with offset and length", size, c.srv.cfg.MaxFrame))
+			return c.answerError(id, wire.Errorf(wire.CodeLimit, "the answer would be about %d bytes, over the maximum frame of %d bytes; read the file in ranges with offset and length", size, c.srv.cfg.MaxFrame), mayHold)
 		}
 		if !c.srv.budget.acquire(c.ctx, size, c.srv.cfg.BudgetWait) {
 			closeAnswer(answer)
-			return c.answerError(id, wire.Errorf(wire.CodeBusy, "the launcher is busy: a %d-byte answer did not fit the in-flight budget; retry later or read a smaller range", size))
+			return c.answerError(id, wire.Errorf(wire.CodeBusy, "the launcher is busy: a %d-byte answer did not fit the in-flight budget; retry later or read a smaller range", size), mayHold)
 		}
 		defer c.srv.budget.release(size)
 	}
@@ -428,12 +492,115 @@ func (c *conn) execute(id string, plain []byte) bool {
 		if !known {
 			c.log.Error("encoding answer", "app", c.appID, "err", err)
 		}
-		return c.answerError(id, we)
+		return c.answerError(id, we, mayHold)
 	}
 	if buf == nil {
-		return c.answerError(id, &wire.Error{Code: wire.CodeOK})
+		return c.answerError(id, &wire.Error{Code: wire.CodeOK}, mayHold)
 	}
-	return c.send(buf)
+	return c.send(buf, mayHold)
+}
+
+// ack is a queued answer; d, if not nil, must be waited for first.
+type ack struct {
+	d      *vfs.Deferred
+	id     string
+	answer any
+	err    error
+}
+
+// maxAcks is how many answers a session queues before the serve goroutine
+// waits for the finisher: the bound on one session's unacknowledged changes.
+const maxAcks = 64
+
+// ackQueue is the queue of answers that must wait (conn.acks).
+type ackQueue struct {
+	mu      sync.Mutex
+	cond    sync.Cond // signalled when an answer leaves the queue
+	items   []ack
+	running bool // a finisher is draining items
+}
+
+// idle reports whether no answer is queued or being written by a finisher.
+func (q *ackQueue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) == 0 && !q.running
+}
+
+// queue appends an answer behind the queued ones, starting a finisher if
+// none runs, and waits while the queue is full. It reports false once the
+// session is ending.
+func (c *conn) queue(a ack) bool {
+	q := &c.acks
+	q.mu.Lock()
+	if q.cond.L == nil {
+		q.cond.L = &q.mu
+	}
+	for len(q.items) >= maxAcks {
+		q.cond.Wait()
+	}
+	q.items = append(q.items, a)
+	if !q.running {
+		q.running = true
+		c.finishers.Add(1)
+		go c.finish()
+	}
+	q.mu.Unlock()
+	return !c.stopping.Load()
+}
+
+// finishOne waits for a's change and writes its answer unless broken. It
+// reports whether the session can go on; a panic ends it.
+func (c *conn) finishOne(a ack, broken bool) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic answering a queued request", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	if a.d != nil {
+		if err := a.d.Wait(); err != nil && a.err == nil {
+			closeAnswer(a.answer)
+			a.answer, a.err = nil, err
+			c.log.Error("change not durable", "app", c.appID, "err", err)
+		}
+	}
+	if broken {
+		closeAnswer(a.answer)
+		return false
+	}
+	return c.write(a.id, a.answer, a.err, false)
+}
+
+// finish writes the queued answers in order, each once its change is
+// durable, until the queue is empty. A change that could not be made
+// durable is answered with its error instead. After a failed write it keeps
+// draining (the changes' durability clean-up still runs) but writes nothing
+// more, and ends the session.
+func (c *conn) finish() {
+	defer c.finishers.Done()
+	q := &c.acks
+	broken := false
+	for {
+		q.mu.Lock()
+		if len(q.items) == 0 {
+			q.running = false
+			q.items = nil
+			q.mu.Unlock()
+			return
+		}
+		a := q.items[0]
+		q.mu.Unlock()
+		if !c.finishOne(a, broken) {
+			broken = true
+			c.kill()
+		}
+		q.mu.Lock()
+		q.items[0] = ack{}
+		q.items = q.items[1:]
+		q.cond.Signal()
+		q.mu.Unlock()
+	}
 }
 
 // nullData is how an answer whose data encodes as JSON null ends.
@@ -481,7 +648,7 @@ type sizeHinter interface{ EncodedSize() int }
 // closeAnswer releases what an answer that is not going to be encoded holds
 // (an open file's content).
 func closeAnswer(answer any) {
-	if c, ok := answer.(io.Closer); ok {
+	if c, ok := answer.(io.Closer); ok && !isNil(answer) {
 		_ = c.Close()
 	}
 }
@@ -517,13 +684,13 @@ func (c *conn) dispatch(plain []byte) (answer any, err error) {
 			answer, err = nil, &wire.Error{Code: wire.CodeInternal, Description: "internal error"}
 		}
 	}()
-	return h(c.ctx, caller{c}, req.Data)
+	return h(c.dctx, caller{c}, req.Data)
 }
 
 // answerError sends an error answer (code 0 for success without data).
-func (c *conn) answerError(id string, we *wire.Error) bool {
+func (c *conn) answerError(id string, we *wire.Error, mayHold bool) bool {
 	buf := wire.AppendError(c.srv.answerBuf(sealRoom+192+len(we.Description)), id, we.Code, we.Description)
-	return c.send(buf)
+	return c.send(buf, mayHold)
 }
 
 // sealRoom is the room an answer's JSON is built behind: the frame header,
@@ -531,9 +698,11 @@ func (c *conn) answerError(id string, we *wire.Error) bool {
 const sealRoom = framing.HeaderSize + handshake.Overhead
 
 // send seals the JSON in buf[sealRoom:] in place and writes the frame.
-func (c *conn) send(buf []byte) bool {
+func (c *conn) send(buf []byte, mayHold bool) bool {
+	c.wmu.Lock()
 	c.ch.SealInPlace(buf[framing.HeaderSize:])
-	ok := c.writeFrame(buf) == nil
+	ok := c.writeFrame(buf, mayHold) == nil
+	c.wmu.Unlock()
 	// buf has been written or copied: it is free from here.
 	if len(buf) >= reclaimSize {
 		reclaim()
