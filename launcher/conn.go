@@ -130,12 +130,22 @@ func (c *conn) run() {
 	c.log.Info("session ended", "app", c.appID, "requests", c.requests.Load())
 }
 
-// writeFrame writes one frame with the write deadline. Caller holds c.wmu
-// (or is the handshake, before any other writer exists). With mayHold (the
-// serve goroutine only: it owns c.in), a small answer may be held back while
-// another request is already buffered.
-func (c *conn) writeFrame(buf []byte, mayHold bool) error {
-	if mayHold && c.in != nil && len(buf) >= framing.HeaderSize && len(buf) <= coalesceMax && c.in.Buffered() > 0 {
+// hold says whether a small answer may be held back, to go out in one write
+// with the next ones.
+type hold int
+
+const (
+	holdNo     hold = iota // write now
+	holdIfMore             // serve goroutine (it owns c.in): hold while another request is buffered
+	holdYes                // finisher: another answer is queued behind this one
+)
+
+// writeFrame writes one frame with the write deadline, or holds a small one
+// back (see hold). Caller holds c.wmu (or is the handshake, before any other
+// writer exists).
+func (c *conn) writeFrame(buf []byte, h hold) error {
+	if h != holdNo && len(buf) >= framing.HeaderSize && len(buf) <= coalesceMax &&
+		(h == holdYes || c.in != nil && c.in.Buffered() > 0) {
 		// Another request is already here: this answer goes out with the
 		// next ones (flushPending), saving a write per pipelined request.
 		binary.LittleEndian.PutUint64(buf[:framing.HeaderSize], uint64(len(buf)-framing.HeaderSize))
@@ -184,7 +194,7 @@ func (c *conn) flushPending() error {
 func (c *conn) plainError(code wire.Code, desc string) {
 	buf := wire.AppendError(make([]byte, framing.HeaderSize, 128+len(desc)), "", code, desc)
 	c.wmu.Lock()
-	_ = c.writeFrame(buf, false)
+	_ = c.writeFrame(buf, holdNo)
 	c.wmu.Unlock()
 }
 
@@ -256,7 +266,7 @@ func (c *conn) handshake() bool {
 	c.srv.mu.Unlock()
 	buf := append(make([]byte, framing.HeaderSize, framing.HeaderSize+len(answer)), answer...)
 	c.wmu.Lock()
-	err = c.writeFrame(buf, false)
+	err = c.writeFrame(buf, holdNo)
 	c.wmu.Unlock()
 	if err != nil {
 		return false
@@ -459,28 +469,28 @@ func (c *conn) reply(id string, answer any, err error) bool {
 	if !c.acks.idle() {
 		return c.queue(ack{id: id, answer: answer, err: err})
 	}
-	return c.write(id, answer, err, true)
+	return c.write(id, answer, err, holdIfMore)
 }
 
 // write encodes, seals and writes the answer to a request: err's code, or
-// answer. mayHold: see writeFrame.
-func (c *conn) write(id string, answer any, err error, mayHold bool) bool {
+// answer. h: see writeFrame.
+func (c *conn) write(id string, answer any, err error, h hold) bool {
 	if err != nil {
 		closeAnswer(answer)
 		we, _ := toWire(err)
-		return c.answerError(id, we, mayHold)
+		return c.answerError(id, we, h)
 	}
-	if h, ok := answer.(sizeHinter); ok && !isNil(answer) {
+	if sh, ok := answer.(sizeHinter); ok && !isNil(answer) {
 		// Large answers (file content) are held to the same limits as
 		// requests: at most MaxFrame, and within the in-flight budget.
-		size := int64(h.EncodedSize()) + 256
+		size := int64(sh.EncodedSize()) + 256
 		if uint64(size) > c.srv.cfg.MaxFrame {
 			closeAnswer(answer)
-			return c.answerError(id, wire.Errorf(wire.CodeLimit, "the answer would be about %d bytes, over the maximum frame of %d bytes; read the file in ranges with offset and length", size, c.srv.cfg.MaxFrame), mayHold)
+			return c.answerError(id, wire.Errorf(wire.CodeLimit, "the answer would be about %d bytes, over the maximum frame of %d bytes; read the file in ranges with offset and length", size, c.srv.cfg.MaxFrame), h)
 		}
 		if !c.srv.budget.acquire(c.ctx, size, c.srv.cfg.BudgetWait) {
 			closeAnswer(answer)
-			return c.answerError(id, wire.Errorf(wire.CodeBusy, "the launcher is busy: a %d-byte answer did not fit the in-flight budget; retry later or read a smaller range", size), mayHold)
+			return c.answerError(id, wire.Errorf(wire.CodeBusy, "the launcher is busy: a %d-byte answer did not fit the in-flight budget; retry later or read a smaller range", size), h)
 		}
 		defer c.srv.budget.release(size)
 	}
@@ -492,12 +502,12 @@ func (c *conn) write(id string, answer any, err error, mayHold bool) bool {
 		if !known {
 			c.log.Error("encoding answer", "app", c.appID, "err", err)
 		}
-		return c.answerError(id, we, mayHold)
+		return c.answerError(id, we, h)
 	}
 	if buf == nil {
-		return c.answerError(id, &wire.Error{Code: wire.CodeOK}, mayHold)
+		return c.answerError(id, &wire.Error{Code: wire.CodeOK}, h)
 	}
-	return c.send(buf, mayHold)
+	return c.send(buf, h)
 }
 
 // ack is a queued answer; d, if not nil, must be waited for first.
@@ -549,9 +559,10 @@ func (c *conn) queue(a ack) bool {
 	return !c.stopping.Load()
 }
 
-// finishOne waits for a's change and writes its answer unless broken. It
-// reports whether the session can go on; a panic ends it.
-func (c *conn) finishOne(a ack, broken bool) (ok bool) {
+// finishOne waits for a's change and writes its answer unless broken (held
+// back if more is true and it is small). It reports whether the session can
+// go on; a panic ends it.
+func (c *conn) finishOne(a ack, broken, more bool) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("panic answering a queued request", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -559,6 +570,9 @@ func (c *conn) finishOne(a ack, broken bool) (ok bool) {
 		}
 	}()
 	if a.d != nil {
+		if !a.d.Ready() && c.lockedFlush() != nil {
+			broken = true // answers held back go out before a wait
+		}
 		if err := a.d.Wait(); err != nil && a.err == nil {
 			closeAnswer(a.answer)
 			a.answer, a.err = nil, err
@@ -569,7 +583,11 @@ func (c *conn) finishOne(a ack, broken bool) (ok bool) {
 		closeAnswer(a.answer)
 		return false
 	}
-	return c.write(a.id, a.answer, a.err, false)
+	h := holdNo
+	if more {
+		h = holdYes
+	}
+	return c.write(a.id, a.answer, a.err, h)
 }
 
 // finish writes the queued answers in order, each once its change is
@@ -584,14 +602,23 @@ func (c *conn) finish() {
 	for {
 		q.mu.Lock()
 		if len(q.items) == 0 {
-			q.running = false
-			q.items = nil
+			// Send what was held back, then stop unless more came meanwhile.
 			q.mu.Unlock()
-			return
+			if c.lockedFlush() != nil && !broken {
+				broken = true
+				c.kill()
+			}
+			q.mu.Lock()
+			if len(q.items) == 0 {
+				q.running = false
+				q.items = nil
+				q.mu.Unlock()
+				return
+			}
 		}
-		a := q.items[0]
+		a, more := q.items[0], len(q.items) > 1
 		q.mu.Unlock()
-		if !c.finishOne(a, broken) {
+		if !c.finishOne(a, broken, more) {
 			broken = true
 			c.kill()
 		}
@@ -688,9 +715,9 @@ func (c *conn) dispatch(plain []byte) (answer any, err error) {
 }
 
 // answerError sends an error answer (code 0 for success without data).
-func (c *conn) answerError(id string, we *wire.Error, mayHold bool) bool {
+func (c *conn) answerError(id string, we *wire.Error, h hold) bool {
 	buf := wire.AppendError(c.srv.answerBuf(sealRoom+192+len(we.Description)), id, we.Code, we.Description)
-	return c.send(buf, mayHold)
+	return c.send(buf, h)
 }
 
 // sealRoom is the room an answer's JSON is built behind: the frame header,
@@ -698,10 +725,10 @@ func (c *conn) answerError(id string, we *wire.Error, mayHold bool) bool {
 const sealRoom = framing.HeaderSize + handshake.Overhead
 
 // send seals the JSON in buf[sealRoom:] in place and writes the frame.
-func (c *conn) send(buf []byte, mayHold bool) bool {
+func (c *conn) send(buf []byte, h hold) bool {
 	c.wmu.Lock()
 	c.ch.SealInPlace(buf[framing.HeaderSize:])
-	ok := c.writeFrame(buf, mayHold) == nil
+	ok := c.writeFrame(buf, h) == nil
 	c.wmu.Unlock()
 	// buf has been written or copied: it is free from here.
 	if len(buf) >= reclaimSize {

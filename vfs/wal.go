@@ -65,6 +65,9 @@ type wal struct {
 
 	syncMu  sync.Mutex // one fsync or checkpoint at a time
 	durable int64      // LSN up to which the log is durable (syncMu)
+	// durableNow mirrors durable for readers that must not wait for syncMu
+	// (Deferred.Ready).
+	durableNow atomic.Int64
 }
 
 // failure returns the error that stopped the log, or nil.
@@ -450,6 +453,17 @@ func Defer(ctx context.Context) (context.Context, *Deferred) {
 // has to be waited for.
 func (d *Deferred) Pending() bool { return len(d.waits) > 0 }
 
+// Ready reports whether Wait would return without waiting for a log sync:
+// every change collected is already durable.
+func (d *Deferred) Ready() bool {
+	for _, w := range d.waits {
+		if w.lsn > w.s.wal.durableNow.Load() {
+			return false
+		}
+	}
+	return true
+}
+
 // Wait returns once every change collected is durable, running each one's
 // clean-up. An error (ErrIO: the log could not be synced) means a change is
 // not durable and must not be acknowledged; the store then refuses writes.
@@ -491,6 +505,7 @@ func (s *Store) waitDurable(lsn int64) error {
 		return w.fail(ioErr("syncing the log", err))
 	}
 	w.durable = target
+	w.durableNow.Store(target)
 	return nil
 }
 
@@ -569,6 +584,7 @@ func (s *Store) checkpoint() error {
 	}
 	w.size = 0
 	w.durable = w.appended.Load()
+	w.durableNow.Store(w.durable)
 	clear(w.dirty)
 	w.rootsDirty = false
 	w.limit = s.checkpointBytes

@@ -548,8 +548,8 @@ func TestDeferred(t *testing.T) {
 	if got := ff.syncs.Load(); got != syncs {
 		t.Fatalf("deferred changes synced the log %d times", got-syncs)
 	}
-	if !d.Pending() {
-		t.Fatal("nothing pending after 21 deferred changes")
+	if !d.Pending() || d.Ready() {
+		t.Fatal("nothing pending (or already durable) after 21 deferred changes")
 	}
 	if l := must[Listing](t)(s.GetDir(bg, app, P(t, "a"))); len(l.Files) != 20 {
 		t.Fatalf("deferred changes not visible: %d files", len(l.Files))
@@ -566,8 +566,22 @@ func TestDeferred(t *testing.T) {
 	if ok, _ := afero.Exists(mem, blobName(blob)); ok {
 		t.Fatal("the deleted file's content is still there after Wait")
 	}
-	if d.Pending() {
+	if d.Pending() || !d.Ready() {
 		t.Fatal("still pending after Wait")
+	}
+	// A change another sync already covered is ready without waiting.
+	ctx2, d2 := Defer(bg)
+	if _, err := s.CreateFile(ctx2, app, P(t, "a/late"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if d2.Ready() {
+		t.Fatal("ready before any sync")
+	}
+	if _, err := s.CreateFile(bg, app, P(t, "a/synced"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !d2.Ready() {
+		t.Fatal("not ready after a later change's sync covered it")
 	}
 	crashReopen(t, mem, dump(t, s))
 }
