@@ -176,6 +176,7 @@ type results struct {
 	Thr   map[string]map[string]map[int]float64 // kind -> op -> conns -> req/s
 	Files []transferResult
 	HS    map[string]float64 // "counter", "fixed", "floor-counter", "floor-fixed"
+	Sync  time.Duration      // median append + fsync of a small record on the store's disk
 	Sess  map[string]sessionMem
 }
 
@@ -263,6 +264,16 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		lat, err := s.latencies(kinds, op, n, 10)
 		if err != nil {
 			return fmt.Errorf("%s latency: %w", op, err)
+		}
+		if op == opCreateDelete {
+			d, err := dirOf("sync-floor")
+			if err != nil {
+				return err
+			}
+			if res.Sync, err = syncFloor(d, 2*n); err != nil {
+				return fmt.Errorf("sync floor: %w", err)
+			}
+			logf("sync floor: append + fsync p50 %s", res.Sync)
 		}
 		for _, kind := range kinds {
 			res.Lat[kind][op] = lat[kind]
