@@ -90,21 +90,7 @@ func (s *Store) CreateDir(ctx context.Context, r Root, p Path, private, versione
 	}
 	var info DirInfo
 	err := s.update(ctx, func() error {
-		if err := s.checkWritable(); err != nil {
-			return err
-		}
-		parent, name, err := s.resolveParent(r, p)
-		if err != nil {
-			return err
-		}
-		where := p[:len(p)-1]
-		if err := taken(parent, name, where); err != nil {
-			return err
-		}
-		if err := s.roomFor(parent, where); err != nil {
-			return err
-		}
-		id, err := s.newID()
+		parent, name, id, err := s.placeNew(r, p)
 		if err != nil {
 			return err
 		}
@@ -123,6 +109,31 @@ func (s *Store) CreateDir(ctx context.Context, r Root, p Path, private, versione
 		return nil
 	}, nil)
 	return info, err
+}
+
+// placeNew finds where a new entry at p goes and gives it an ID: the parent
+// (which must exist), the name (which must be free) with room for it, in a
+// store that takes writes. Caller holds s.mu for writing.
+func (s *Store) placeNew(r Root, p Path) (parent *dirNode, name string, id ID, err error) {
+	if err := s.checkWritable(); err != nil {
+		return nil, "", "", err
+	}
+	parent, name, err = s.resolveParent(r, p)
+	if err != nil {
+		return nil, "", "", err
+	}
+	where := p[:len(p)-1]
+	if err := taken(parent, name, where); err != nil {
+		return nil, "", "", err
+	}
+	if err := s.roomFor(parent, where); err != nil {
+		return nil, "", "", err
+	}
+	id, err = s.newID()
+	if err != nil {
+		return nil, "", "", err
+	}
+	return parent, name, id, nil
 }
 
 // preflight runs the checks every path operation starts with. empty is the

@@ -23,21 +23,7 @@ func (s *Store) CreateFile(ctx context.Context, r Root, p Path, meta []byte) (Fi
 	}
 	var info FileInfo
 	err := s.update(ctx, func() error {
-		if err := s.checkWritable(); err != nil {
-			return err
-		}
-		parent, name, err := s.resolveParent(r, p)
-		if err != nil {
-			return err
-		}
-		where := p[:len(p)-1]
-		if err := taken(parent, name, where); err != nil {
-			return err
-		}
-		if err := s.roomFor(parent, where); err != nil {
-			return err
-		}
-		id, err := s.newID()
+		parent, name, id, err := s.placeNew(r, p)
 		if err != nil {
 			return err
 		}

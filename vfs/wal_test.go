@@ -526,15 +526,18 @@ func TestReplaySkipsRemovedManifest(t *testing.T) {
 	crashReopen(t, mem, dump(t, s))
 }
 
+// blobOf is the blob holding the content of the file name in the root of app.
+func blobOf(s *Store, name string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.roots[app.String()].files[name].blob
+}
+
 // TestDeferred: under Defer a change returns applied but not synced, its
 // clean-up waits with it, and one Wait syncs every change collected.
 func TestDeferred(t *testing.T) {
 	s, ff, mem := seedFaultStore(t, Options{})
-	blob := func() string {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		return s.roots[app.String()].files["f"].blob
-	}()
+	blob := blobOf(s, "f")
 	ctx, d := Defer(bg)
 	syncs := ff.syncs.Load()
 	for i := range 20 {
@@ -588,11 +591,7 @@ func TestDeferred(t *testing.T) {
 
 func TestDeferredSyncFailure(t *testing.T) {
 	s, ff, mem := seedFaultStore(t, Options{})
-	blob := func() string {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		return s.roots[app.String()].files["f"].blob
-	}()
+	blob := blobOf(s, "f")
 	ctx, d := Defer(bg)
 	if err := s.DeleteFile(ctx, app, P(t, "f")); err != nil {
 		t.Fatal(err)
