@@ -129,6 +129,11 @@ type Client struct {
 	err     error                    // set when the reader stops
 	hashing int                      // large requests sent whose id is still being computed
 	hashed  *sync.Cond               // signalled (with mu) when one of them is registered
+	// unhashed is the one large request (counter mode only) sent without
+	// computing its id: an answer whose id matches no other pending request
+	// is its answer. Only one at a time, so no answer can be mistaken for
+	// another's; counter-mode boxes never repeat, so no id is shared.
+	unhashed chan result
 
 	done chan struct{} // closed when the reader goroutine ends
 }
@@ -267,6 +272,10 @@ func (c *Client) readLoop(fr *framing.Reader) {
 		}
 		delete(c.pending, id)
 	}
+	if c.unhashed != nil {
+		c.unhashed <- result{err: err}
+		c.unhashed = nil
+	}
 	c.mu.Unlock()
 }
 
@@ -281,7 +290,11 @@ func (c *Client) deliver(id string, r result) {
 		q = c.pending[id]
 	}
 	if len(q) == 0 {
-		return // an answer nobody waits for (e.g. an unassociated error)
+		if c.unhashed != nil {
+			c.unhashed <- r
+			c.unhashed = nil
+		}
+		return // else an answer nobody waits for
 	}
 	q[0] <- r
 	if len(q) == 1 {
@@ -415,12 +428,20 @@ func (c *Client) send(frame []byte) (<-chan result, error) {
 		return nil, c.err
 	}
 	var err error
-	if len(box) < hashAside {
+	switch {
+	case len(box) < hashAside:
 		id := wire.ID(box)
 		c.pending[id] = append(c.pending[id], w)
 		c.mu.Unlock()
 		err = framing.WriteFramed(c.nc, frame)
-	} else {
+	case c.mode == handshake.Counter && c.unhashed == nil:
+		// The launcher hashes the request to make the answer's id; this
+		// side need not (see unhashed), which on two cores leaves the
+		// launcher both of them.
+		c.unhashed = w
+		c.mu.Unlock()
+		err = framing.WriteFramed(c.nc, frame)
+	default:
 		// Hash on one core while the frame goes out (and the launcher reads,
 		// hashes and opens it) on the other. The reader waits for the id
 		// before it gives up on an answer.
