@@ -28,9 +28,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/safe-launcher/launcher/framing"
 	"github.com/safe-launcher/launcher/handshake"
+	"github.com/safe-launcher/launcher/internal/bigbuf"
 	"github.com/safe-launcher/launcher/wire"
 )
 
@@ -136,7 +138,19 @@ type Client struct {
 	unhashed chan result
 
 	done chan struct{} // closed when the reader goroutine ends
+
+	// big keeps the last large request's frame buffer for a moment, for the
+	// next one: a burst of uploads then encodes into memory already faulted
+	// in instead of allocating, zeroing and faulting in each frame's size.
+	big *bigbuf.Cache
 }
+
+// bigFrame is the frame size from which its buffer is kept for the next
+// large request; bigKeep is how long it is kept unused.
+const (
+	bigFrame = 1 << 20
+	bigKeep  = 2 * time.Second
+)
 
 type result struct {
 	data json.RawMessage
@@ -203,7 +217,8 @@ func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o opti
 		return nil, fmt.Errorf("client: handshake: %w", ctx.Err())
 	}
 	_ = nc.SetDeadline(timeZero)
-	c := &Client{nc: nc, ch: ch, mode: o.mode, pending: map[string][]chan result{}, done: make(chan struct{})}
+	c := &Client{nc: nc, ch: ch, mode: o.mode, pending: map[string][]chan result{}, done: make(chan struct{}),
+		big: bigbuf.New(bigKeep, nil)}
 	c.hashed = sync.NewCond(&c.mu)
 	// Answers are read through a buffer: a small answer's header and body
 	// come in one read (a large body bypasses the buffer).
@@ -218,6 +233,7 @@ func (c *Client) Mode() string { return c.mode.String() }
 func (c *Client) Close() error {
 	err := c.nc.Close()
 	<-c.done
+	c.big.Close()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
@@ -317,7 +333,7 @@ type envelope struct {
 // into the frame (the same bytes encoding/json would make); answers of types
 // that implement wire.Decoder are decoded in the answer's buffer.
 func (c *Client) Call(ctx context.Context, endpoint string, data, out any) error {
-	frame, err := envelopeFrame(endpoint, data)
+	frame, err := c.envelopeFrame(endpoint, data)
 	if err != nil {
 		return fmt.Errorf("client: encoding %s: %w", endpoint, err)
 	}
@@ -350,7 +366,7 @@ type sizeHinter interface{ EncodedSize() int }
 
 // envelopeFrame builds {"endpoint":E,"data":D} behind sealRoom bytes, as
 // json.Marshal(envelope{E, D}) would write it.
-func envelopeFrame(endpoint string, data any) ([]byte, error) {
+func (c *Client) envelopeFrame(endpoint string, data any) ([]byte, error) {
 	a, fast := data.(wire.JSONAppender)
 	fast = (fast || data == nil) && plainASCII(endpoint)
 	if !fast {
@@ -364,7 +380,15 @@ func envelopeFrame(endpoint string, data any) ([]byte, error) {
 	if h, ok := data.(sizeHinter); ok {
 		hint += h.EncodedSize()
 	}
-	buf := make([]byte, sealRoom, sealRoom+len(endpoint)+hint)
+	n := sealRoom + len(endpoint) + hint
+	var buf []byte
+	if n >= bigFrame {
+		buf = c.big.Get(n)
+	}
+	if buf == nil {
+		buf = make([]byte, 0, n)
+	}
+	buf = buf[:sealRoom]
 	buf = append(buf, `{"endpoint":"`...)
 	buf = append(buf, endpoint...)
 	buf = append(buf, '"')
@@ -467,6 +491,9 @@ func (c *Client) send(frame []byte) (<-chan result, error) {
 		// A partial write desynchronises the stream; the reader then fails
 		// every pending request, this one included.
 		c.nc.Close()
+	}
+	if cap(frame) >= bigFrame {
+		c.big.Put(frame) // sent (and hashed): free for the next large request
 	}
 	return w, nil
 }

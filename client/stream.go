@@ -82,7 +82,7 @@ func (r *FileReader) Size() int64 { return r.size }
 // request sends the get-file of the chunk at r.next.
 func (r *FileReader) request() error {
 	req := wire.GetFileRequest{IsPathShared: r.opt.Shared, FilePath: r.path, Offset: r.next, Length: int64(r.opt.ChunkSize), IncludeMetadata: true}
-	frame, err := envelopeFrame(ep10("nfs", "get-file"), req)
+	frame, err := r.c.envelopeFrame(ep10("nfs", "get-file"), req)
 	if err != nil {
 		return err
 	}
@@ -249,7 +249,7 @@ func (w *FileWriter) sendReq(request string, data wire.JSONAppender) error {
 			return err
 		}
 	}
-	frame, err := envelopeFrame(ep10("nfs", request), data)
+	frame, err := w.c.envelopeFrame(ep10("nfs", request), data)
 	if err != nil {
 		return err
 	}

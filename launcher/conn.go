@@ -15,7 +15,6 @@ import (
 	"net"
 	"os"
 	"reflect"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -372,10 +371,20 @@ func (c *conn) frame(size uint64) bool {
 	}
 	defer c.srv.budget.release(n)
 
+	var buf []byte
+	release := func() {}
+	if size >= bigFrame {
+		// Read into the last large request's buffer if it is free; give the
+		// body back once nothing refers to it (its answer is written).
+		buf = c.srv.big.Get(int(size))
+		release = func() { c.srv.big.Put(buf) }
+	}
 	c.body.start(size)
-	body, err := c.fr.ReadBody(nil, size)
+	body, err := c.fr.ReadBody(buf, size)
+	buf = body
 	c.body.stop()
 	if err != nil {
+		release()
 		if isTimeout(err) && !c.stopping.Load() {
 			c.log.Info("frame body stalled: ending the session", "app", c.appID, "claimed", size, "received", len(body))
 		}
@@ -398,26 +407,23 @@ func (c *conn) frame(size uint64) bool {
 	if openErr != nil {
 		c.log.Info("message did not decrypt", "app", c.appID, "bytes", len(body))
 		ok := c.reply(id, nil, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"})
+		release()
 		// In counter mode the peer's nonce sequence can no longer be trusted.
 		return ok && c.mode == handshake.Fixed
 	}
-	ok := c.execute(id, plain)
-	if len(body) >= reclaimSize {
-		reclaim() // body is dead from here
-	}
-	return ok
+	return c.execute(id, plain, release)
 }
 
-// reclaimSize is the frame size from which a frame's buffer is collected as
-// soon as it is done with.
-const reclaimSize = 16 << 20
-
-// reclaim runs a collection so that the memory of a large frame just done
-// with is reused by the next one instead of the heap growing to twice its
-// size (the collector's default pacing): with frames of tens of MiB the
-// daemon's peak memory stays near one frame per transfer. It costs a few
-// milliseconds beside the hundreds a frame that large takes.
-func reclaim() { runtime.GC() }
+// bigFrame is the message size from which a request body's or an answer's
+// buffer is kept for the next large message (Server.big) rather than left to
+// the collector: a burst of uploads or downloads then uses memory already
+// faulted in, instead of allocating, zeroing and faulting in the size of
+// each. It is let go, and collected at once (so that the daemon's memory
+// comes back down to its idle size), after bigKeep without a large message.
+const (
+	bigFrame = 1 << 20
+	bigKeep  = 2 * time.Second
+)
 
 // refuseFrame answers a frame that could not get in-flight budget: its body is
 // read and discarded while hashed, and a busy error is sent.
@@ -437,7 +443,9 @@ func (c *conn) refuseFrame(size uint64) bool {
 
 // execute routes and runs one decrypted request and answers it (or queues
 // its answer, see acks).
-func (c *conn) execute(id string, plain []byte) bool {
+// release gives the request's buffer back; it runs once the answer, which
+// may refer to it, is written.
+func (c *conn) execute(id string, plain []byte, release func()) bool {
 	start := time.Now()
 	answer, err := c.dispatch(plain)
 	if err != nil {
@@ -458,9 +466,14 @@ func (c *conn) execute(id string, plain []byte) bool {
 		// next requests, which run now; its answer waits until it is durable.
 		d := c.dd
 		c.dctx, c.dd = vfs.Defer(c.ctx)
-		return c.queue(ack{d: d, id: id, answer: answer, err: err})
+		return c.queue(ack{d: d, id: id, answer: answer, err: err, release: release})
 	}
-	return c.reply(id, answer, err)
+	if !c.acks.idle() {
+		return c.queue(ack{id: id, answer: answer, err: err, release: release})
+	}
+	ok := c.write(id, answer, err, holdIfMore)
+	release()
+	return ok
 }
 
 // reply answers a request from the serve goroutine: at once if no answer is
@@ -510,12 +523,14 @@ func (c *conn) write(id string, answer any, err error, h hold) bool {
 	return c.send(buf, h)
 }
 
-// ack is a queued answer; d, if not nil, must be waited for first.
+// ack is a queued answer; d, if not nil, must be waited for first; release,
+// if not nil, runs once the answer is written (or dropped).
 type ack struct {
-	d      *vfs.Deferred
-	id     string
-	answer any
-	err    error
+	d       *vfs.Deferred
+	id      string
+	answer  any
+	err     error
+	release func()
 }
 
 // maxAcks is how many answers a session queues before the serve goroutine
@@ -563,6 +578,9 @@ func (c *conn) queue(a ack) bool {
 // back if more is true and it is small). It reports whether the session can
 // go on; a panic ends it.
 func (c *conn) finishOne(a ack, broken, more bool) (ok bool) {
+	if a.release != nil {
+		defer a.release()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("panic answering a queued request", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -731,8 +749,8 @@ func (c *conn) send(buf []byte, h hold) bool {
 	ok := c.writeFrame(buf, h) == nil
 	c.wmu.Unlock()
 	// buf has been written or copied: it is free from here.
-	if len(buf) >= reclaimSize {
-		reclaim()
+	if cap(buf) >= bigFrame {
+		c.srv.big.Put(buf) // a large answer's buffer serves the next large message
 	} else {
 		c.srv.recycle(buf)
 	}
@@ -756,6 +774,9 @@ func (s *Server) answerBuf(n int) []byte {
 		return (*p)[:sealRoom]
 	}
 	if n > maxAnswerBuf {
+		if b := s.big.Get(n); b != nil {
+			return b[:sealRoom]
+		}
 		return make([]byte, sealRoom, n)
 	}
 	return make([]byte, sealRoom, max(n, minAnswerBuf))

@@ -1,6 +1,8 @@
 package launcher
 
 import (
+	"runtime"
+
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/safe-launcher/launcher/framing"
+	"github.com/safe-launcher/launcher/internal/bigbuf"
 	"github.com/safe-launcher/launcher/route"
 	"github.com/safe-launcher/launcher/wire"
 )
@@ -37,6 +40,9 @@ type Server struct {
 	budget *budget
 	start  time.Time
 	bufs   sync.Pool // of *[]byte: answer buffers (conn.go)
+	// big keeps the body buffer of the last large request for a moment, for
+	// the next one (a burst of uploads); it is collected once let go.
+	big *bigbuf.Cache
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // accepted and not yet finished
@@ -73,6 +79,7 @@ func New(cfg Config, apps Apps, modules ...Module) (*Server, error) {
 		tokens: newTokens(cfg.Rand, cfg.Now, cfg.TokenTTL),
 		budget: newBudget(cfg.InFlightBudget),
 		start:  cfg.Now(),
+		big:    bigbuf.New(bigKeep, runtime.GC),
 		conns:  map[*conn]struct{}{},
 		lns:    map[net.Listener]struct{}{},
 	}, nil
@@ -299,6 +306,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	grace := time.NewTimer(s.cfg.ShutdownGrace)
 	defer grace.Stop()
+	defer s.big.Close()
 	select {
 	case <-done:
 		return nil
