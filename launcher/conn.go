@@ -466,7 +466,13 @@ func (c *conn) execute(id string, plain []byte, release func()) bool {
 		// next requests, which run now; its answer waits until it is durable.
 		d := c.dd
 		c.dctx, c.dd = vfs.Defer(c.ctx)
-		return c.queue(ack{d: d, id: id, answer: answer, err: err, release: release})
+		a := ack{d: d, id: id, answer: answer, err: err, release: release}
+		if c.in.Buffered() == 0 && c.acks.idle() {
+			// No other request is here to run meanwhile: wait on this
+			// goroutine rather than hand the answer to a finisher.
+			return c.finishOne(a, false, false)
+		}
+		return c.queue(a)
 	}
 	if !c.acks.idle() {
 		return c.queue(ack{id: id, answer: answer, err: err, release: release})

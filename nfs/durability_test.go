@@ -48,11 +48,11 @@ func (h hookedFile) Sync() error {
 }
 
 // TestPipelinedChangesShareSyncs drives one connection of the real daemon
-// with 32 pipelined create-file requests and a get-dir behind them, while the
-// store's first log sync is held: every create runs (the store holds all 32
-// files) but no answer arrives before the sync is released, the get-dir's
-// answer does not overtake theirs, and then all 32 changes are made durable
-// by at most two syncs.
+// with pipelined create-file requests while the store's log syncs are held.
+// A first create is sent alone and held in its sync; 31 more are sent behind
+// it. Once it is released, the 31 all run while the next sync is held (the
+// store holds all 32 files) but none is answered, and a get-dir sent behind
+// them does not overtake them; released, they all take one more sync or two.
 func TestPipelinedChangesShareSyncs(t *testing.T) {
 	hfs := &syncHookFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())}
 	store, err := vfs.Open(hfs, vfs.Options{})
@@ -63,30 +63,48 @@ func TestPipelinedChangesShareSyncs(t *testing.T) {
 	c := d.Dial(t, a.ID)
 	ctx := ctxT(t)
 	require.NoError(t, c.CreateDir(ctx, mkdir("d")))
+	root := vfs.AppRoot(a.RootDir)
+	files := func() int {
+		l, err := store.GetDir(ctx, root, vfs.Path{"d"})
+		if err != nil {
+			return -1
+		}
+		return len(l.Files)
+	}
 
-	release := make(chan struct{})
-	unblock := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(unblock) // before the daemon stops, should the test fail early
-	var once sync.Once
+	// The first two syncs wait for their gate; the test opens them.
+	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	opens := [2]func(){sync.OnceFunc(func() { close(gates[0]) }), sync.OnceFunc(func() { close(gates[1]) })}
+	t.Cleanup(func() { opens[0](); opens[1]() }) // before the daemon stops, should the test fail early
+	var nth atomic.Int64
+	hold := func() {
+		if k := nth.Add(1) - 1; k < 2 {
+			<-gates[k]
+		}
+	}
 	hfs.syncs.Store(0)
-	hold := func() { once.Do(func() { <-release }) }
 	hfs.hook.Store(&hold)
 
 	const n = 32
 	var answered atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, n)
-	for i := range n {
+	create := func(i int) {
 		wg.Go(func() {
 			errs[i] = c.CreateFile(ctx, wire.CreateFileRequest{FilePath: fmt.Sprintf("d/f%02d", i), UserMetadata: wire.Bytes{}})
 			answered.Add(1)
 		})
 	}
-	root := vfs.AppRoot(a.RootDir)
-	require.Eventually(t, func() bool {
-		l, err := store.GetDir(ctx, root, vfs.Path{"d"})
-		return err == nil && len(l.Files) == n
-	}, 10*time.Second, time.Millisecond, "the pipelined creates did not all run while the first sync was held")
+	create(0)
+	require.Eventually(t, func() bool { return files() == 1 && nth.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the first create did not reach its sync")
+	for i := 1; i < n; i++ {
+		create(i)
+	}
+	time.Sleep(100 * time.Millisecond) // let them reach the daemon, stuck in the first
+	opens[0]()
+	require.Eventually(t, func() bool { return files() == n }, 10*time.Second, time.Millisecond,
+		"the pipelined creates did not all run while a sync was held")
 
 	var listed atomic.Int64
 	listDone := make(chan struct{})
@@ -98,19 +116,19 @@ func TestPipelinedChangesShareSyncs(t *testing.T) {
 		}
 	}()
 	time.Sleep(50 * time.Millisecond)
-	assert.Zero(t, answered.Load(), "a change was acknowledged before its log sync")
+	assert.LessOrEqual(t, answered.Load(), int64(1), "a change was acknowledged before its log sync")
 	select {
 	case <-listDone:
 		t.Fatal("get-dir answered before the changes queued ahead of it")
 	default:
 	}
 
-	unblock()
+	opens[1]()
 	wg.Wait()
 	<-listDone
 	for i, err := range errs {
 		require.NoError(t, err, "create %d", i)
 	}
 	assert.Equal(t, int64(n), listed.Load())
-	assert.LessOrEqual(t, hfs.syncs.Load(), int64(2), "32 pipelined changes on one connection took %d log syncs", hfs.syncs.Load())
+	assert.LessOrEqual(t, hfs.syncs.Load(), int64(4), "32 pipelined changes on one connection took %d log syncs", hfs.syncs.Load())
 }
