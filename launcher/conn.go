@@ -87,6 +87,7 @@ type conn struct {
 func newConn(parent context.Context, s *Server, nc net.Conn, seq uint64) *conn {
 	c := &conn{srv: s, nc: nc, seq: seq, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(parent))
+	c.acks.cond.L = &c.acks.mu
 	return c
 }
 
@@ -406,8 +407,7 @@ func (c *conn) frame(size uint64) bool {
 	id := base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
 	if openErr != nil {
 		c.log.Info("message did not decrypt", "app", c.appID, "bytes", len(body))
-		ok := c.reply(id, nil, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"})
-		release()
+		ok := c.reply(id, nil, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"}, release)
 		// In counter mode the peer's nonce sequence can no longer be trusted.
 		return ok && c.mode == handshake.Fixed
 	}
@@ -438,13 +438,12 @@ func (c *conn) refuseFrame(size uint64) bool {
 	c.ch.Skip()
 	id := base64.StdEncoding.EncodeToString(h.Sum(nil))
 	c.log.Warn("frame refused: in-flight budget exhausted", "app", c.appID, "bytes", size)
-	return c.reply(id, nil, &wire.Error{Code: wire.CodeBusy, Description: fmt.Sprintf("the launcher is busy: a %d-byte frame did not fit the in-flight budget; retry later", size)})
+	return c.reply(id, nil, &wire.Error{Code: wire.CodeBusy, Description: fmt.Sprintf("the launcher is busy: a %d-byte frame did not fit the in-flight budget; retry later", size)}, nil)
 }
 
 // execute routes and runs one decrypted request and answers it (or queues
-// its answer, see acks).
-// release gives the request's buffer back; it runs once the answer, which
-// may refer to it, is written.
+// its answer, see acks). release gives the request's buffer back; it runs
+// once the answer, which may refer to it, is written.
 func (c *conn) execute(id string, plain []byte, release func()) bool {
 	start := time.Now()
 	answer, err := c.dispatch(plain)
@@ -474,21 +473,21 @@ func (c *conn) execute(id string, plain []byte, release func()) bool {
 		}
 		return c.queue(a)
 	}
-	if !c.acks.idle() {
-		return c.queue(ack{id: id, answer: answer, err: err, release: release})
-	}
-	ok := c.write(id, answer, err, holdIfMore)
-	release()
-	return ok
+	return c.reply(id, answer, err, release)
 }
 
 // reply answers a request from the serve goroutine: at once if no answer is
 // queued, else behind the queued ones, keeping the answers in request order.
-func (c *conn) reply(id string, answer any, err error) bool {
+// release, if not nil, runs once the answer is written.
+func (c *conn) reply(id string, answer any, err error, release func()) bool {
 	if !c.acks.idle() {
-		return c.queue(ack{id: id, answer: answer, err: err})
+		return c.queue(ack{id: id, answer: answer, err: err, release: release})
 	}
-	return c.write(id, answer, err, holdIfMore)
+	ok := c.write(id, answer, err, holdIfMore)
+	if release != nil {
+		release()
+	}
+	return ok
 }
 
 // write encodes, seals and writes the answer to a request: err's code, or
@@ -564,9 +563,6 @@ func (q *ackQueue) idle() bool {
 func (c *conn) queue(a ack) bool {
 	q := &c.acks
 	q.mu.Lock()
-	if q.cond.L == nil {
-		q.cond.L = &q.mu
-	}
 	for len(q.items) >= maxAcks {
 		q.cond.Wait()
 	}
@@ -589,7 +585,7 @@ func (c *conn) finishOne(a ack, broken, more bool) (ok bool) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("panic answering a queued request", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.log.Error("panic answering a request", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			ok = false
 		}
 	}()
