@@ -1,8 +1,11 @@
 package nfs_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/launcher/launchertest"
 	"github.com/safe-launcher/launcher/nfs"
+	"github.com/safe-launcher/launcher/route"
 	"github.com/safe-launcher/launcher/vfs"
 	"github.com/safe-launcher/launcher/wire"
 )
@@ -131,4 +135,88 @@ func TestPipelinedChangesShareSyncs(t *testing.T) {
 	}
 	assert.Equal(t, int64(n), listed.Load())
 	assert.LessOrEqual(t, hfs.syncs.Load(), int64(4), "32 pipelined changes on one connection took %d log syncs", hfs.syncs.Load())
+}
+
+// echoModule answers test/echo with the request's own data: an answer that
+// points into the request's buffer.
+type echoModule struct{}
+
+func (echoModule) Register(t *route.Table) {
+	t.Handle("test", "echo", wire.V1_0, func(_ context.Context, _ route.Caller, data json.RawMessage) (any, error) {
+		return data, nil
+	})
+}
+
+// TestQueuedAnswersKeepTheirRequestBuffers: answers that point into their
+// request's buffer (echoes of 1 MiB and more) queue behind a change waiting
+// for its log sync while later large requests are read, which would reuse a
+// buffer given back too early (the daemon keeps the last large one for the
+// next). Every echo must come back intact.
+func TestQueuedAnswersKeepTheirRequestBuffers(t *testing.T) {
+	hfs := &syncHookFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())}
+	store, err := vfs.Open(hfs, vfs.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	d := launchertest.Start(t, launcher.Config{}, nfs.New(store), echoModule{})
+	a := d.AddAppWithRoot(t, store, "echoer", false)
+	c := d.Dial(t, a.ID)
+	ctx := ctxT(t)
+	files := func() int {
+		l, err := store.GetDir(ctx, vfs.AppRoot(a.RootDir), nil)
+		if err != nil {
+			return -1
+		}
+		return len(l.Files)
+	}
+
+	// The first create waits for the first sync on the serve goroutine; the
+	// second, with the echoes already behind it, goes to the finisher and
+	// waits for the second sync there, and the echoes queue behind it.
+	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	opens := [2]func(){sync.OnceFunc(func() { close(gates[0]) }), sync.OnceFunc(func() { close(gates[1]) })}
+	t.Cleanup(func() { opens[0](); opens[1]() })
+	var nth atomic.Int64
+	hold := func() {
+		if k := nth.Add(1) - 1; k < 2 {
+			<-gates[k]
+		}
+	}
+	hfs.hook.Store(&hold)
+
+	var wg sync.WaitGroup
+	created := make([]error, 2)
+	create := func(i int) {
+		wg.Go(func() {
+			created[i] = c.CreateFile(ctx, wire.CreateFileRequest{FilePath: fmt.Sprintf("held%d", i), UserMetadata: wire.Bytes{}})
+		})
+	}
+	create(0)
+	require.Eventually(t, func() bool { return files() == 1 && nth.Load() == 1 }, 10*time.Second, time.Millisecond)
+	create(1)
+	time.Sleep(50 * time.Millisecond) // create 1 is sent before the echoes
+
+	const n = 6
+	got := make([]string, n)
+	want := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		want[i] = strings.Repeat(string(rune('a'+i)), 1<<20+i*4096)
+		wg.Go(func() {
+			var out struct{ V string }
+			errs[i] = c.Call(ctx, "safe-api/v1.0/test/echo", map[string]string{"V": want[i]}, &out)
+			got[i] = out.V
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // the echoes reach the daemon, stuck in create 0
+	opens[0]()
+	require.Eventually(t, func() bool { return files() == 2 && nth.Load() == 2 }, 10*time.Second, time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // the echoes run and queue behind create 1
+	opens[1]()
+	wg.Wait()
+	require.NoError(t, created[0])
+	require.NoError(t, created[1])
+	for i := range n {
+		require.NoError(t, errs[i])
+		assert.True(t, got[i] == want[i], "echo %d came back changed (%d bytes, want %d)", i, len(got[i]), len(want[i]))
+	}
 }
