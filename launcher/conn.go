@@ -370,16 +370,30 @@ func (c *conn) frame(size uint64) bool {
 	if !c.srv.budget.acquire(c.ctx, n, cfg.BudgetWait) {
 		return c.refuseFrame(size)
 	}
-	defer c.srv.budget.release(n)
-
+	// The frame holds its budget, and its buffer, until its answer is
+	// written (its answer may wait for the store, and may point into it):
+	// release runs then, once, on every path.
 	var buf []byte
-	release := func() {}
 	if size >= bigFrame {
-		// Read into the last large request's buffer if it is free; give the
-		// body back once nothing refers to it (its answer is written).
+		// Read into the last large request's buffer if it is free.
 		buf = c.srv.big.Get(int(size))
-		release = func() { c.srv.big.Put(buf) }
 	}
+	var released atomic.Bool
+	release := func() {
+		if released.Swap(true) {
+			return
+		}
+		c.srv.budget.release(n)
+		if size >= bigFrame {
+			c.srv.big.Put(buf)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			release() // the connection's recover logs the panic and ends it
+			panic(r)
+		}
+	}()
 	c.body.start(size)
 	body, err := c.fr.ReadBody(buf, size)
 	buf = body

@@ -1,6 +1,7 @@
 package nfs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -219,4 +220,64 @@ func TestQueuedAnswersKeepTheirRequestBuffers(t *testing.T) {
 		require.NoError(t, errs[i])
 		assert.True(t, got[i] == want[i], "echo %d came back changed (%d bytes, want %d)", i, len(got[i]), len(want[i]))
 	}
+}
+
+// TestQueuedChangeHoldsItsBudget: a change whose answer waits (queued behind
+// its log sync) keeps its frame's in-flight budget until the answer is
+// written, so requests queued in sessions stay within the budget.
+func TestQueuedChangeHoldsItsBudget(t *testing.T) {
+	hfs := &syncHookFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())}
+	store, err := vfs.Open(hfs, vfs.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	d := launchertest.Start(t, launcher.Config{}, nfs.New(store))
+	a := d.AddAppWithRoot(t, store, "budgeted", false)
+	c := d.Dial(t, a.ID)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "big", UserMetadata: wire.Bytes{}}))
+	root := vfs.AppRoot(a.RootDir)
+
+	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	opens := [2]func(){sync.OnceFunc(func() { close(gates[0]) }), sync.OnceFunc(func() { close(gates[1]) })}
+	t.Cleanup(func() { opens[0](); opens[1]() })
+	var nth atomic.Int64
+	hold := func() {
+		if k := nth.Add(1) - 1; k < 2 {
+			<-gates[k]
+		}
+	}
+	hfs.hook.Store(&hold)
+
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		errs[0] = c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "first", UserMetadata: wire.Bytes{}})
+	})
+	require.Eventually(t, func() bool { return nth.Load() == 1 }, 10*time.Second, time.Millisecond)
+	// Behind the first create (held in the first sync on the serve
+	// goroutine): a second create, which goes to the finisher and waits for
+	// the second sync there since the upload is already behind it, and the
+	// upload, whose answer then queues behind it.
+	wg.Go(func() {
+		errs[1] = c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "second", UserMetadata: wire.Bytes{}})
+	})
+	time.Sleep(50 * time.Millisecond)
+	content := bytes.Repeat([]byte("x"), 1<<20)
+	wg.Go(func() {
+		errs[2] = c.ModifyFile(ctx, wire.ModifyFileRequest{FilePath: "big", NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: content}}})
+	})
+	time.Sleep(100 * time.Millisecond) // both reach the daemon, stuck in the first create
+	opens[0]()
+	require.Eventually(t, func() bool {
+		fi, err := store.StatFile(ctx, root, vfs.Path{"big"})
+		return err == nil && fi.Size == 1<<20 && nth.Load() == 2
+	}, 10*time.Second, time.Millisecond, "the upload did not run")
+	// The upload's answer now waits for the second sync in the finisher.
+	assert.GreaterOrEqual(t, d.Srv.Stats().InFlightBytes, int64(len(content)), "a queued change gave its budget back before its answer")
+	opens[1]()
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "request %d", i)
+	}
+	require.Eventually(t, func() bool { return d.Srv.Stats().InFlightBytes == 0 }, 5*time.Second, time.Millisecond)
 }
