@@ -3,6 +3,7 @@ package vfs
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var errInjected = errors.New("injected fault /secret/host/path")
@@ -604,4 +607,51 @@ func TestDeferredSyncFailure(t *testing.T) {
 	if _, err := s.CreateFile(bg, app, P(t, "m"), nil); !errors.Is(err, ErrIO) {
 		t.Fatalf("write after a failed deferred sync: %v", err)
 	}
+}
+
+// TestOpenReplaysLegacyJournal: a store written before the log may hold a
+// journal.json of a multi-manifest commit that a crash interrupted; Open
+// finishes it (writes every manifest in it) and removes it. A journal naming
+// anything but a manifest or roots.json is ErrCorrupt.
+func TestOpenReplaysLegacyJournal(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	s := openT(t, mem, Options{})
+	must[DirInfo](t)(s.CreateRoot(app))
+	a := mkdir(t, s, app, "a")
+	renamed := must[DirInfo](t)(s.ModifyDir(bg, app, P(t, "a"), DirChange{Name: ptr("b")}))
+	s.mu.Lock()
+	rootW, err := s.manifestWrite(s.roots[app.String()])
+	require.NoError(t, err)
+	dirW, err := s.manifestWrite(s.dirs[a.ID])
+	require.NoError(t, err)
+	s.mu.Unlock()
+	require.NoError(t, s.Close())
+
+	// Put the root's manifest back as it was before the rename, as if the
+	// crash came after the journal and before its manifests.
+	legacy := func(ws ...write) []byte {
+		j := journal{V: 1}
+		for _, w := range ws {
+			j.Writes = append(j.Writes, journalWrite{Name: w.name, Data: w.data})
+		}
+		b, err := json.Marshal(j)
+		require.NoError(t, err)
+		return b
+	}
+	stale := bytes.Replace(rootW.data, []byte(`"b":`), []byte(`"a":`), 1)
+	require.NotEqual(t, string(rootW.data), string(stale))
+	require.NoError(t, afero.WriteFile(mem, rootW.name, stale, 0o600))
+	require.NoError(t, afero.WriteFile(mem, journalName, legacy(rootW, dirW), 0o600))
+	s2 := openT(t, mem, Options{})
+	l := must[Listing](t)(s2.GetDir(bg, app, nil))
+	require.Len(t, l.Dirs, 1)
+	assert.Equal(t, "b", l.Dirs[0].Name)
+	assert.Equal(t, renamed.Modified, l.Dirs[0].Modified)
+	ok, _ := afero.Exists(mem, journalName)
+	assert.False(t, ok, "journal left after replay")
+	require.NoError(t, s2.Close())
+
+	require.NoError(t, afero.WriteFile(mem, journalName, legacy(write{name: "../escape", data: []byte("{}")}), 0o600))
+	_, err = Open(mem, Options{})
+	assert.ErrorIs(t, err, ErrCorrupt)
 }
