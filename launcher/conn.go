@@ -432,8 +432,9 @@ func (c *conn) frame(size uint64) bool {
 // buffer is kept for the next large message (Server.big) rather than left to
 // the collector: a burst of uploads or downloads then uses memory already
 // faulted in, instead of allocating, zeroing and faulting in the size of
-// each. It is let go, and collected at once (so that the daemon's memory
-// comes back down to its idle size), after bigKeep without a large message.
+// each. It is let go after bigKeep without a large message, and the memory
+// is then collected and returned to the operating system at once
+// (debug.FreeOSMemory), so that an idle daemon is back to its idle size.
 const (
 	bigFrame = 1 << 20
 	bigKeep  = 2 * time.Second

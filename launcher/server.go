@@ -1,7 +1,7 @@
 package launcher
 
 import (
-	"runtime"
+	"runtime/debug"
 
 	"context"
 	"errors"
@@ -79,7 +79,7 @@ func New(cfg Config, apps Apps, modules ...Module) (*Server, error) {
 		tokens: newTokens(cfg.Rand, cfg.Now, cfg.TokenTTL),
 		budget: newBudget(cfg.InFlightBudget),
 		start:  cfg.Now(),
-		big:    bigbuf.New(bigKeep, runtime.GC),
+		big:    bigbuf.New(bigKeep, debug.FreeOSMemory),
 		conns:  map[*conn]struct{}{},
 		lns:    map[net.Listener]struct{}{},
 	}, nil
