@@ -502,29 +502,3 @@ func TestLimitTrickledFrameReleasesBudget(t *testing.T) {
 		"a trickled frame must not hold its budget past its overall deadline")
 	probe(t, d, app.ID)
 }
-
-// TestLimitMemoryComesBack: after a large request the daemon keeps its
-// buffer only for a moment (for the next large one), then gives the memory
-// back to the operating system, so that an idle daemon is small again.
-func TestLimitMemoryComesBack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the buffer to be let go")
-	}
-	d, app := start(t, launcher.Config{})
-	c := d.Dial(t, app.ID)
-	v := strings.Repeat("m", 16<<20)
-	var out map[string]string
-	require.NoError(t, c.Call(ctx10(t), "safe-api/v1.0/test/echo", map[string]string{"v": v}, &out))
-	require.Equal(t, len(v), len(out["v"]))
-	out, v = nil, ""
-	held := func() uint64 {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapSys - m.HeapReleased
-	}
-	require.Greater(t, held(), uint64(16<<20), "the request's buffers are held right after it")
-	// The daemon lets its buffer go 2 s after the last large message and
-	// returns the memory; the process here holds the SDK's side too.
-	require.Eventually(t, func() bool { return held() < 12<<20 }, 10*time.Second, 50*time.Millisecond,
-		"memory still held from the OS: %d MiB", held()>>20)
-}

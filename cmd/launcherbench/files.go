@@ -12,6 +12,13 @@ import (
 	"github.com/safe-launcher/launcher/wire"
 )
 
+// The daemon's RSS is sampled idleAfter the transfers of idleSize bytes and
+// more, to show it comes back down once idle.
+const (
+	idleSize  = 64 << 20
+	idleAfter = 3 * time.Second
+)
+
 // transferResult is one file size's figures.
 type transferResult struct {
 	Size                 int
@@ -19,6 +26,7 @@ type transferResult struct {
 	Floor                time.Duration // best of the repetitions
 	UploadHWM, DownHWM   int64         // daemon peak RSS in KiB during the transfers
 	UploadBase, DownBase int64         // daemon RSS in KiB just before
+	UploadIdle, DownIdle int64         // daemon RSS in KiB idleAfter the transfers (0: not measured)
 }
 
 func mbps(size int, d time.Duration) float64 {
@@ -62,34 +70,34 @@ func measureTransfer(dir string, size, reps int) (transferResult, error) {
 		return nil
 	}
 
-	direction := func(up bool) (best time.Duration, hwm, base int64, err error) {
+	direction := func(up bool) (best time.Duration, hwm, base, idle int64, err error) {
 		ch, err := startChild(kindDaemon, dir, 16)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		defer ch.stop()
 		c, err := dialOne(ch)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		defer c.Close()
 		if up {
 			if err := c.CreateFile(ctx, wire.CreateFileRequest{FilePath: name, UserMetadata: wire.Bytes{}}); err != nil {
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, err
 			}
 		}
 		m, err := ch.settled()
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		base = m.RSSKiB
 		if err := ch.resetPeak(); err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		req := wire.ModifyFileRequest{FilePath: name, NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: data}}}
 		for i := range reps {
 			if err := floorOnce(); err != nil {
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, err
 			}
 			t := time.Now()
 			if up {
@@ -103,20 +111,27 @@ func measureTransfer(dir string, size, reps int) (transferResult, error) {
 			}
 			d := time.Since(t)
 			if err != nil {
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, err
 			}
 			if best == 0 || d < best {
 				best = d
 			}
 		}
 		m, err = ch.mem()
-		return best, m.HWMKiB, base, err
+		if err != nil || size < idleSize {
+			return best, m.HWMKiB, base, 0, err
+		}
+		// An idle daemon gives the memory of its last large message back
+		// (it keeps the buffer 2 s for the next one).
+		time.Sleep(idleAfter)
+		after, err := ch.mem()
+		return best, m.HWMKiB, base, after.RSSKiB, err
 	}
 	var err error
-	if r.Upload, r.UploadHWM, r.UploadBase, err = direction(true); err != nil {
+	if r.Upload, r.UploadHWM, r.UploadBase, r.UploadIdle, err = direction(true); err != nil {
 		return r, fmt.Errorf("upload %d: %w", size, err)
 	}
-	if r.Download, r.DownHWM, r.DownBase, err = direction(false); err != nil {
+	if r.Download, r.DownHWM, r.DownBase, r.DownIdle, err = direction(false); err != nil {
 		return r, fmt.Errorf("download %d: %w", size, err)
 	}
 	return r, nil

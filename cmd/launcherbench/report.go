@@ -126,10 +126,10 @@ func rows(r *results) []row {
 		mib := f.Size >> 20
 		floor := mbps(f.Size, f.Floor)
 		for _, d := range []struct {
-			name string
-			t    time.Duration
-			hwm  int64
-		}{{"upload (modify-file)", f.Upload, f.UploadHWM}, {"download (get-file)", f.Download, f.DownHWM}} {
+			name            string
+			t               time.Duration
+			hwm, base, idle int64
+		}{{"upload (modify-file)", f.Upload, f.UploadHWM, f.UploadBase, f.UploadIdle}, {"download (get-file)", f.Download, f.DownHWM, f.DownBase, f.DownIdle}} {
 			v := mbps(f.Size, d.t)
 			rr := ratio(v, floor)
 			out = append(out, row{Figure: fmt.Sprintf("%d MiB %s", mib, d.name), Value: fmt.Sprintf("%.1f MB/s", v),
@@ -142,6 +142,11 @@ func rows(r *results) []row {
 				prow.Target, prow.VsTarget, prow.Met = "<= 3x file", fx(3/pr), met(pr <= 3)
 			}
 			out = append(out, prow)
+			if d.idle > 0 {
+				out = append(out, row{Figure: fmt.Sprintf("%d MiB %s daemon RSS %s after", mib, strings.Fields(d.name)[0], idleAfter),
+					Value: fmt.Sprintf("%.0f MiB", float64(d.idle)/1024), Ref: fmt.Sprintf("%.0f MiB", float64(d.base)/1024),
+					RefName: "daemon RSS before the transfer", Ratio: fx(ratio(float64(d.idle), float64(d.base)))})
+			}
 		}
 	}
 	for _, mode := range []string{"counter", "fixed"} {
@@ -194,7 +199,9 @@ Beside it, in the same run:
 
 Ratio is the launcher's figure over the reference's (for latency and memory lower is better, for
 rates higher is better). "vs target" is how far the figure is from its target: 1x or more meets it.
-Peak RSS is the daemon child's VmHWM during the transfer (its baseline included). Idle-session memory
+Peak RSS is the daemon child's VmHWM during the transfer (its baseline included); "RSS 3s after" is
+its VmRSS 3 s after the last 64 MiB transfer (the daemon keeps a large buffer 2 s for the next
+message, then returns the memory to the OS). Idle-session memory
 is the daemon child's growth in Go heap in use + goroutine stacks (and RSS) after a GC, divided by the
 number of sessions.
 
