@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/launcher/launchertest"
 	"github.com/safe-launcher/launcher/nfs"
@@ -52,6 +53,56 @@ func (h hookedFile) Sync() error {
 	return h.File.Sync()
 }
 
+// heldEnv is the real daemon over an on-disk store whose log syncs the test
+// can hold, with one app connected.
+type heldEnv struct {
+	hfs   *syncHookFs
+	store *vfs.Store
+	d     *launchertest.Daemon
+	c     *client.Client
+	ctx   context.Context
+	root  vfs.Root
+}
+
+func newHeldEnv(t *testing.T, app string, extra ...launcher.Module) *heldEnv {
+	t.Helper()
+	hfs := &syncHookFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())}
+	store, err := vfs.Open(hfs, vfs.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	d := launchertest.Start(t, launcher.Config{}, append([]launcher.Module{nfs.New(store)}, extra...)...)
+	a := d.AddAppWithRoot(t, store, app, false)
+	return &heldEnv{hfs: hfs, store: store, d: d, c: d.Dial(t, a.ID), ctx: ctxT(t), root: vfs.AppRoot(a.RootDir)}
+}
+
+// files counts the files in dir of the app's root (-1 on an error).
+func (e *heldEnv) files(dir vfs.Path) int {
+	l, err := e.store.GetDir(e.ctx, e.root, dir)
+	if err != nil {
+		return -1
+	}
+	return len(l.Files)
+}
+
+// holdSyncs makes the next two log syncs wait until open(0) and open(1)
+// (both are opened when the test ends, before the daemon stops, should it
+// fail early), and resets the sync count. started reports how many syncs
+// have begun since.
+func (e *heldEnv) holdSyncs(t *testing.T) (open [2]func(), started func() int64) {
+	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	open = [2]func(){sync.OnceFunc(func() { close(gates[0]) }), sync.OnceFunc(func() { close(gates[1]) })}
+	t.Cleanup(func() { open[0](); open[1]() })
+	var nth atomic.Int64
+	hold := func() {
+		if k := nth.Add(1) - 1; k < 2 {
+			<-gates[k]
+		}
+	}
+	e.hfs.syncs.Store(0)
+	e.hfs.hook.Store(&hold)
+	return open, nth.Load
+}
+
 // TestPipelinedChangesShareSyncs drives one connection of the real daemon
 // with pipelined create-file requests while the store's log syncs are held.
 // A first create is sent alone and held in its sync; 31 more are sent behind
@@ -59,36 +110,11 @@ func (h hookedFile) Sync() error {
 // store holds all 32 files) but none is answered, and a get-dir sent behind
 // them does not overtake them; released, they all take one more sync or two.
 func TestPipelinedChangesShareSyncs(t *testing.T) {
-	hfs := &syncHookFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())}
-	store, err := vfs.Open(hfs, vfs.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	d := launchertest.Start(t, launcher.Config{}, nfs.New(store))
-	a := d.AddAppWithRoot(t, store, "piper", false)
-	c := d.Dial(t, a.ID)
-	ctx := ctxT(t)
+	e := newHeldEnv(t, "piper")
+	c, ctx := e.c, e.ctx
 	require.NoError(t, c.CreateDir(ctx, mkdir("d")))
-	root := vfs.AppRoot(a.RootDir)
-	files := func() int {
-		l, err := store.GetDir(ctx, root, vfs.Path{"d"})
-		if err != nil {
-			return -1
-		}
-		return len(l.Files)
-	}
-
-	// The first two syncs wait for their gate; the test opens them.
-	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
-	opens := [2]func(){sync.OnceFunc(func() { close(gates[0]) }), sync.OnceFunc(func() { close(gates[1]) })}
-	t.Cleanup(func() { opens[0](); opens[1]() }) // before the daemon stops, should the test fail early
-	var nth atomic.Int64
-	hold := func() {
-		if k := nth.Add(1) - 1; k < 2 {
-			<-gates[k]
-		}
-	}
-	hfs.syncs.Store(0)
-	hfs.hook.Store(&hold)
+	files := func() int { return e.files(vfs.Path{"d"}) }
+	opens, started := e.holdSyncs(t)
 
 	const n = 32
 	var answered atomic.Int64
@@ -101,7 +127,7 @@ func TestPipelinedChangesShareSyncs(t *testing.T) {
 		})
 	}
 	create(0)
-	require.Eventually(t, func() bool { return files() == 1 && nth.Load() == 1 }, 10*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return files() == 1 && started() == 1 }, 10*time.Second, time.Millisecond,
 		"the first create did not reach its sync")
 	for i := 1; i < n; i++ {
 		create(i)
@@ -135,7 +161,7 @@ func TestPipelinedChangesShareSyncs(t *testing.T) {
 		require.NoError(t, err, "create %d", i)
 	}
 	assert.Equal(t, int64(n), listed.Load())
-	assert.LessOrEqual(t, hfs.syncs.Load(), int64(4), "32 pipelined changes on one connection took %d log syncs", hfs.syncs.Load())
+	assert.LessOrEqual(t, e.hfs.syncs.Load(), int64(4), "32 pipelined changes on one connection took %d log syncs", e.hfs.syncs.Load())
 }
 
 // echoModule answers test/echo with the request's own data: an answer that
@@ -154,35 +180,13 @@ func (echoModule) Register(t *route.Table) {
 // buffer given back too early (the daemon keeps the last large one for the
 // next). Every echo must come back intact.
 func TestQueuedAnswersKeepTheirRequestBuffers(t *testing.T) {
-	hfs := &syncHookFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())}
-	store, err := vfs.Open(hfs, vfs.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	d := launchertest.Start(t, launcher.Config{}, nfs.New(store), echoModule{})
-	a := d.AddAppWithRoot(t, store, "echoer", false)
-	c := d.Dial(t, a.ID)
-	ctx := ctxT(t)
-	files := func() int {
-		l, err := store.GetDir(ctx, vfs.AppRoot(a.RootDir), nil)
-		if err != nil {
-			return -1
-		}
-		return len(l.Files)
-	}
-
+	e := newHeldEnv(t, "echoer", echoModule{})
+	c, ctx := e.c, e.ctx
+	files := func() int { return e.files(nil) }
 	// The first create waits for the first sync on the serve goroutine; the
 	// second, with the echoes already behind it, goes to the finisher and
 	// waits for the second sync there, and the echoes queue behind it.
-	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
-	opens := [2]func(){sync.OnceFunc(func() { close(gates[0]) }), sync.OnceFunc(func() { close(gates[1]) })}
-	t.Cleanup(func() { opens[0](); opens[1]() })
-	var nth atomic.Int64
-	hold := func() {
-		if k := nth.Add(1) - 1; k < 2 {
-			<-gates[k]
-		}
-	}
-	hfs.hook.Store(&hold)
+	opens, started := e.holdSyncs(t)
 
 	var wg sync.WaitGroup
 	created := make([]error, 2)
@@ -192,7 +196,7 @@ func TestQueuedAnswersKeepTheirRequestBuffers(t *testing.T) {
 		})
 	}
 	create(0)
-	require.Eventually(t, func() bool { return files() == 1 && nth.Load() == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return files() == 1 && started() == 1 }, 10*time.Second, time.Millisecond)
 	create(1)
 	time.Sleep(50 * time.Millisecond) // create 1 is sent before the echoes
 
@@ -210,7 +214,7 @@ func TestQueuedAnswersKeepTheirRequestBuffers(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // the echoes reach the daemon, stuck in create 0
 	opens[0]()
-	require.Eventually(t, func() bool { return files() == 2 && nth.Load() == 2 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return files() == 2 && started() == 2 }, 10*time.Second, time.Millisecond)
 	time.Sleep(200 * time.Millisecond) // the echoes run and queue behind create 1
 	opens[1]()
 	wg.Wait()
@@ -226,34 +230,17 @@ func TestQueuedAnswersKeepTheirRequestBuffers(t *testing.T) {
 // its log sync) keeps its frame's in-flight budget until the answer is
 // written, so requests queued in sessions stay within the budget.
 func TestQueuedChangeHoldsItsBudget(t *testing.T) {
-	hfs := &syncHookFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())}
-	store, err := vfs.Open(hfs, vfs.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	d := launchertest.Start(t, launcher.Config{}, nfs.New(store))
-	a := d.AddAppWithRoot(t, store, "budgeted", false)
-	c := d.Dial(t, a.ID)
-	ctx := ctxT(t)
+	e := newHeldEnv(t, "budgeted")
+	c, ctx, d := e.c, e.ctx, e.d
 	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "big", UserMetadata: wire.Bytes{}}))
-	root := vfs.AppRoot(a.RootDir)
-
-	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
-	opens := [2]func(){sync.OnceFunc(func() { close(gates[0]) }), sync.OnceFunc(func() { close(gates[1]) })}
-	t.Cleanup(func() { opens[0](); opens[1]() })
-	var nth atomic.Int64
-	hold := func() {
-		if k := nth.Add(1) - 1; k < 2 {
-			<-gates[k]
-		}
-	}
-	hfs.hook.Store(&hold)
+	opens, started := e.holdSyncs(t)
 
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	wg.Go(func() {
 		errs[0] = c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "first", UserMetadata: wire.Bytes{}})
 	})
-	require.Eventually(t, func() bool { return nth.Load() == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return started() == 1 }, 10*time.Second, time.Millisecond)
 	// Behind the first create (held in the first sync on the serve
 	// goroutine): a second create, which goes to the finisher and waits for
 	// the second sync there since the upload is already behind it, and the
@@ -269,8 +256,8 @@ func TestQueuedChangeHoldsItsBudget(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // both reach the daemon, stuck in the first create
 	opens[0]()
 	require.Eventually(t, func() bool {
-		fi, err := store.StatFile(ctx, root, vfs.Path{"big"})
-		return err == nil && fi.Size == 1<<20 && nth.Load() == 2
+		fi, err := e.store.StatFile(ctx, e.root, vfs.Path{"big"})
+		return err == nil && fi.Size == 1<<20 && started() == 2
 	}, 10*time.Second, time.Millisecond, "the upload did not run")
 	// The upload's answer now waits for the second sync in the finisher.
 	assert.GreaterOrEqual(t, d.Srv.Stats().InFlightBytes, int64(len(content)), "a queued change gave its budget back before its answer")
