@@ -63,11 +63,10 @@ type wal struct {
 	appended   atomic.Int64          // LSN after the last appended record (written under s.mu)
 	failed     atomic.Pointer[error] // set when the log can no longer be trusted
 
-	syncMu  sync.Mutex // one fsync or checkpoint at a time
-	durable int64      // LSN up to which the log is durable (syncMu)
-	// durableNow mirrors durable for readers that must not wait for syncMu
-	// (Deferred.Ready).
-	durableNow atomic.Int64
+	syncMu sync.Mutex // one fsync or checkpoint at a time
+	// durable is the LSN up to which the log is durable: written under
+	// syncMu, read without it by Deferred.Ready.
+	durable atomic.Int64
 }
 
 // failure returns the error that stopped the log, or nil.
@@ -457,7 +456,7 @@ func (d *Deferred) Pending() bool { return len(d.waits) > 0 }
 // every change collected is already durable.
 func (d *Deferred) Ready() bool {
 	for _, w := range d.waits {
-		if w.lsn > w.s.wal.durableNow.Load() {
+		if w.lsn > w.s.wal.durable.Load() {
 			return false
 		}
 	}
@@ -494,7 +493,7 @@ func (s *Store) waitDurable(lsn int64) error {
 	w := &s.wal
 	w.syncMu.Lock()
 	defer w.syncMu.Unlock()
-	if w.durable >= lsn {
+	if w.durable.Load() >= lsn {
 		return nil
 	}
 	if err := w.failure(); err != nil {
@@ -504,8 +503,7 @@ func (s *Store) waitDurable(lsn int64) error {
 	if err := w.f.Sync(); err != nil {
 		return w.fail(ioErr("syncing the log", err))
 	}
-	w.durable = target
-	w.durableNow.Store(target)
+	w.durable.Store(target)
 	return nil
 }
 
@@ -583,8 +581,7 @@ func (s *Store) checkpoint() error {
 		return w.fail(ioErr("syncing the emptied log", err))
 	}
 	w.size = 0
-	w.durable = w.appended.Load()
-	w.durableNow.Store(w.durable)
+	w.durable.Store(w.appended.Load())
 	clear(w.dirty)
 	w.rootsDirty = false
 	w.limit = s.checkpointBytes
