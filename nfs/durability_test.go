@@ -53,8 +53,8 @@ func (h hookedFile) Sync() error {
 	return h.File.Sync()
 }
 
-// heldEnv is the real daemon over an on-disk store whose log syncs the test
-// can hold, with one app connected.
+// heldEnv is the real daemon over an on-disk store (in the given sync mode)
+// whose log syncs the test can hold, with one app connected.
 type heldEnv struct {
 	hfs   *syncHookFs
 	store *vfs.Store
@@ -64,10 +64,10 @@ type heldEnv struct {
 	root  vfs.Root
 }
 
-func newHeldEnv(t *testing.T, app string, extra ...launcher.Module) *heldEnv {
+func newHeldEnv(t *testing.T, app string, mode vfs.Sync, extra ...launcher.Module) *heldEnv {
 	t.Helper()
 	hfs := &syncHookFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())}
-	store, err := vfs.Open(hfs, vfs.Options{})
+	store, err := vfs.Open(hfs, vfs.Options{Sync: mode})
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	d := launchertest.Start(t, launcher.Config{}, append([]launcher.Module{nfs.New(store)}, extra...)...)
@@ -110,7 +110,7 @@ func (e *heldEnv) holdSyncs(t *testing.T) (open [2]func(), started func() int64)
 // store holds all 32 files) but none is answered, and a get-dir sent behind
 // them does not overtake them; released, they all take one more sync or two.
 func TestPipelinedChangesShareSyncs(t *testing.T) {
-	e := newHeldEnv(t, "piper")
+	e := newHeldEnv(t, "piper", vfs.SyncCommit)
 	c, ctx := e.c, e.ctx
 	require.NoError(t, c.CreateDir(ctx, mkdir("d")))
 	files := func() int { return e.files(vfs.Path{"d"}) }
@@ -164,6 +164,44 @@ func TestPipelinedChangesShareSyncs(t *testing.T) {
 	assert.LessOrEqual(t, e.hfs.syncs.Load(), int64(4), "32 pipelined changes on one connection took %d log syncs", e.hfs.syncs.Load())
 }
 
+// TestBackgroundAnswersBeforeSync: in the daemon's default mode
+// (vfs.SyncBackground) changes are answered while the log's sync is held,
+// and the content of a deleted file stays on disk until a sync covers the
+// deletion.
+func TestBackgroundAnswersBeforeSync(t *testing.T) {
+	e := newHeldEnv(t, "quick", vfs.SyncBackground)
+	c, ctx := e.c, e.ctx
+	require.NoError(t, c.CreateDir(ctx, mkdir("d")))
+	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "d/f", UserMetadata: wire.Bytes{}}))
+	require.NoError(t, c.ModifyFile(ctx, wire.ModifyFileRequest{FilePath: "d/f",
+		NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: wire.Bytes("content")}}}))
+	require.NoError(t, e.store.Sync())
+	blobs := func() int {
+		l, err := afero.ReadDir(e.hfs.Fs, "blobs")
+		require.NoError(t, err)
+		return len(l)
+	}
+	require.Equal(t, 1, blobs())
+	opens, started := e.holdSyncs(t)
+
+	const n = 8
+	for i := range n {
+		require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: fmt.Sprintf("d/n%d", i), UserMetadata: wire.Bytes{}}))
+	}
+	require.NoError(t, c.DeleteFile(ctx, false, "d/f"))
+	// Every answer above came back although the flusher's first sync is
+	// held (it stays held until opens[0]).
+	require.Eventually(t, func() bool { return started() == 1 }, 10*time.Second, time.Millisecond,
+		"the flusher never reached its sync")
+	assert.Equal(t, 1, blobs(), "the deleted file's content was removed before its deletion was durable")
+	assert.Equal(t, n, e.files(vfs.Path{"d"}))
+
+	opens[0]()
+	opens[1]()
+	require.NoError(t, e.store.Sync())
+	assert.Equal(t, 0, blobs(), "the deleted file's content outlived the sync that covered its deletion")
+}
+
 // echoModule answers test/echo with the request's own data: an answer that
 // points into the request's buffer.
 type echoModule struct{}
@@ -180,7 +218,7 @@ func (echoModule) Register(t *route.Table) {
 // buffer given back too early (the daemon keeps the last large one for the
 // next). Every echo must come back intact.
 func TestQueuedAnswersKeepTheirRequestBuffers(t *testing.T) {
-	e := newHeldEnv(t, "echoer", echoModule{})
+	e := newHeldEnv(t, "echoer", vfs.SyncCommit, echoModule{})
 	c, ctx := e.c, e.ctx
 	files := func() int { return e.files(nil) }
 	// The first create waits for the first sync on the serve goroutine; the
@@ -230,7 +268,7 @@ func TestQueuedAnswersKeepTheirRequestBuffers(t *testing.T) {
 // its log sync) keeps its frame's in-flight budget until the answer is
 // written, so requests queued in sessions stay within the budget.
 func TestQueuedChangeHoldsItsBudget(t *testing.T) {
-	e := newHeldEnv(t, "budgeted")
+	e := newHeldEnv(t, "budgeted", vfs.SyncCommit)
 	c, ctx, d := e.c, e.ctx, e.d
 	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "big", UserMetadata: wire.Bytes{}}))
 	opens, started := e.holdSyncs(t)

@@ -181,6 +181,9 @@ func TestConcurrentDeleteWhileWriting(t *testing.T) {
 			}()
 			wg.Wait()
 		}
+		if err := s.Sync(); err != nil {
+			t.Fatal(err)
+		}
 		if n := len(hostFiles(t, fsys, blobsDir)); n != 0 {
 			t.Fatalf("%d blobs left after deleting every file", n)
 		}

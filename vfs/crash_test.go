@@ -158,10 +158,16 @@ func TestCrashChild(t *testing.T) {
 	seed, _ := strconv.ParseUint(os.Getenv(crashEnv+"_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	// Odd children checkpoint every few changes, so that kills also land
-	// inside checkpoints and on a log replayed over newer manifests.
+	// inside checkpoints and on a log replayed over newer manifests. Every
+	// other pair of children acknowledges only after the log's fsync
+	// (SyncCommit); the rest run the default, SyncBackground, where a kill
+	// must not lose what was acknowledged either.
 	var opts Options
 	if seed%2 == 1 {
 		opts.CheckpointBytes = 2 << 10
+	}
+	if seed/2%2 == 1 {
+		opts.Sync = SyncCommit
 	}
 	s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
 	if err != nil {

@@ -283,11 +283,18 @@ func TestModifyFileContent(t *testing.T) {
 		if st.Size != 5 || st.Name != "g" || !st.Modified.Equal(fi.Modified) {
 			t.Fatalf("stat %+v", st)
 		}
-		// Only the current blob is left on disk.
+		// Only the current blob is left on disk, once the changes that
+		// replaced the others are durable.
+		if err := s.Sync(); err != nil {
+			t.Fatal(err)
+		}
 		if n := len(hostFiles(t, fsys, blobsDir)); n != 1 {
 			t.Fatalf("%d blobs on disk, want 1", n)
 		}
 		if err := s.DeleteFile(bg, app, P(t, "g")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Sync(); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(hostFiles(t, fsys, blobsDir)); n != 0 {

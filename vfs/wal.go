@@ -12,6 +12,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/afero"
 )
@@ -23,10 +24,14 @@ import (
 // each directory it changes, the directory's attributes and the entries it
 // touched (as they are now, or gone), and the whole roots table if roots
 // changed. So a record is small whatever the size of the directory. The
-// append is the commit point; the change is acknowledged once
-// an fsync of the log covers it. Concurrent changes share that fsync (group
+// append is the commit point. Under SyncCommit a change returns once an
+// fsync of the log covers it; concurrent changes share that fsync (group
 // commit): whoever waits first syncs everything appended so far, and those
-// queued behind it find their record already durable.
+// queued behind it find their record already durable. Under SyncBackground
+// (the default) a change returns once appended, and the flusher goroutine
+// syncs whatever is appended within Options.SyncDelay (one fsync after
+// another while changes keep coming). In both modes what a change dropped (blobs, manifests) is removed
+// only once an fsync covers the change.
 //
 // The manifests under dirs/ and roots.json lag behind the log. A checkpoint
 // (when the log passes Options.CheckpointBytes, and at Close) writes the
@@ -67,6 +72,14 @@ type wal struct {
 	// durable is the LSN up to which the log is durable: written under
 	// syncMu, read without it by Deferred.Ready.
 	durable atomic.Int64
+
+	mode  Sync
+	delay time.Duration // the flusher's wait before a sync (SyncBackground)
+	// The flusher (SyncBackground only): kick wakes it after an append,
+	// stop ends it, done is closed when it has ended.
+	kick, stop, done chan struct{}
+	afterMu          sync.Mutex
+	afters           []deferredWait // clean-ups waiting for their change to be durable (afterMu)
 }
 
 // failure returns the error that stopped the log, or nil.
@@ -384,11 +397,13 @@ func (s *Store) logCommit(r *logRecord, dirs []*dirNode, roots bool) error {
 	return nil
 }
 
-// update runs fn holding s.mu for writing. A change fn commits (logCommit)
-// is made durable before update returns, and then after runs (the clean-up
-// that must wait for durability: removing what the change dropped); under a
-// context from Defer both are left to the caller's Deferred instead. A
-// change that pushed the log past its limit also checkpoints.
+// update runs fn holding s.mu for writing. Under SyncCommit, a change fn
+// commits (logCommit) is made durable before update returns, and then after
+// runs (the clean-up that must wait for durability: removing what the change
+// dropped); under a context from Defer both are left to the caller's
+// Deferred instead. Under SyncBackground update returns at once and the
+// flusher runs after once the change is durable. A change that pushed the
+// log past its limit also checkpoints.
 func (s *Store) update(ctx context.Context, fn func() error, after func()) error {
 	s.mu.Lock()
 	err := fn()
@@ -404,6 +419,18 @@ func (s *Store) update(ctx context.Context, fn func() error, after func()) error
 	s.mu.Unlock()
 	if err != nil || lsn == 0 {
 		return err
+	}
+	if w.mode == SyncBackground {
+		if after != nil {
+			w.afterMu.Lock()
+			w.afters = append(w.afters, deferredWait{s, lsn, after})
+			w.afterMu.Unlock()
+		}
+		select {
+		case w.kick <- struct{}{}:
+		default: // the flusher already has a wake-up waiting
+		}
+		return nil
 	}
 	if d, ok := ctx.Value(deferKey{}).(*Deferred); ok && d != nil {
 		d.waits = append(d.waits, deferredWait{s, lsn, after})
@@ -505,6 +532,102 @@ func (s *Store) waitDurable(lsn int64) error {
 	}
 	w.durable.Store(target)
 	return nil
+}
+
+// Sync returns once every change made so far is durable (an fsync of the
+// log covers it) and what those changes dropped is removed. Under
+// SyncCommit changes are durable when they return, so Sync only matters
+// under SyncBackground. An error (ErrIO) means the log could not be synced;
+// the store then refuses changes.
+func (s *Store) Sync() error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.wg.Done()
+	w := &s.wal
+	if err := s.waitDurable(w.appended.Load()); err != nil {
+		return err
+	}
+	w.runAfters()
+	return nil
+}
+
+// startFlusher starts the flusher goroutine under SyncBackground; Close
+// stops it (stopFlusher).
+func (s *Store) startFlusher() {
+	w := &s.wal
+	if w.mode != SyncBackground {
+		return
+	}
+	w.kick = make(chan struct{}, 1)
+	w.stop = make(chan struct{})
+	w.done = make(chan struct{})
+	go s.flush()
+}
+
+// stopFlusher stops the flusher and waits for it; a sync it is running
+// finishes first.
+func (s *Store) stopFlusher() {
+	w := &s.wal
+	if w.stop == nil {
+		return
+	}
+	close(w.stop)
+	<-w.done
+}
+
+// flush is the flusher: on every wake-up it waits the sync delay, syncs the
+// log until everything appended is durable, then runs the clean-ups of the
+// changes now durable.
+// A failed sync stops the store (waitDurable records the failure, and
+// every later change is refused), so the flusher then only waits for stop.
+func (s *Store) flush() {
+	w := &s.wal
+	defer close(w.done)
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-w.kick:
+		}
+		if w.delay > 0 {
+			// Let the changes that come together share the sync.
+			t := time.NewTimer(w.delay)
+			select {
+			case <-w.stop: // Close syncs what is left
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		for w.failure() == nil && w.appended.Load() > w.durable.Load() {
+			s.waitDurable(w.appended.Load())
+		}
+		w.runAfters()
+	}
+}
+
+// runAfters runs, outside afterMu, the clean-up of every change an fsync
+// now covers. A clean-up whose change is not durable stays queued: after a
+// failed sync, forever (what it would remove is left for Open's clean-up).
+func (w *wal) runAfters() {
+	durable := w.durable.Load()
+	w.afterMu.Lock()
+	var ready []deferredWait
+	keep := w.afters[:0]
+	for _, a := range w.afters {
+		if a.lsn <= durable {
+			ready = append(ready, a)
+		} else {
+			keep = append(keep, a)
+		}
+	}
+	clear(w.afters[len(keep):])
+	w.afters = keep
+	w.afterMu.Unlock()
+	for _, a := range ready {
+		a.after()
+	}
 }
 
 // checkpoint writes the manifest of every directory changed since the last

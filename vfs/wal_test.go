@@ -183,7 +183,7 @@ func TestLogAppendUncutStopsStore(t *testing.T) {
 }
 
 func TestLogSyncFailureStopsStore(t *testing.T) {
-	s, ff, mem := seedFaultStore(t, Options{})
+	s, ff, mem := seedFaultStore(t, Options{Sync: SyncCommit})
 	ff.failSync.Store(true)
 	_, err := s.CreateFile(bg, app, P(t, "n"), nil)
 	checkNoLeak(t, "create", err)
@@ -272,7 +272,7 @@ func crashReopen(t *testing.T, fsys afero.Fs, want string) {
 func TestGroupCommit(t *testing.T) {
 	fsys, _ := osBackend.make(t)
 	ff := &faultFs{Fs: fsys}
-	s := openT(t, ff, Options{})
+	s := openT(t, ff, Options{Sync: SyncCommit})
 	must[DirInfo](t)(s.CreateRoot(app))
 	const n = 64
 	release := make(chan struct{})
@@ -523,6 +523,9 @@ func TestReplaySkipsRemovedManifest(t *testing.T) {
 	if err := s.DeleteDir(bg, app, P(t, "a/c")); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
 	if ok, _ := afero.Exists(mem, manifestName(x.id)); ok {
 		t.Fatal("deleted directory's manifest not removed")
 	}
@@ -539,7 +542,7 @@ func blobOf(s *Store, name string) string {
 // TestDeferred: under Defer a change returns applied but not synced, its
 // clean-up waits with it, and one Wait syncs every change collected.
 func TestDeferred(t *testing.T) {
-	s, ff, mem := seedFaultStore(t, Options{})
+	s, ff, mem := seedFaultStore(t, Options{Sync: SyncCommit})
 	blob := blobOf(s, "f")
 	ctx, d := Defer(bg)
 	syncs := ff.syncs.Load()
@@ -593,7 +596,7 @@ func TestDeferred(t *testing.T) {
 }
 
 func TestDeferredSyncFailure(t *testing.T) {
-	s, ff, mem := seedFaultStore(t, Options{})
+	s, ff, mem := seedFaultStore(t, Options{Sync: SyncCommit})
 	blob := blobOf(s, "f")
 	ctx, d := Defer(bg)
 	if err := s.DeleteFile(ctx, app, P(t, "f")); err != nil {
@@ -654,4 +657,128 @@ func TestOpenReplaysLegacyJournal(t *testing.T) {
 	require.NoError(t, afero.WriteFile(mem, journalName, legacy(write{name: "../escape", data: []byte("{}")}), 0o600))
 	_, err = Open(mem, Options{})
 	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// gatedFs is a faultFs whose log syncs wait, while hold is set, until the
+// test sends on release. It is set up before the store opens, since the
+// flusher syncs from its own goroutine.
+func gatedFs(t *testing.T) (ff *faultFs, mem afero.Fs, hold *atomic.Bool, release chan struct{}) {
+	mem = afero.NewMemMapFs()
+	hold = &atomic.Bool{}
+	release = make(chan struct{})
+	ff = &faultFs{Fs: mem}
+	ff.onSync = func() {
+		if hold.Load() {
+			<-release
+		}
+	}
+	return ff, mem, hold, release
+}
+
+// TestBackgroundReturnsBeforeSync: under SyncBackground a change returns
+// while the log sync is held, the flusher then syncs it, and what a change
+// dropped is removed only once a sync covers the change.
+func TestBackgroundReturnsBeforeSync(t *testing.T) {
+	ff, mem, hold, release := gatedFs(t)
+	s := openT(t, ff, Options{})
+	must[DirInfo](t)(s.CreateRoot(app))
+	mkfile(t, s, app, "f", "old")
+	require.NoError(t, s.Sync())
+	blob := blobOf(s, "f")
+	hold.Store(true)
+	syncs := ff.syncs.Load()
+	// The flusher takes the first change and blocks in its sync; the
+	// changes after it return all the same.
+	for i := range 10 {
+		mkfile(t, s, app, fmt.Sprintf("n%d", i), "")
+	}
+	require.NoError(t, s.DeleteFile(bg, app, P(t, "f")))
+	if ok, _ := afero.Exists(mem, blobName(blob)); !ok {
+		t.Fatal("the deleted file's content was removed before the deletion was durable")
+	}
+	want := dump(t, s)
+	hold.Store(false)
+	close(release)
+	require.NoError(t, s.Sync())
+	if ok, _ := afero.Exists(mem, blobName(blob)); ok {
+		t.Fatal("the deleted file's content is still there after Sync")
+	}
+	if got := ff.syncs.Load() - syncs; got < 1 || got > 3 {
+		t.Fatalf("%d syncs for 11 changes (one held, then the rest together and Sync's), want 1..3", got)
+	}
+	crashReopen(t, mem, want)
+}
+
+// TestBackgroundFlusherSyncs: with nobody waiting, the flusher syncs what
+// was appended and runs its clean-up.
+func TestBackgroundFlusherSyncs(t *testing.T) {
+	s, _, mem := seedFaultStore(t, Options{})
+	blob := blobOf(s, "f")
+	require.NoError(t, s.DeleteFile(bg, app, P(t, "f")))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		gone, _ := afero.Exists(mem, blobName(blob))
+		if !gone && s.wal.durable.Load() == s.wal.appended.Load() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the flusher did not sync the deletion and remove the content within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBackgroundSyncFailure: a change already returned when its sync
+// fails; the store then refuses changes, Sync reports the failure, and
+// nothing the change dropped is removed.
+func TestBackgroundSyncFailure(t *testing.T) {
+	s, ff, mem := seedFaultStore(t, Options{})
+	require.NoError(t, s.Sync())
+	blob := blobOf(s, "f")
+	ff.failSync.Store(true)
+	require.NoError(t, s.DeleteFile(bg, app, P(t, "f")))
+	checkNoLeak(t, "Sync", s.Sync())
+	if _, err := s.CreateFile(bg, app, P(t, "m"), nil); !errors.Is(err, ErrIO) {
+		t.Fatalf("write after a failed background sync: %v", err)
+	}
+	if ok, _ := afero.Exists(mem, blobName(blob)); !ok {
+		t.Fatal("content removed although its deletion never became durable")
+	}
+}
+
+// TestBackgroundClose: Close syncs what the flusher had not, runs the
+// pending clean-ups and stops the flusher.
+func TestBackgroundClose(t *testing.T) {
+	ff, mem, hold, release := gatedFs(t)
+	s, err := Open(ff, Options{})
+	require.NoError(t, err)
+	must[DirInfo](t)(s.CreateRoot(app))
+	mkfile(t, s, app, "f", "old")
+	require.NoError(t, s.Sync())
+	blob := blobOf(s, "f")
+	hold.Store(true)
+	require.NoError(t, s.DeleteFile(bg, app, P(t, "f")))
+	want := dump(t, s)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	hold.Store(false)
+	close(release)
+	require.NoError(t, <-closed)
+	if ok, _ := afero.Exists(mem, blobName(blob)); ok {
+		t.Fatal("Close left the deleted file's content")
+	}
+	require.ErrorIs(t, s.Sync(), ErrClosed)
+	crashReopen(t, mem, want)
+}
+
+func TestParseSync(t *testing.T) {
+	for _, m := range []Sync{SyncBackground, SyncCommit} {
+		got, err := ParseSync(m.String())
+		require.NoError(t, err)
+		require.Equal(t, m, got)
+	}
+	_, err := ParseSync("always")
+	require.Error(t, err)
+	_, err = Open(afero.NewMemMapFs(), Options{Sync: Sync(7)})
+	require.Error(t, err)
 }

@@ -631,3 +631,39 @@ func TestServeLimitFlags(t *testing.T) {
 	_, err = client.Dial(ctx, strings.TrimSpace(ok(t, data, "app", "token", "lim")))
 	require.ErrorIs(t, err, wire.ErrBusy, "--max-conns 1: the second connection is refused")
 }
+
+// TestServeSyncFlags checks that --sync and --sync-delay reach the store
+// (serve logs the mode it opened the store in), that a change made under
+// --sync commit survives a restart in the default mode, and that an
+// unknown mode is a usage error.
+func TestServeSyncFlags(t *testing.T) {
+	data := t.TempDir()
+	logged := func(d *daemon, s string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return strings.Contains(d.stderr.String(), s) }, 10*time.Second, 10*time.Millisecond,
+			"serve did not log %q: %s", s, d.stderr.String())
+	}
+	d := startDaemon(t, data, "--sync", "commit")
+	logged(d, "sync=commit")
+	ok(t, data, "app", "add", "syncer", "--exec", bins.testapp)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, strings.TrimSpace(ok(t, data, "app", "token", "syncer")))
+	require.NoError(t, err)
+	require.NoError(t, c.CreateDir(ctx, wire.CreateDirRequest{DirPath: "kept", UserMetadata: wire.Bytes{}}))
+	c.Close()
+	d.stop()
+
+	d = startDaemon(t, data, "--sync-delay", "0")
+	defer d.stop()
+	logged(d, "sync=background sync_delay=0s")
+	c, err = client.Dial(ctx, strings.TrimSpace(ok(t, data, "app", "token", "syncer")))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.GetDir(ctx, wire.GetDirRequest{DirPath: "kept"})
+	require.NoError(t, err)
+
+	r := cli(t, t.TempDir(), "serve", "--sync", "always")
+	require.Equal(t, exitUsage, r.code)
+	require.Contains(t, r.stderr, "unknown sync mode")
+}

@@ -49,7 +49,7 @@ const (
 const usage = `usage:
   launcher serve [--data DIR] [--listen ADDR] [--gateway ADDR|off] [--max-conns N] [--max-frame BYTES]
                 [--inflight-budget BYTES] [--handshake-timeout D] [--token-ttl D] [--max-json-depth N]
-                [--refuse-fixed-nonce]
+                [--refuse-fixed-nonce] [--sync background|commit] [--sync-delay D]
   launcher app add NAME --exec PATH [--safe-drive] [--secret-env]
   launcher app ls [--json]
   launcher app rm NAME [--purge]

@@ -44,12 +44,23 @@ func serve(ctx context.Context, e env, args []string) error {
 	frameIdle := fs.Duration("frame-idle-timeout", def.FrameIdleTimeout, "once a frame's length has arrived, the body must keep arriving within this")
 	writeTimeout := fs.Duration("write-timeout", def.WriteTimeout, "deadline for writing one answer to an app that does not read")
 	refuseFixed := fs.Bool("refuse-fixed-nonce", false, "refuse sessions in the original fixed-nonce mode")
+	syncDelay := fs.Duration("sync-delay", vfs.DefaultSyncDelay, "with --sync background: how long after a change the log is fsynced (changes within it share the fsync)")
+	syncName := fs.String("sync", vfs.SyncBackground.String(), `when a change is acknowledged: "background" (once written to the OS; the log is fsynced right behind) or "commit" (once fsynced)`)
 	pos, rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 || len(rest) > 0 {
 		return usagef("serve takes no arguments, only flags")
+	}
+	syncMode, err := vfs.ParseSync(*syncName)
+	if err != nil {
+		return usagef("--sync: %v", err)
+	}
+	*syncDelay = max(*syncDelay, 0)
+	storeDelay := *syncDelay
+	if storeDelay == 0 {
+		storeDelay = -1 // vfs: no wait (0 would mean its default)
 	}
 	dir, err := absData(*data)
 	if err != nil {
@@ -65,6 +76,11 @@ func serve(ctx context.Context, e env, args []string) error {
 	defer unlock()
 
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	if syncMode == vfs.SyncBackground {
+		log.Info("store: changes are acknowledged once written; the log is fsynced right behind them", "sync", syncMode.String(), "sync_delay", *syncDelay)
+	} else {
+		log.Info("store: changes are acknowledged once fsynced", "sync", syncMode.String())
+	}
 	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o077 != 0 {
 		log.Warn("the data directory is accessible to other users; chmod 700 it", "data", dir, "mode", st.Mode().Perm().String())
 	}
@@ -73,7 +89,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err := os.MkdirAll(storeDir, 0o700); err != nil {
 		return fmt.Errorf("store directory: %w", err)
 	}
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), storeDir), vfs.Options{})
+	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), storeDir), vfs.Options{Sync: syncMode, SyncDelay: storeDelay})
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
