@@ -40,6 +40,9 @@ const (
 	kindDaemon = "daemon"
 	kindEcho   = "echo"
 	kindHTTP   = "http"
+	// kindDaemonCommit is the daemon over a store in vfs.SyncCommit mode
+	// (every change answered only once fsynced): a reference for changes.
+	kindDaemonCommit = "daemon-commit"
 )
 
 // The app the benchmarks act as.
@@ -88,10 +91,10 @@ func procStatus() (hwm, rss int64) {
 	return hwm, rss
 }
 
-// openStore opens (or creates) the store in dir with the shared root and the
-// bench app's root.
-func openStore(dir string) (*vfs.Store, error) {
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{})
+// openStore opens (or creates) the store in dir, in the given sync mode,
+// with the shared root and the bench app's root.
+func openStore(dir string, mode vfs.Sync) (*vfs.Store, error) {
+	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{Sync: mode})
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +114,12 @@ func runChild(kind, dir string, maxConns int) error {
 	var mint func(n int) ([]string, error)
 	var wait func()
 	switch kind {
-	case kindDaemon:
-		store, err := openStore(dir)
+	case kindDaemon, kindDaemonCommit:
+		mode := vfs.SyncBackground
+		if kind == kindDaemonCommit {
+			mode = vfs.SyncCommit
+		}
+		store, err := openStore(dir, mode)
 		if err != nil {
 			return err
 		}
@@ -153,7 +160,7 @@ func runChild(kind, dir string, maxConns int) error {
 		wait = func() { ln.Close(); es.wg.Wait(); <-done }
 		fmt.Printf("addr %s\n", ln.Addr())
 	case kindHTTP:
-		store, err := openStore(dir)
+		store, err := openStore(dir, vfs.SyncBackground)
 		if err != nil {
 			return err
 		}

@@ -225,7 +225,7 @@ type logFunc func(format string, a ...any)
 
 func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 	var s servers
-	for _, k := range []string{kindDaemon, kindHTTP} {
+	for _, k := range []string{kindDaemon, kindHTTP, kindDaemonCommit} {
 		d, err := dirOf("small-" + k)
 		if err != nil {
 			return err
@@ -238,10 +238,13 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 			return err
 		}
 		defer c.stop()
-		if k == kindDaemon {
+		switch k {
+		case kindDaemon:
 			s.daemon = c
-		} else {
+		case kindHTTP:
 			s.http = c
+		default:
+			s.commit = c
 		}
 	}
 	var err error
@@ -250,7 +253,15 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 	}
 	defer s.echo.stop()
 	kinds := []string{kindEcho, kindDaemon, kindHTTP}
-	for _, kind := range kinds {
+	// Changes are also measured on the daemon in commit mode (a reference:
+	// acknowledged only once fsynced).
+	kindsOf := func(op string) []string {
+		if op == opCreateDelete {
+			return append(slices.Clone(kinds), kindDaemonCommit)
+		}
+		return kinds
+	}
+	for _, kind := range append(slices.Clone(kinds), kindDaemonCommit) {
 		res.Lat[kind] = map[string]latencyPair{}
 		res.Thr[kind] = map[string]map[int]float64{}
 	}
@@ -261,7 +272,7 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		if op == opCreateDelete {
 			n = p.LatCDN
 		}
-		lat, err := s.latencies(kinds, op, n, 10)
+		lat, err := s.latencies(kindsOf(op), op, n, 10)
 		if err != nil {
 			return fmt.Errorf("%s latency: %w", op, err)
 		}
@@ -275,7 +286,7 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 			}
 			logf("sync floor: append + fsync p50 %s", res.Sync)
 		}
-		for _, kind := range kinds {
+		for _, kind := range kindsOf(op) {
 			res.Lat[kind][op] = lat[kind]
 		}
 	}
@@ -283,7 +294,7 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 	// figure is the median of its rounds.
 	const rounds = 3
 	for _, op := range []string{opGetDir, opCreateDelete} {
-		for _, kind := range kinds {
+		for _, kind := range kindsOf(op) {
 			res.Thr[kind][op] = map[int]float64{}
 		}
 		for _, conns := range []int{1, 64} {
@@ -293,7 +304,7 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 			}
 			rates := map[string][]float64{}
 			for range rounds {
-				for _, kind := range kinds {
+				for _, kind := range kindsOf(op) {
 					rate, err := s.throughput(kind, op, conns, depth, p.ThrDur/rounds)
 					if err != nil {
 						return fmt.Errorf("%s %s throughput on %d connections: %w", kind, op, conns, err)
@@ -301,14 +312,14 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 					rates[kind] = append(rates[kind], rate)
 				}
 			}
-			for _, kind := range kinds {
+			for _, kind := range kindsOf(op) {
 				slices.Sort(rates[kind])
 				res.Thr[kind][op][conns] = rates[kind][rounds/2]
 			}
 		}
-		for _, kind := range kinds {
+		for _, kind := range kindsOf(op) {
 			lp := res.Lat[kind][op]
-			logf("%-6s %-13s p50 %8s p99 %8s  %8.0f req/s (1 conn)  %8.0f req/s (64 conns)", kind, op,
+			logf("%-13s %-13s p50 %8s p99 %8s  %8.0f req/s (1 conn)  %8.0f req/s (64 conns)", kind, op,
 				lp.P50.Round(time.Microsecond), lp.P99.Round(time.Microsecond), res.Thr[kind][op][1], res.Thr[kind][op][64])
 		}
 	}

@@ -48,7 +48,7 @@ type frameSizes struct {
 // will use for these requests.
 func prepareStore(dir string) (frameSizes, error) {
 	var fs frameSizes
-	store, err := openStore(dir)
+	store, err := openStore(dir, vfs.SyncBackground)
 	if err != nil {
 		return fs, err
 	}
@@ -259,10 +259,11 @@ func (h *httpConn) createDelete(ctx context.Context, name string) error {
 
 func (h *httpConn) close() { h.tr.CloseIdleConnections() }
 
-// servers are the three children serving the small requests.
+// servers are the children serving the small requests: the daemon, the
+// echo floor, the net/http peer, and the daemon in commit mode.
 type servers struct {
-	daemon, echo, http *child
-	sizes              frameSizes
+	daemon, echo, http, commit *child
+	sizes                      frameSizes
 }
 
 // dial opens n connections to the server of kind.
@@ -275,8 +276,12 @@ func (s *servers) dial(kind string, n int) ([]smallConn, error) {
 		return nil, err
 	}
 	switch kind {
-	case kindDaemon:
-		vals, err := s.daemon.mint(n)
+	case kindDaemon, kindDaemonCommit:
+		ch := s.daemon
+		if kind == kindDaemonCommit {
+			ch = s.commit
+		}
+		vals, err := ch.mint(n)
 		if err != nil {
 			return nil, err
 		}
