@@ -50,6 +50,12 @@ type Reader struct {
 	r   io.Reader
 	max uint64
 	hdr [HeaderSize]byte
+
+	// The frame Next is part way through.
+	hn     int    // header bytes read
+	inBody bool   // the header is read; body holds the payload so far
+	want   uint64 // the payload's size
+	body   []byte
 }
 
 // NewReader returns a Reader that refuses payloads larger than max bytes.
