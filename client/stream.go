@@ -125,11 +125,9 @@ func (r *FileReader) fill() error {
 	if len(r.inflight) == 0 {
 		return io.EOF
 	}
-	var res result
-	select {
-	case res = <-r.inflight[0]:
-	case <-r.ctx.Done():
-		return r.ctx.Err()
+	res := r.c.await(r.ctx, r.inflight[0])
+	if err := r.ctx.Err(); err != nil && res.err == err {
+		return err
 	}
 	r.inflight = r.inflight[1:]
 	if res.err != nil {
@@ -263,11 +261,9 @@ func (w *FileWriter) sendReq(request string, data wire.JSONAppender) error {
 
 // wait takes the oldest answer in flight.
 func (w *FileWriter) wait() error {
-	var res result
-	select {
-	case res = <-w.inflight[0]:
-	case <-w.ctx.Done():
-		return w.ctx.Err()
+	res := w.c.await(w.ctx, w.inflight[0])
+	if err := w.ctx.Err(); err != nil && res.err == err {
+		return err
 	}
 	w.inflight = w.inflight[1:]
 	return res.err
