@@ -199,7 +199,9 @@ store over a temp directory on disk) in a child process, the load from the SDK c
 Beside it, in the same run:
 
 - **raw echo**: framed TCP with no crypto and no store, answering frames of the same sizes as the
-  daemon's encrypted frames for the same requests (the floor of a small request);
+  daemon's encrypted frames for the same requests (the floor of a small request); for round trips
+  its client reads each answer itself, as the SDK's caller does when nobody else is reading, and
+  for pipelined rates it has a reader goroutine, as the SDK then does;
 - **net/http**: a Go net/http JSON server on loopback doing the same store operations on the same
   kind of vfs store, with encoding/json, as an app developer would write a local REST server (the peer);
 - **compute floor**: the work the protocol forces on every byte of a transfer, on the same bytes with

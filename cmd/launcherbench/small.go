@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -124,21 +125,31 @@ func (d daemonConn) createDelete(ctx context.Context, name string) error {
 func (d daemonConn) close() { d.c.Close() }
 
 // echoConn is a framed TCP connection to the echo floor; answers come back in
-// order, so a FIFO of waiters matches them.
+// order, so a FIFO of waiters matches them. A connection for one request at
+// a time (direct) has no reader goroutine: the caller reads its answer, as
+// the SDK's caller does when nobody else reads, so that the floor pays no
+// hand-off the SDK does not pay.
 type echoConn struct {
 	nc    net.Conn
 	sizes frameSizes
 	wmu   sync.Mutex
 	queue chan chan error
 	done  chan struct{}
+	fr    *framing.Reader // direct connections only
+	buf   []byte
 }
 
-func dialEcho(addr string, sizes frameSizes) (*echoConn, error) {
+func dialEcho(addr string, sizes frameSizes, direct bool) (*echoConn, error) {
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	e := &echoConn{nc: nc, sizes: sizes, queue: make(chan chan error, 4096), done: make(chan struct{})}
+	if direct {
+		e.fr = framing.NewReader(bufio.NewReaderSize(nc, 32<<10), 1<<20)
+		close(e.done)
+		return e, nil
+	}
 	go e.readLoop()
 	return e, nil
 }
@@ -173,6 +184,16 @@ func (e *echoConn) readLoop() {
 func (e *echoConn) roundTrip(reqSize, ansSize int) error {
 	buf := make([]byte, framing.HeaderSize+reqSize)
 	binary.LittleEndian.PutUint64(buf[framing.HeaderSize:], uint64(ansSize))
+	if e.fr != nil {
+		if err := framing.WriteFramed(e.nc, buf); err != nil {
+			return err
+		}
+		size, err := e.fr.ReadHeader()
+		if err == nil {
+			e.buf, err = e.fr.ReadBody(e.buf, size)
+		}
+		return err
+	}
 	w := make(chan error, 1)
 	e.wmu.Lock()
 	err := framing.WriteFramed(e.nc, buf)
@@ -266,8 +287,9 @@ type servers struct {
 	sizes                      frameSizes
 }
 
-// dial opens n connections to the server of kind.
-func (s *servers) dial(kind string, n int) ([]smallConn, error) {
+// dial opens n connections to the server of kind; direct ones (echo only)
+// carry one request at a time.
+func (s *servers) dial(kind string, n int, direct bool) ([]smallConn, error) {
 	out := make([]smallConn, 0, n)
 	fail := func(err error) ([]smallConn, error) {
 		for _, c := range out {
@@ -296,7 +318,7 @@ func (s *servers) dial(kind string, n int) ([]smallConn, error) {
 		}
 	case kindEcho:
 		for range n {
-			e, err := dialEcho(s.echo.addr, s.sizes)
+			e, err := dialEcho(s.echo.addr, s.sizes, direct)
 			if err != nil {
 				return fail(err)
 			}
@@ -327,7 +349,7 @@ func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[strin
 	}
 	samples := map[string][]time.Duration{}
 	for _, kind := range kinds {
-		cs, err := s.dial(kind, 1)
+		cs, err := s.dial(kind, 1, true)
 		if err != nil {
 			return nil, err
 		}
@@ -362,7 +384,7 @@ func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[strin
 // throughput runs depth concurrent operations on each of conns connections
 // for dur and returns requests per second (create+delete counts two).
 func (s *servers) throughput(kind, op string, conns, depth int, dur time.Duration) (float64, error) {
-	cs, err := s.dial(kind, conns)
+	cs, err := s.dial(kind, conns, false)
 	if err != nil {
 		return 0, err
 	}
