@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"sort"
@@ -75,6 +76,10 @@ type Options struct {
 	// Sync says when a change returns relative to the fsync of the log
 	// record that commits it; the zero value is SyncBackground.
 	Sync Sync
+	// Logger receives what nobody waits to hear: a failed background sync
+	// of the log. nil = discard.
+	Logger *slog.Logger
+
 	// SyncDelay is how long, under SyncBackground, the flusher waits after
 	// a change before the fsync that covers it, so that changes coming
 	// together share one fsync; 0 = DefaultSyncDelay, < 0 = no wait.
@@ -145,6 +150,7 @@ type Store struct {
 
 	checkpointBytes int64
 	wal             wal // the write-ahead log; see wal.go
+	log             *slog.Logger
 
 	wg sync.WaitGroup // operations in progress, waited for by Close
 
@@ -257,6 +263,10 @@ func Open(fsys afero.Fs, opts Options) (*Store, error) {
 	}
 	if s.checkpointBytes <= 0 {
 		s.checkpointBytes = DefaultCheckpointBytes
+	}
+	s.log = opts.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.wal.delay == 0 {
 		s.wal.delay = DefaultSyncDelay

@@ -30,19 +30,23 @@ import (
 // queued behind it find their record already durable. Under SyncBackground
 // (the default) a change returns once appended, and the flusher goroutine
 // syncs whatever is appended within Options.SyncDelay (one fsync after
-// another while changes keep coming). In both modes what a change dropped (blobs, manifests) is removed
-// only once an fsync covers the change.
+// another while changes keep coming). In both modes what a change dropped
+// (blobs, manifests) is removed only once an fsync covers the change.
 //
 // The manifests under dirs/ and roots.json lag behind the log. A checkpoint
 // (when the log passes Options.CheckpointBytes, and at Close) writes the
 // current manifest of every directory changed since the last one, with the
 // atomic-write protocol, and then empties the log. Open replays the log over
-// the manifests before loading them, so a crash at any moment loses nothing
-// that was acknowledged.
+// the manifests before loading them, so a crash of the process at any moment
+// loses nothing that was acknowledged (nor does a crash of the OS or power
+// under SyncCommit).
 //
 // Record layout: "VFW1", payload length (uint32 LE), CRC-32C of the payload
 // (uint32 LE), payload: a logRecord in JSON. Replay stops at the first record whose header or checksum does not hold:
-// that is the torn tail of an append no fsync covered, so never acknowledged.
+// that is the torn tail of an append no fsync covered: under SyncCommit
+// never acknowledged; under SyncBackground possibly acknowledged and lost
+// to an OS crash or power loss, with every record after it (a prefix of
+// the changes survives).
 // A record whose checksum holds but whose content breaks the rules is
 // corruption (ErrCorrupt).
 
@@ -601,7 +605,11 @@ func (s *Store) flush() {
 			}
 		}
 		for w.failure() == nil && w.appended.Load() > w.durable.Load() {
-			s.waitDurable(w.appended.Load())
+			if err := s.waitDurable(w.appended.Load()); err != nil {
+				// Changes already acknowledged may not survive an OS crash
+				// or power loss; nobody waits for this sync to hear of it.
+				s.log.Error("vfs: syncing the log failed; the store refuses changes until it is reopened", "err", err)
+			}
 		}
 		w.runAfters()
 	}

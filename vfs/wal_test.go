@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -728,15 +729,37 @@ func TestBackgroundFlusherSyncs(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a bytes.Buffer safe for a logger and a test to share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // TestBackgroundSyncFailure: a change already returned when its sync
-// fails; the store then refuses changes, Sync reports the failure, and
-// nothing the change dropped is removed.
+// fails; the flusher logs it, the store then refuses changes, Sync reports
+// the failure, and nothing the change dropped is removed.
 func TestBackgroundSyncFailure(t *testing.T) {
-	s, ff, mem := seedFaultStore(t, Options{})
+	var logged lockedBuffer
+	s, ff, mem := seedFaultStore(t, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	require.NoError(t, s.Sync())
 	blob := blobOf(s, "f")
 	ff.failSync.Store(true)
 	require.NoError(t, s.DeleteFile(bg, app, P(t, "f")))
+	// Nobody waits for the flusher's sync: it logs the failure.
+	require.Eventually(t, func() bool { return strings.Contains(logged.String(), "syncing the log failed") },
+		10*time.Second, time.Millisecond, "the failed background sync was not logged")
 	checkNoLeak(t, "Sync", s.Sync())
 	if _, err := s.CreateFile(bg, app, P(t, "m"), nil); !errors.Is(err, ErrIO) {
 		t.Fatalf("write after a failed background sync: %v", err)

@@ -89,7 +89,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err := os.MkdirAll(storeDir, 0o700); err != nil {
 		return fmt.Errorf("store directory: %w", err)
 	}
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), storeDir), vfs.Options{Sync: syncMode, SyncDelay: storeDelay})
+	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), storeDir), vfs.Options{Sync: syncMode, SyncDelay: storeDelay, Logger: log})
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
