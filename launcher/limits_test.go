@@ -27,6 +27,7 @@ import (
 	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/framing"
 	"github.com/safe-launcher/launcher/handshake"
+	"github.com/safe-launcher/launcher/internal/lockedbuf"
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/launcher/launchertest"
 	"github.com/safe-launcher/launcher/wire"
@@ -355,7 +356,7 @@ func TestLimitWriteTimeout(t *testing.T) {
 // TestLimitPanicBecomesErrorAnswer: a handler panic is an internal error answer
 // without the panic's text, a log line with it, and the session goes on.
 func TestLimitPanicBecomesErrorAnswer(t *testing.T) {
-	var logs lockedBuffer
+	var logs lockedbuf.Buffer
 	d, app := start(t, launcher.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	c := d.Dial(t, app.ID)
 	err := c.Call(ctx10(t), "safe-api/v1.0/test/panic", nil, nil)
@@ -453,24 +454,6 @@ func hdr(n uint64) []byte {
 		b[i] = byte(n >> (8 * i))
 	}
 	return b[:]
-}
-
-// lockedBuffer is a bytes.Buffer safe for the daemon's concurrent logging.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestLimitTrickledFrameReleasesBudget: a peer that sends a frame's body one

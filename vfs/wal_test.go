@@ -20,6 +20,8 @@ import (
 	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/safe-launcher/launcher/internal/lockedbuf"
 )
 
 var errInjected = errors.New("injected fault /secret/host/path")
@@ -729,29 +731,11 @@ func TestBackgroundFlusherSyncs(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a logger and a test to share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestBackgroundSyncFailure: a change already returned when its sync
 // fails; the flusher logs it, the store then refuses changes, Sync reports
 // the failure, and nothing the change dropped is removed.
 func TestBackgroundSyncFailure(t *testing.T) {
-	var logged lockedBuffer
+	var logged lockedbuf.Buffer
 	s, ff, mem := seedFaultStore(t, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	require.NoError(t, s.Sync())
 	blob := blobOf(s, "f")

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/safe-launcher/launcher/client"
+	"github.com/safe-launcher/launcher/internal/lockedbuf"
 	"github.com/safe-launcher/launcher/launcher/control"
 	"github.com/safe-launcher/launcher/wire"
 )
@@ -70,24 +71,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // lineWriter sends the first two complete lines written to it on lines.
 type lineWriter struct {
 	buf   []byte
@@ -118,7 +101,7 @@ type daemon struct {
 	addr    string
 	gateway string // the dns web gateway's address
 	cmd     *exec.Cmd
-	stderr  *syncBuffer
+	stderr  *lockedbuf.Buffer
 	done    chan struct{} // closed when the process was waited for
 	err     error         // Wait's result, set before done closes
 }
@@ -127,7 +110,7 @@ type daemon struct {
 // waits for its "listening on" line.
 func startDaemon(t *testing.T, data string, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, data: data, stderr: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{t: t, data: data, stderr: &lockedbuf.Buffer{}, done: make(chan struct{})}
 	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0"}, extra...)
 	d.cmd = exec.Command(bins.launcher, args...)
 	d.cmd.Stderr = d.stderr
