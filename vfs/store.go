@@ -204,15 +204,21 @@ type rootsFile struct {
 }
 
 type dirManifest struct {
-	V         int                   `json:"v"`
-	ID        ID                    `json:"id"`
-	Created   int64                 `json:"created"`
-	Modified  int64                 `json:"modified"`
-	Private   bool                  `json:"private,omitempty"`
-	Versioned bool                  `json:"versioned,omitempty"`
-	Meta      []byte                `json:"meta,omitempty"`
-	Dirs      map[string]ID         `json:"dirs"`
-	Files     map[string]fileRecord `json:"files"`
+	V  int `json:"v"`
+	ID ID  `json:"id"`
+	dirAttrs
+	Dirs  map[string]ID         `json:"dirs"`
+	Files map[string]fileRecord `json:"files"`
+}
+
+// dirAttrs are a directory's own attributes, as a manifest and a log record
+// write them (embedded: their fields are the embedding object's).
+type dirAttrs struct {
+	Created   int64  `json:"created"`
+	Modified  int64  `json:"modified"`
+	Private   bool   `json:"private,omitempty"`
+	Versioned bool   `json:"versioned,omitempty"`
+	Meta      []byte `json:"meta,omitempty"`
 }
 
 type fileRecord struct {
@@ -577,8 +583,7 @@ func (s *Store) newID() (ID, error) {
 
 // manifest is d's on-disk form.
 func (d *dirNode) manifest() dirManifest {
-	m := dirManifest{V: 1, ID: d.id, Created: d.created.UnixNano(), Modified: d.modified.UnixNano(),
-		Private: d.private, Versioned: d.versioned, Meta: d.meta,
+	m := dirManifest{V: 1, ID: d.id, dirAttrs: d.attrs(),
 		Dirs: make(map[string]ID, len(d.dirs)), Files: make(map[string]fileRecord, len(d.files))}
 	for n, c := range d.dirs {
 		m.Dirs[n] = c.id
@@ -589,6 +594,12 @@ func (d *dirNode) manifest() dirManifest {
 	return m
 }
 
+// attrs is d's own attributes in their on-disk form.
+func (d *dirNode) attrs() dirAttrs {
+	return dirAttrs{Created: d.created.UnixNano(), Modified: d.modified.UnixNano(),
+		Private: d.private, Versioned: d.versioned, Meta: d.meta}
+}
+
 func (f *fileNode) record() fileRecord {
 	return fileRecord{ID: f.id, Size: f.size, Blob: f.blob,
 		Created: f.created.UnixNano(), Modified: f.modified.UnixNano(), Meta: f.meta}
@@ -597,8 +608,7 @@ func (f *fileNode) record() fileRecord {
 // logDir is d's part of a log record: its attributes and the entries names
 // as they are now.
 func (d *dirNode) logDir(names []string) logDir {
-	l := logDir{ID: d.id, Created: d.created.UnixNano(), Modified: d.modified.UnixNano(),
-		Private: d.private, Versioned: d.versioned, Meta: d.meta}
+	l := logDir{ID: d.id, dirAttrs: d.attrs()}
 	for _, n := range names {
 		if c := d.dirs[n]; c != nil {
 			if l.Dirs == nil {

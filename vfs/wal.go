@@ -111,15 +111,11 @@ type logRecord struct {
 // after the change, and the entries the change touched, each either a
 // directory (Dirs), a file (Files) or no longer there (Gone).
 type logDir struct {
-	ID        ID                    `json:"id"`
-	Created   int64                 `json:"created"`
-	Modified  int64                 `json:"modified"`
-	Private   bool                  `json:"private,omitempty"`
-	Versioned bool                  `json:"versioned,omitempty"`
-	Meta      []byte                `json:"meta,omitempty"`
-	Dirs      map[string]ID         `json:"dirs,omitempty"`
-	Files     map[string]fileRecord `json:"files,omitempty"`
-	Gone      []string              `json:"gone,omitempty"`
+	ID ID `json:"id"`
+	dirAttrs
+	Dirs  map[string]ID         `json:"dirs,omitempty"`
+	Files map[string]fileRecord `json:"files,omitempty"`
+	Gone  []string              `json:"gone,omitempty"`
 }
 
 // check refuses a record that could make replay write anything but a
@@ -283,7 +279,7 @@ func (r *replayer) apply(rec *logRecord) error {
 		if err != nil || m == nil {
 			return err
 		}
-		m.Created, m.Modified, m.Private, m.Versioned, m.Meta = d.Created, d.Modified, d.Private, d.Versioned, d.Meta
+		m.dirAttrs = d.dirAttrs
 		if m.Dirs == nil {
 			m.Dirs = map[string]ID{}
 		}
