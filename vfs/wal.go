@@ -84,6 +84,9 @@ type wal struct {
 	kick, stop, done chan struct{}
 	afterMu          sync.Mutex
 	afters           []deferredWait // clean-ups waiting for their change to be durable (afterMu)
+	// runMu is held while clean-ups run, so that Sync returns only after a
+	// run the flusher started has finished too.
+	runMu sync.Mutex
 }
 
 // failure returns the error that stopped the log, or nil.
@@ -615,6 +618,8 @@ func (s *Store) flush() {
 // now covers. A clean-up whose change is not durable stays queued: after a
 // failed sync, forever (what it would remove is left for Open's clean-up).
 func (w *wal) runAfters() {
+	w.runMu.Lock()
+	defer w.runMu.Unlock()
 	durable := w.durable.Load()
 	w.afterMu.Lock()
 	var ready []deferredWait

@@ -37,6 +37,14 @@ type faultFs struct {
 	failTruncate atomic.Bool
 	syncs        atomic.Int64
 	onSync       func()
+	onRemove     atomic.Pointer[func(name string)] // runs before every Remove
+}
+
+func (f *faultFs) Remove(name string) error {
+	if h := f.onRemove.Load(); h != nil {
+		(*h)(name)
+	}
+	return f.Fs.Remove(name)
 }
 
 func injected(op, name string) error {
@@ -788,4 +796,36 @@ func TestParseSync(t *testing.T) {
 	require.Error(t, err)
 	_, err = Open(afero.NewMemMapFs(), Options{Sync: Sync(7)})
 	require.Error(t, err)
+}
+
+// TestSyncWaitsForRunningCleanup: Sync returns only once the clean-ups the
+// flusher is already running have finished, not just the ones left queued.
+func TestSyncWaitsForRunningCleanup(t *testing.T) {
+	s, ff, mem := seedFaultStore(t, Options{})
+	require.NoError(t, s.Sync())
+	blob := blobOf(s, "f")
+	entered, release := make(chan struct{}), make(chan struct{})
+	let := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(let) // the store's Close waits for the flusher
+	var once sync.Once
+	hook := func(name string) {
+		if name == blobName(blob) {
+			once.Do(func() { close(entered); <-release })
+		}
+	}
+	ff.onRemove.Store(&hook)
+	require.NoError(t, s.DeleteFile(bg, app, P(t, "f")))
+	<-entered // the flusher is removing the content
+	synced := make(chan error, 1)
+	go func() { synced <- s.Sync() }()
+	select {
+	case err := <-synced:
+		t.Fatalf("Sync returned (%v) while the flusher was still removing the deleted file's content", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	let()
+	require.NoError(t, <-synced)
+	if ok, _ := afero.Exists(mem, blobName(blob)); ok {
+		t.Fatal("content still there after Sync")
+	}
 }
