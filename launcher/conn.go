@@ -80,6 +80,9 @@ type conn struct {
 
 	stopOnce sync.Once
 	stopping atomic.Bool
+	// killed is set by kill: the session is over for Sessions and Stats even
+	// while its goroutine is still unwinding.
+	killed atomic.Bool
 }
 
 // newConn makes a connection whose request context is cancelled by kill, not
@@ -100,11 +103,16 @@ func (c *conn) stopReading() {
 // kill ends the connection now: the request context is cancelled and the socket closed.
 func (c *conn) kill() {
 	c.stopOnce.Do(func() {
+		c.killed.Store(true)
 		c.stopping.Store(true)
 		c.cancel()
 		c.nc.Close()
 	})
 }
+
+// live reports whether c is an authenticated session that has not been killed.
+// The caller holds s.mu.
+func (c *conn) live() bool { return c.authenticated && !c.killed.Load() }
 
 func (c *conn) info() SessionInfo {
 	return SessionInfo{

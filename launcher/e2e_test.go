@@ -443,6 +443,10 @@ func TestEndApp(t *testing.T) {
 	d.Apps.Delete(app.ID)
 	start := time.Now()
 	d.Srv.EndApp(app.ID)
+	// Status taken right after EndApp no longer lists the ended sessions,
+	// though their goroutines may still be unwinding.
+	assert.Empty(t, d.Srv.Sessions())
+	assert.Zero(t, d.Srv.Stats().Sessions)
 	select {
 	case <-c.Done():
 	case <-time.After(2 * time.Second):

@@ -132,13 +132,14 @@ type SessionInfo struct {
 	BytesOut int64
 }
 
-// Sessions lists the live authenticated sessions.
+// Sessions lists the live authenticated sessions. A session ended by EndApp
+// or a kill is left out at once, even while its goroutine is still unwinding.
 func (s *Server) Sessions() []SessionInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []SessionInfo
 	for c := range s.conns {
-		if c.authenticated {
+		if c.live() {
 			out = append(out, c.info())
 		}
 	}
@@ -162,7 +163,7 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{Conns: len(s.conns)}
 	for c := range s.conns {
-		if c.authenticated {
+		if c.live() {
 			st.Sessions++
 		}
 	}
