@@ -434,3 +434,6 @@ func (c *child) stop() {
 		<-done
 	}
 }
+
+// pid is the child's process id.
+func (c *child) pid() int { return c.cmd.Process.Pid }

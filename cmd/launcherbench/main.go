@@ -163,7 +163,10 @@ func writeFile(name string, f func(io.Writer) error) error {
 }
 
 // latencyPair is a p50 and p99 round trip.
-type latencyPair struct{ P50, P99 time.Duration }
+type latencyPair struct {
+	P50, P99 time.Duration
+	Cost     cost // zero where /proc does not tell
+}
 
 // results are every figure of one run.
 type results struct {
@@ -319,8 +322,9 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		}
 		for _, kind := range kindsOf(op) {
 			lp := res.Lat[kind][op]
-			logf("%-13s %-13s p50 %8s p99 %8s  %8.0f req/s (1 conn)  %8.0f req/s (64 conns)", kind, op,
-				lp.P50.Round(time.Microsecond), lp.P99.Round(time.Microsecond), res.Thr[kind][op][1], res.Thr[kind][op][64])
+			logf("%-13s %-13s p50 %8s p99 %8s  %8.0f req/s (1 conn)  %8.0f req/s (64 conns)  CPU/op %s + %s", kind, op,
+				lp.P50.Round(time.Microsecond), lp.P99.Round(time.Microsecond), res.Thr[kind][op][1], res.Thr[kind][op][64],
+				lp.Cost.Server.Round(time.Microsecond), lp.Cost.Client.Round(time.Microsecond))
 		}
 	}
 	return nil

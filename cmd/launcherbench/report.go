@@ -112,6 +112,7 @@ func rows(r *results) []row {
 				}
 			}
 		}
+		out = append(out, costRows(op, d.Cost, e.Cost)...)
 	}
 	for _, op := range ops {
 		for _, conns := range []int{1, 64} {
@@ -185,6 +186,27 @@ func rows(r *results) []row {
 }
 
 // writeMarkdown writes the report.
+// costRows are the reference rows that say what one round trip of op cost
+// the machine, server and client together, beside the echo's: the CPU time
+// on their threads and how often a thread was switched off a CPU.
+func costRows(op string, d, e cost) []row {
+	if d == (cost{}) || e == (cost{}) {
+		return nil // no /proc
+	}
+	dc, ec := d.Server+d.Client, e.Server+e.Client
+	ds, es := d.ServerSw+d.ClientSw, e.ServerSw+e.ClientSw
+	return []row{
+		{Figure: op + " CPU per round trip (server + client), 1 connection",
+			Value: fmt.Sprintf("%s (%s + %s)", us(dc), us(d.Server), us(d.Client)),
+			Ref:   fmt.Sprintf("%s (%s + %s)", us(ec), us(e.Server), us(e.Client)), RefName: "raw echo",
+			Ratio: fx(ratio(float64(dc), float64(ec)))},
+		{Figure: op + " context switches per round trip (server + client), 1 connection",
+			Value: fmt.Sprintf("%.1f (%.1f + %.1f)", ds, d.ServerSw, d.ClientSw),
+			Ref:   fmt.Sprintf("%.1f (%.1f + %.1f)", es, e.ServerSw, e.ClientSw), RefName: "raw echo",
+			Ratio: fx(ratio(ds, es))},
+	}
+}
+
 func writeMarkdown(w io.Writer, r *results, chart string) error {
 	var b strings.Builder
 	kind := "full run"
@@ -215,7 +237,11 @@ Peak RSS is the daemon child's VmHWM during the transfer (its baseline included)
 its VmRSS 3 s after the last 64 MiB transfer (the daemon keeps a large buffer 2 s for the next
 message, then returns the memory to the OS). Idle-session memory
 is the daemon child's growth in Go heap in use + goroutine stacks (and RSS) after a GC, divided by the
-number of sessions.
+number of sessions. The CPU and context-switch rows (references, no target) are read from /proc for
+the server child and for this process while the round trips were timed: CPU time on their threads,
+and how many times a thread left a CPU (blocked or preempted), per round trip. They say what a round
+trip is made of: on a virtual machine a context switch is dear, and the Go runtime's sysmon thread
+adds some to every process that wakes from idle, the echo included.
 
 `)
 	fmt.Fprintf(&b, "| Figure | Launcher | Reference | Ratio | Target | vs target | Meets |\n|---|---:|---|---:|---|---:|---|\n")

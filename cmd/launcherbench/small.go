@@ -287,6 +287,19 @@ type servers struct {
 	sizes                      frameSizes
 }
 
+// of returns the child serving kind.
+func (s *servers) of(kind string) *child {
+	switch kind {
+	case kindDaemon:
+		return s.daemon
+	case kindDaemonCommit:
+		return s.commit
+	case kindEcho:
+		return s.echo
+	}
+	return s.http
+}
+
 // dial opens n connections to the server of kind; direct ones (echo only)
 // carry one request at a time.
 func (s *servers) dial(kind string, n int, direct bool) ([]smallConn, error) {
@@ -299,11 +312,7 @@ func (s *servers) dial(kind string, n int, direct bool) ([]smallConn, error) {
 	}
 	switch kind {
 	case kindDaemon, kindDaemonCommit:
-		ch := s.daemon
-		if kind == kindDaemonCommit {
-			ch = s.commit
-		}
-		vals, err := ch.mint(n)
+		vals, err := s.of(kind).mint(n)
 		if err != nil {
 			return nil, err
 		}
@@ -332,7 +341,8 @@ func (s *servers) dial(kind string, n int, direct bool) ([]smallConn, error) {
 
 // latencies runs n sequential operations on one connection to each server
 // kind, in rounds that go from kind to kind, and returns each kind's p50 and
-// p99 round trip.
+// p99 round trip, and what the operations cost the server and this client
+// in CPU and context switches (where /proc tells).
 func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[string]latencyPair, error) {
 	conns := map[string]smallConn{}
 	defer func() {
@@ -361,9 +371,13 @@ func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[strin
 		}
 	}
 	per := max(n/rounds, 1)
+	server, client := map[string]usage{}, map[string]usage{}
+	counted := true
 	for range rounds {
 		for _, kind := range kinds {
 			c := conns[kind]
+			s0, ok1 := readUsage(s.of(kind).pid())
+			c0, ok2 := readUsage(0)
 			for range per {
 				t := time.Now()
 				if err := run(c); err != nil {
@@ -371,12 +385,22 @@ func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[strin
 				}
 				samples[kind] = append(samples[kind], time.Since(t))
 			}
+			s1, ok3 := readUsage(s.of(kind).pid())
+			c1, ok4 := readUsage(0)
+			counted = counted && ok1 && ok2 && ok3 && ok4
+			u, v := server[kind], client[kind]
+			server[kind], client[kind] = usage{u.CPU + s1.CPU - s0.CPU, u.Switches + s1.Switches - s0.Switches},
+				usage{v.CPU + c1.CPU - c0.CPU, v.Switches + c1.Switches - c0.Switches}
 		}
 	}
 	out := map[string]latencyPair{}
 	for kind, d := range samples {
 		slices.Sort(d)
-		out[kind] = latencyPair{P50: d[len(d)/2], P99: d[len(d)*99/100]}
+		lp := latencyPair{P50: d[len(d)/2], P99: d[len(d)*99/100]}
+		if counted {
+			lp.Cost = perOp(server[kind], client[kind], len(d))
+		}
+		out[kind] = lp
 	}
 	return out, nil
 }
