@@ -46,7 +46,7 @@ func (p plan) runs(section string) bool { return p.Only == nil || p.Only[section
 func fullPlan() plan {
 	return plan{
 		LatN: 3000, LatCDN: 300, ThrDur: 2 * time.Second, Depth1: 32, Depth64: 4,
-		Sizes: []int{1 << 20, 16 << 20, 64 << 20}, Reps: map[int]int{1 << 20: 5, 16 << 20: 3, 64 << 20: 3},
+		Sizes: []int{1 << 20, 16 << 20, 64 << 20}, Reps: map[int]int{1 << 20: 10, 16 << 20: 3, 64 << 20: 4},
 		HSDur: 2 * time.Second, HSWorkers: 4, HSBudget: 20000, Sessions: 1000,
 	}
 }
@@ -344,8 +344,9 @@ func runFiles(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 			return err
 		}
 		res.Files = append(res.Files, r)
-		logf("%3d MiB  upload %7.1f MB/s  download %7.1f MB/s  floor %7.1f MB/s  peak RSS up %d MiB down %d MiB",
-			size>>20, mbps(size, r.Upload), mbps(size, r.Download), mbps(size, r.Floor), r.UploadHWM>>10, r.DownHWM>>10)
+		logf("%3d MiB  upload %7.1f MB/s (first %7.1f, %d faults)  download %7.1f MB/s (first %7.1f, %d faults)  floor %7.1f MB/s  peak RSS up %d MiB down %d MiB",
+			size>>20, mbps(size, r.Upload), mbps(size, r.UploadFirst), r.UploadFirstFaults, mbps(size, r.Download), mbps(size, r.DownFirst), r.DownFirstFaults,
+			mbps(size, r.Floor), r.UploadHWM>>10, r.DownHWM>>10)
 	}
 	return nil
 }

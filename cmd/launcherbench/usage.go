@@ -55,6 +55,32 @@ func readUsage(pid int) (u usage, ok bool) {
 	return u, ok
 }
 
+// minorFaults reads how many minor page faults process pid (0: this
+// process) has taken (Linux /proc/<pid>/stat, field 10). ok is false where
+// /proc does not say.
+func minorFaults(pid int) (n int64, ok bool) {
+	p := "self"
+	if pid != 0 {
+		p = strconv.Itoa(pid)
+	}
+	b, err := os.ReadFile("/proc/" + p + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: fields count from
+	// after its closing parenthesis (state is field 3).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 8 {
+		return 0, false
+	}
+	n, err = strconv.ParseInt(string(f[7]), 10, 64)
+	return n, err == nil
+}
+
 // cost is the usage per operation of a server and of its client while a
 // latency was measured.
 type cost struct {
