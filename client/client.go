@@ -180,7 +180,8 @@ func Dial(ctx context.Context, value string, opts ...Option) (*Client, error) {
 		f(&o)
 	}
 	if o.dial == nil {
-		var d net.Dialer
+		// No TCP keep-alive: the launcher is on loopback (see launcher.Listen).
+		d := net.Dialer{KeepAlive: -1}
 		o.dial = d.DialContext
 	}
 	t, err := ParseLauncherValue(value)

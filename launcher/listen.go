@@ -51,7 +51,11 @@ func Listen(ctx context.Context, addr string) (net.Listener, error) {
 }
 
 func listenFrom(ctx context.Context, ip netip.Addr, port uint16) (net.Listener, error) {
-	var lc net.ListenConfig
+	// No TCP keep-alive: its probes find peers lost across a network, and a
+	// loopback peer's end is seen at once (the kernel closes or resets its
+	// socket when its process exits). Turning it on costs four setsockopt
+	// calls on every accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
 	var lastErr error
 	for i := 0; i < maxPortTries; i++ {
 		p := int(port) + i

@@ -47,7 +47,7 @@ func fullPlan() plan {
 	return plan{
 		LatN: 3000, LatCDN: 300, ThrDur: 2 * time.Second, Depth1: 32, Depth64: 4,
 		Sizes: []int{1 << 20, 16 << 20, 64 << 20}, Reps: map[int]int{1 << 20: 10, 16 << 20: 3, 64 << 20: 4},
-		HSDur: 2 * time.Second, HSWorkers: 4, HSBudget: 20000, Sessions: 1000,
+		HSDur: 2 * time.Second, HSWorkers: 16, HSBudget: 20000, Sessions: 1000,
 	}
 }
 
@@ -175,19 +175,20 @@ type results struct {
 	Plan    plan
 	Machine machine
 
-	Lat   map[string]map[string]latencyPair     // kind -> op
-	Thr   map[string]map[string]map[int]float64 // kind -> op -> conns -> req/s
-	Files []transferResult
-	HS    map[string]float64 // "counter", "fixed", "floor-counter", "floor-fixed"
-	Sync  time.Duration      // median append + fsync of a small record on the store's disk
-	Sess  map[string]sessionMem
+	Lat    map[string]map[string]latencyPair     // kind -> op
+	Thr    map[string]map[string]map[int]float64 // kind -> op -> conns -> req/s
+	Files  []transferResult
+	HS     map[string]float64 // "counter", "fixed", "floor-counter", "floor-fixed"
+	HSCost map[string]cost    // "counter", "fixed": per handshake, daemon and dialer
+	Sync   time.Duration      // median append + fsync of a small record on the store's disk
+	Sess   map[string]sessionMem
 }
 
 // run measures everything, logging progress to logw.
 func run(p plan, logw io.Writer) (*results, error) {
 	res := &results{When: time.Now(), Plan: p, Machine: machineInfo(),
 		Lat: map[string]map[string]latencyPair{}, Thr: map[string]map[string]map[int]float64{},
-		HS: map[string]float64{}, Sess: map[string]sessionMem{}}
+		HS: map[string]float64{}, HSCost: map[string]cost{}, Sess: map[string]sessionMem{}}
 	logf := func(format string, a ...any) { fmt.Fprintf(logw, format+"\n", a...) }
 	tmp, err := os.MkdirTemp("", "launcherbench-")
 	if err != nil {
@@ -364,7 +365,7 @@ func runHandshakes(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		if fixed {
 			name = "fixed"
 		}
-		rate, err := handshakeRate(hd, fixed, p.HSWorkers, p.HSBudget, p.HSDur)
+		rate, k, err := handshakeRate(hd, fixed, p.HSWorkers, p.HSBudget, p.HSDur)
 		if err != nil {
 			return fmt.Errorf("handshakes (%s): %w", name, err)
 		}
@@ -372,8 +373,9 @@ func runHandshakes(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		if err != nil {
 			return err
 		}
-		res.HS[name], res.HS["floor-"+name] = rate, floor
-		logf("handshakes %-7s %7.0f/s  floor %7.0f/s", name, rate, floor)
+		res.HS[name], res.HS["floor-"+name], res.HSCost[name] = rate, floor, k
+		logf("handshakes %-7s %7.0f/s  floor %7.0f/s  CPU per handshake %s + %s", name, rate, floor,
+			k.Server.Round(time.Microsecond), k.Client.Round(time.Microsecond))
 	}
 	return nil
 }

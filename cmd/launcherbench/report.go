@@ -176,6 +176,14 @@ func rows(r *results) []row {
 		out = append(out, row{Figure: fmt.Sprintf("handshakes/s, %s nonces, fresh connections", mode), Value: fmt.Sprintf("%.0f", v),
 			Ref: fmt.Sprintf("%.0f", fl), RefName: "handshake crypto, no network", Ratio: fx(ratio(v, fl)),
 			Target: ">= 3,000/s", VsTarget: fx(v / 3000), Met: met(v >= 3000)})
+		if k := r.HSCost[mode]; k != (cost{}) && fl > 0 {
+			// The floor does the crypto of both sides on both cores: 2 cores
+			// / its rate is what one handshake's crypto costs.
+			fc := time.Duration(2 * float64(time.Second) / fl)
+			out = append(out, row{Figure: fmt.Sprintf("CPU per handshake (daemon + dialer), %s nonces", mode),
+				Value: fmt.Sprintf("%s (%s + %s)", us(k.Server+k.Client), us(k.Server), us(k.Client)),
+				Ref:   us(fc), RefName: "handshake crypto, both sides", Ratio: fx(ratio(float64(k.Server+k.Client), float64(fc)))})
+		}
 	}
 	if d, ok := r.Sess[kindDaemon]; ok {
 		kib := d.GoBytes / 1024
@@ -251,7 +259,9 @@ is the daemon child's growth in Go heap in use + goroutine stacks (and RSS) afte
 number of sessions. A transfer's figure is the best of its repetitions, each after one run of the
 floor; the first transfer, in a fresh daemon over a fresh connection, is shown beside it with the minor
 page faults it took (daemon and client): the first transfers fault in their buffers, and on these virtual
-machines a page fault is dear (tens of µs), so they are slower. The CPU and context-switch rows (references, no target) are read from /proc for
+machines a page fault is dear (tens of µs), so they are slower. Handshakes are dialed from 16 goroutines: from 4, a sixth of the two CPUs stayed
+idle while the daemon and the dialers waited on each other's round trips, so the rate measured
+latency more than capacity (CPU per handshake is shown beside it). The CPU and context-switch rows (references, no target) are read from /proc for
 the server child and for this process while the round trips were timed: CPU time on their threads,
 and how many times a thread left a CPU (blocked or preempted), per round trip. They say what a round
 trip is made of: on a virtual machine a context switch is dear, and the Go runtime's sysmon thread

@@ -16,16 +16,18 @@ import (
 // Handshakes per second over fresh connections, and memory per idle session.
 
 // handshakeRate dials fresh sessions (each a new TCP connection and a
-// handshake, then closed) from workers goroutines for dur, in one nonce mode.
-func handshakeRate(dir string, fixed bool, workers, budget int, dur time.Duration) (float64, error) {
+// handshake, then closed) from workers goroutines for dur, in one nonce mode,
+// and returns the rate and what each handshake cost the daemon and the
+// dialing client (zero where /proc does not tell).
+func handshakeRate(dir string, fixed bool, workers, budget int, dur time.Duration) (float64, cost, error) {
 	ch, err := startChild(kindDaemon, dir, 4*workers+16)
 	if err != nil {
-		return 0, err
+		return 0, cost{}, err
 	}
 	defer ch.stop()
 	vals, err := ch.mint(budget)
 	if err != nil {
-		return 0, err
+		return 0, cost{}, err
 	}
 	var opts []client.Option
 	if fixed {
@@ -35,6 +37,8 @@ func handshakeRate(dir string, fixed bool, workers, budget int, dur time.Duratio
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
+	s0, ok1 := readUsage(ch.pid())
+	c0, ok2 := readUsage(0)
 	start := time.Now()
 	deadline := start.Add(dur)
 	for range workers {
@@ -58,10 +62,16 @@ func handshakeRate(dir string, fixed bool, workers, budget int, dur time.Duratio
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	s1, ok3 := readUsage(ch.pid())
+	c1, ok4 := readUsage(0)
 	if firstErr != nil {
-		return 0, firstErr
+		return 0, cost{}, firstErr
 	}
-	return float64(done.Load()) / elapsed.Seconds(), nil
+	var k cost
+	if ok1 && ok2 && ok3 && ok4 {
+		k = perOp(usage{s1.CPU - s0.CPU, s1.Switches - s0.Switches}, usage{c1.CPU - c0.CPU, c1.Switches - c0.Switches}, int(done.Load()))
+	}
+	return float64(done.Load()) / elapsed.Seconds(), k, nil
 }
 
 // handshakeFloor runs both sides of the handshake in memory (no network, no
