@@ -35,7 +35,8 @@ type AttackConfig struct {
 	Mint Minter
 	// Conns is the number of concurrent connections.
 	Conns int
-	// Frames stops the attack once this many frames were sent (0: no limit).
+	// Frames stops the attack once this many frames were sent, a failed dial
+	// counting as one (0: no limit).
 	Frames int64
 	// Duration stops the attack after this long (0: no limit; one of Frames and
 	// Duration must be set).
@@ -120,6 +121,7 @@ type Report struct {
 	Classes    []ClassStats
 	Skipped    []string // classes skipped for want of a launcher-string source
 	Unexpected []string // a sample of unexpected answers
+	Notes      []string // a sample of what timed out and of failed dials
 	Probe      error    // nil when the final probe passed
 	Proc       *ProcSummary
 	RSSOver    bool // the final RSS was over the bound
@@ -144,6 +146,7 @@ type ClassStats struct {
 	OKAnswers  int64 // answers without error
 	Closed     int64 // cases where the daemon closed the connection
 	Timeouts   int64 // cases where a read timed out or a drip was not cut
+	NoConn     int64 // cases whose connection could not be made (the daemon never saw them)
 	Busy       int64 // cases refused by the connection cap or budget
 	Aborted    int64 // cases cut by the end of the run
 	Unexpected int64 // answers that break the protocol
@@ -156,8 +159,10 @@ type caseResult struct {
 	okAnswers  int
 	closed     bool
 	timeout    bool
+	noConn     bool
 	busy       bool
 	aborted    bool
+	why        string // what timed out, or why the dial failed
 	unexpected []string
 }
 
@@ -169,6 +174,7 @@ type collector struct {
 	mu         sync.Mutex
 	stats      map[string]*ClassStats
 	unexpected []string
+	notes      []string
 }
 
 func (c *collector) add(name string, r caseResult) {
@@ -195,6 +201,12 @@ func (c *collector) add(name string, r caseResult) {
 	}
 	if r.timeout && !r.aborted {
 		s.Timeouts++
+	}
+	if r.noConn && !r.aborted {
+		s.NoConn++
+	}
+	if (r.timeout || r.noConn) && !r.aborted && r.why != "" && len(c.notes) < 10 {
+		c.notes = append(c.notes, name+": "+r.why)
 	}
 	for _, u := range r.unexpected {
 		if len(c.unexpected) < 20 {
@@ -273,7 +285,11 @@ func Attack(ctx context.Context, cfg AttackConfig) (*Report, error) {
 				if runCtx.Err() != nil && !r.closed && r.errAnswers+r.okAnswers == 0 {
 					r.aborted = true
 				}
-				sent.Add(int64(r.sent))
+				n := int64(r.sent)
+				if r.noConn {
+					n = 1 // a failed dial is an attempt: -frames ends a run that cannot connect
+				}
+				sent.Add(n)
 				col.add(k.name, r)
 			}
 		})
@@ -288,7 +304,7 @@ func Attack(ctx context.Context, cfg AttackConfig) (*Report, error) {
 			rep.Classes = append(rep.Classes, ClassStats{Name: k.name})
 		}
 	}
-	rep.Unexpected = col.unexpected
+	rep.Unexpected, rep.Notes = col.unexpected, col.notes
 
 	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	rep.Probe = Probe(pctx, cfg.Addr, cfg.ProbeValue, cfg.Mint)

@@ -145,7 +145,11 @@ func parseAnswer(b []byte) (answer, error) {
 func dialCase(ctx context.Context, e *env, r *caseResult) (*wconn, bool) {
 	w, err := dialConn(ctx, e)
 	if err != nil {
-		r.readErr(ctx, err)
+		if ctx.Err() != nil {
+			r.aborted = true
+		} else {
+			r.noConn, r.why = true, "dial: "+err.Error()
+		}
 		return nil, false
 	}
 	return w, true
@@ -157,7 +161,7 @@ func (r *caseResult) readErr(ctx context.Context, err error) {
 	case ctx.Err() != nil:
 		r.aborted = true
 	case classify(err) == outTimeout:
-		r.timeout = true
+		r.timeout, r.why = true, err.Error()
 	default:
 		r.closed = true
 	}
@@ -266,7 +270,7 @@ func runDrip(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
 	var buf [512]byte
 	for i := 0; i < len(f); i++ {
 		if time.Now().After(end) {
-			r.timeout = true
+			r.timeout, r.why = true, fmt.Sprintf("drip not cut within %s", e.cfg.DripMax)
 			return r
 		}
 		if err := w.write(f[i : i+1]); err != nil {
@@ -293,7 +297,7 @@ func runDrip(ctx context.Context, e *env, rng *rand.Rand) (r caseResult) {
 	}
 	// Never cut: the whole frame went through; it must be refused as usual.
 	w.expectPlainThenClose(ctx, &r, wire.CodeLauncherString)
-	r.timeout = true
+	r.timeout, r.why = true, "drip: the whole frame went through without a cut"
 	return r
 }
 

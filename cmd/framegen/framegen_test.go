@@ -181,7 +181,10 @@ func TestAttackInProcess(t *testing.T) {
 	require.False(t, rep.Failed())
 	require.NotNil(t, rep.Proc)
 	for _, c := range rep.Classes {
-		assert.Positive(t, c.Cases, c.Name)
+		// A case whose dial failed never reached the daemon (the final probe
+		// checks that it still accepts): it is reported, not held against
+		// it, but every class must have reached it.
+		assert.Positive(t, c.Cases-c.NoConn-c.Aborted, "%s: no case reached the daemon", c.Name)
 		assert.Zero(t, c.Timeouts, "%s: the daemon must cut or answer every case", c.Name)
 	}
 	byName := map[string]ClassStats{}
@@ -249,4 +252,26 @@ func TestProbeFailsWithoutDaemon(t *testing.T) {
 	err = Probe(ctx, addr, "tcp:"+addr+":tok", nil)
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, context.DeadlineExceeded))
+}
+
+// TestAttackCountsFailedDials: a case whose connection cannot be made is
+// counted as no-conn with its error, not as a timeout the daemon caused.
+func TestAttackCountsFailedDials(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every dial is refused
+	var out bytes.Buffer
+	rep, err := Attack(context.Background(), AttackConfig{
+		Addr: addr, ProbeValue: "tcp:" + addr + ":tok", Conns: 2, Frames: 10,
+		Classes: []string{"garbage"}, IOTimeout: 2 * time.Second, Out: &out,
+	})
+	require.NoError(t, err)
+	require.Len(t, rep.Classes, 1)
+	c := rep.Classes[0]
+	assert.Positive(t, c.NoConn)
+	assert.Equal(t, c.Cases, c.NoConn+c.Aborted)
+	assert.Zero(t, c.Timeouts)
+	assert.Error(t, rep.Probe)
+	assert.Contains(t, out.String(), "timed out or not connected: garbage: dial:")
 }

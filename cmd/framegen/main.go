@@ -105,7 +105,7 @@ func attackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (fa
 	target := fs.String("target", "", "tcp:<ip>:<port>:<launcher_string>; the launcher string is kept for the final probe")
 	tokenCmd := fs.String("token-cmd", "", "command printing a fresh tcp:... value, run per session (split on spaces, no shell)")
 	conns := fs.Int("conns", 32, "concurrent connections")
-	n := fs.Int64("n", 0, "stop after this many frames (0: use -duration)")
+	n := fs.Int64("n", 0, "stop after this many frames, a failed dial counting as one (0: use -duration)")
 	duration := fs.Duration("duration", 0, "stop after this long (default 10s when -n is not set)")
 	seed := fs.Uint64("seed", 1, "seed for the choice of classes and payloads")
 	pid := fs.Int("pid", 0, "daemon pid to sample (VmRSS, threads, fds from /proc)")

@@ -9,27 +9,31 @@ import (
 // printReport writes the per-class table, the process summary and the verdict.
 func printReport(out io.Writer, cfg *AttackConfig, rep *Report) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "class\tcases\tsent\terr-answers\tok-answers\tclosed\ttimeouts\tbusy\taborted\tunexpected\t")
+	fmt.Fprintln(tw, "class\tcases\tsent\terr-answers\tok-answers\tclosed\ttimeouts\tno-conn\tbusy\taborted\tunexpected\t")
 	var tot ClassStats
 	for _, c := range rep.Classes {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", c.Name, c.Cases, c.Sent, c.ErrAnswers, c.OKAnswers, c.Closed, c.Timeouts, c.Busy, c.Aborted, c.Unexpected)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", c.Name, c.Cases, c.Sent, c.ErrAnswers, c.OKAnswers, c.Closed, c.Timeouts, c.NoConn, c.Busy, c.Aborted, c.Unexpected)
 		tot.Cases += c.Cases
 		tot.Sent += c.Sent
 		tot.ErrAnswers += c.ErrAnswers
 		tot.OKAnswers += c.OKAnswers
 		tot.Closed += c.Closed
 		tot.Timeouts += c.Timeouts
+		tot.NoConn += c.NoConn
 		tot.Busy += c.Busy
 		tot.Aborted += c.Aborted
 		tot.Unexpected += c.Unexpected
 	}
-	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", tot.Cases, tot.Sent, tot.ErrAnswers, tot.OKAnswers, tot.Closed, tot.Timeouts, tot.Busy, tot.Aborted, tot.Unexpected)
+	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", tot.Cases, tot.Sent, tot.ErrAnswers, tot.OKAnswers, tot.Closed, tot.Timeouts, tot.NoConn, tot.Busy, tot.Aborted, tot.Unexpected)
 	tw.Flush()
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(out, "skipped %s: needs -token-cmd to mint launcher strings\n", s)
 	}
 	for _, u := range rep.Unexpected {
 		fmt.Fprintf(out, "unexpected: %s\n", u)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(out, "timed out or not connected: %s\n", n)
 	}
 	if p := rep.Proc; p != nil {
 		fmt.Fprintf(out, "daemon pid %d (%d samples): RSS %d -> peak %d -> final %d KiB; threads %d -> peak %d -> final %d; fds %d -> peak %d -> final %d\n",
