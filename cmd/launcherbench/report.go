@@ -259,9 +259,10 @@ is the daemon child's growth in Go heap in use + goroutine stacks (and RSS) afte
 number of sessions. A transfer's figure is the best of its repetitions, each after one run of the
 floor; the first transfer, in a fresh daemon over a fresh connection, is shown beside it with the minor
 page faults it took (daemon and client): the first transfers fault in their buffers, and on these virtual
-machines a page fault is dear (tens of µs), so they are slower. Handshakes are dialed from 16 goroutines: from 4, a sixth of the two CPUs stayed
-idle while the daemon and the dialers waited on each other's round trips, so the rate measured
-latency more than capacity (CPU per handshake is shown beside it). The CPU and context-switch rows (references, no target) are read from /proc for
+machines a page fault is dear (tens of µs), so they are slower. Handshakes are dialed from several goroutines at once (see Settings): from 4,
+a sixth of the two CPUs stayed idle while the daemon and the dialers waited on each other's round
+trips, so the rate measured latency more than capacity; the full run uses 16 (CPU per handshake is
+shown beside it). The CPU and context-switch rows (references, no target) are read from /proc for
 the server child and for this process while the round trips were timed: CPU time on their threads,
 and how many times a thread left a CPU (blocked or preempted), per round trip. They say what a round
 trip is made of: on a virtual machine a context switch is dear, and the Go runtime's sysmon thread
