@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,4 +123,145 @@ func TestDoneWhenIdle(t *testing.T) {
 	}
 	err := echo(context.Background(), c, "after")
 	require.True(t, errors.Is(err, client.ErrClosed), "%v", err)
+}
+
+// pauseProxy forwards a TCP connection to the launcher and, once armed,
+// lets through only the next n bytes from the launcher, then holds the rest
+// until released: a frame the client reads stops in the middle.
+type pauseProxy struct {
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	budget  int           // bytes still let through once armed; -1: not armed
+	paused  chan struct{} // closed when the budget is spent
+	release chan struct{}
+}
+
+func startPauseProxy(t *testing.T, target string) *pauseProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &pauseProxy{ln: ln, target: target, budget: -1, paused: make(chan struct{}), release: make(chan struct{})}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			stop := func() { in.Close(); out.Close() }
+			wg.Go(func() { defer stop(); _, _ = io.Copy(out, in) })
+			wg.Go(func() { defer stop(); p.down(in, out) })
+		}
+	})
+	return p
+}
+
+// down copies the launcher's bytes to the client, holding them once the
+// armed budget is spent.
+func (p *pauseProxy) down(in, out net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := out.Read(buf)
+		b := buf[:n]
+		for len(b) > 0 {
+			p.mu.Lock()
+			k := len(b)
+			if p.budget >= 0 {
+				k = min(k, p.budget)
+				p.budget -= k
+			}
+			spent := p.budget == 0
+			p.mu.Unlock()
+			if k > 0 {
+				if _, werr := in.Write(b[:k]); werr != nil {
+					return
+				}
+				b = b[k:]
+			}
+			if spent {
+				select {
+				case <-p.paused:
+				default:
+					close(p.paused)
+				}
+				<-p.release
+				p.mu.Lock()
+				p.budget = -1
+				p.mu.Unlock()
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *pauseProxy) arm(n int) {
+	p.mu.Lock()
+	p.budget = n
+	p.mu.Unlock()
+}
+
+// TestCancelMidFrame: a caller whose context ends while it is reading the
+// middle of a large answer returns at once; the rest of that frame, when it
+// comes, is finished by the next reader (and dropped: its caller is gone),
+// and the session goes on with every later answer in place.
+func TestCancelMidFrame(t *testing.T) {
+	d, _, _ := gateEnv(t)
+	app := d.AddApp("midframe", false)
+	p := startPauseProxy(t, d.Addr.String())
+	s, err := d.Srv.MintLauncherString(app.ID)
+	require.NoError(t, err)
+	bg := context.Background()
+	dctx, dcancel := context.WithTimeout(bg, 10*time.Second)
+	c, err := client.Dial(dctx, launcher.LauncherValue(p.ln.Addr(), s))
+	dcancel()
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	// Calls back to back: the first answer may be read by the background
+	// reader (a session starts idle), the later ones by their callers, who
+	// leave the reader role free for the next (the background reader takes
+	// it only after idleRead without a call). So the large answer's caller
+	// reads it itself.
+	for i := range 5 {
+		require.NoError(t, echo(bg, c, fmt.Sprintf("warm %d", i)))
+	}
+
+	big := strings.Repeat("0123456789abcdef", 16<<10) // a 256 KiB answer
+	p.arm(1000)                                       // the frame header and the start of its body
+	ctx, cancel := context.WithCancel(bg)
+	errc := make(chan error, 1)
+	go func() { errc <- echo(ctx, c, big) }()
+	select {
+	case <-p.paused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the large answer never reached the proxy")
+	}
+	// Let the caller take in the bytes that got through, so that its
+	// context ends with the frame half read (ending it sooner only makes
+	// the test weaker, not wrong).
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a caller reading the middle of a frame did not return when its context ended")
+	}
+	close(p.release)
+	for i := range 20 {
+		require.NoError(t, echo(bg, c, fmt.Sprintf("after %d", i)))
+	}
+	require.NoError(t, echo(bg, c, big), "a large answer after the resumed one")
+	select {
+	case <-c.Done():
+		t.Fatal("the session ended")
+	default:
+	}
 }
