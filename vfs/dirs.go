@@ -3,7 +3,8 @@ package vfs
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // CreateRoot creates the empty root r. It returns ErrExists if r exists and
@@ -204,8 +205,9 @@ func (s *Store) GetDir(ctx context.Context, r Root, p Path) (Listing, error) {
 	for _, f := range d.files {
 		l.Files = append(l.Files, f.info())
 	}
-	sort.Slice(l.Dirs, func(i, j int) bool { return l.Dirs[i].Name < l.Dirs[j].Name })
-	sort.Slice(l.Files, func(i, j int) bool { return l.Files[i].Name < l.Files[j].Name })
+	// slices.SortFunc, not sort.Slice: no reflection, no allocation.
+	slices.SortFunc(l.Dirs, func(a, b DirInfo) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(l.Files, func(a, b FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	return l, nil
 }
 
