@@ -178,6 +178,7 @@ type results struct {
 	Lat    map[string]map[string]latencyPair     // kind -> op
 	Thr    map[string]map[string]map[int]float64 // kind -> op -> conns -> req/s
 	Files  []transferResult
+	Stream *streamResult      // the largest size through the SDK's streams
 	HS     map[string]float64 // "counter", "fixed", "floor-counter", "floor-fixed"
 	HSCost map[string]cost    // "counter", "fixed": per handshake, daemon and dialer
 	Sync   time.Duration      // median append + fsync of a small record on the store's disk
@@ -348,6 +349,20 @@ func runFiles(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		logf("%3d MiB  upload %7.1f MB/s (first %7.1f, %d faults)  download %7.1f MB/s (first %7.1f, %d faults)  floor %7.1f MB/s  peak RSS up %d MiB down %d MiB",
 			size>>20, mbps(size, r.Upload), mbps(size, r.UploadFirst), r.UploadFirstFaults, mbps(size, r.Download), mbps(size, r.DownFirst), r.DownFirstFaults,
 			mbps(size, r.Floor), r.UploadHWM>>10, r.DownHWM>>10)
+	}
+	if len(p.Sizes) > 0 {
+		size := slices.Max(p.Sizes)
+		reps := 2
+		if p.Quick {
+			reps = 1
+		}
+		sr, err := measureStream(fd, size, reps)
+		if err != nil {
+			return err
+		}
+		res.Stream = &sr
+		logf("%3d MiB  streams: upload %7.1f MB/s  download %7.1f MB/s  peak RSS up %d MiB down %d MiB",
+			size>>20, mbps(size, sr.Upload), mbps(size, sr.Download), sr.UpHWM>>10, sr.DownHWM>>10)
 	}
 	return nil
 }

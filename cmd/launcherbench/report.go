@@ -171,6 +171,7 @@ func rows(r *results) []row {
 			}
 		}
 	}
+	out = append(out, streamRows(r)...)
 	for _, mode := range []string{"counter", "fixed"} {
 		v, fl := r.HS[mode], r.HS["floor-"+mode]
 		out = append(out, row{Figure: fmt.Sprintf("handshakes/s, %s nonces, fresh connections", mode), Value: fmt.Sprintf("%.0f", v),
@@ -205,6 +206,37 @@ func rows(r *results) []row {
 }
 
 // writeMarkdown writes the report.
+// streamRows are reference rows for the largest file moved through the
+// SDK's FileWriter and FileReader, beside the floor of that size.
+func streamRows(r *results) []row {
+	s := r.Stream
+	if s == nil {
+		return nil
+	}
+	var floor float64
+	for _, f := range r.Files {
+		if f.Size == s.Size {
+			floor = mbps(f.Size, f.Floor)
+		}
+	}
+	mib := s.Size >> 20
+	how := fmt.Sprintf("%d MiB chunks, %d in flight", s.Opt.ChunkSize>>20, s.Opt.Window)
+	var out []row
+	for _, d := range []struct {
+		name string
+		t    time.Duration
+		hwm  int64
+	}{{"upload (SDK FileWriter", s.Upload, s.UpHWM}, {"download (SDK FileReader", s.Download, s.DownHWM}} {
+		v := mbps(s.Size, d.t)
+		out = append(out,
+			row{Figure: fmt.Sprintf("%d MiB %s, %s)", mib, d.name, how), Value: fmt.Sprintf("%.1f MB/s", v),
+				Ref: fmt.Sprintf("%.1f MB/s", floor), RefName: "compute floor", Ratio: fx(ratio(v, floor))},
+			row{Figure: fmt.Sprintf("%d MiB %s) daemon peak RSS", mib, d.name), Value: fmt.Sprintf("%.0f MiB", float64(d.hwm)/1024),
+				Ref: fmt.Sprintf("%d MiB", mib), RefName: "file size", Ratio: fx(float64(d.hwm) * 1024 / float64(s.Size))})
+	}
+	return out
+}
+
 // costRows are the reference rows that say what one round trip of op cost
 // the machine, server and client together, beside the echo's: the CPU time
 // on their threads and how often a thread was switched off a CPU.
@@ -257,7 +289,9 @@ its VmRSS 3 s after the last 64 MiB transfer (the daemon keeps a large buffer 2 
 message, then returns the memory to the OS). Idle-session memory
 is the daemon child's growth in Go heap in use + goroutine stacks (and RSS) after a GC, divided by the
 number of sessions. A transfer's figure is the best of its repetitions, each after one run of the
-floor; the first transfer, in a fresh daemon over a fresh connection, is shown beside it with the minor
+floor; the largest size is also moved through the SDK's streams (FileWriter, FileReader: chunks
+through modify-file and get-file offsets, several in flight), whose memory is bounded by chunk size
+times window; the first transfer, in a fresh daemon over a fresh connection, is shown beside it with the minor
 page faults it took (daemon and client): the first transfers fault in their buffers, and on these virtual
 machines a page fault is dear (tens of µs), so they are slower. Handshakes are dialed from several goroutines at once (see Settings): from 4,
 a sixth of the two CPUs stayed idle while the daemon and the dialers waited on each other's round
