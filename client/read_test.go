@@ -68,16 +68,24 @@ func TestCancelWhileReading(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- c.Call(ctx, "safe-api/v1.0/test/held", "late", nil) }()
 	time.Sleep(50 * time.Millisecond) // let it take the reader role and block
+	endAndGoOn(t, c, cancel, errc, m.release, "a caller reading for its answer")
+}
+
+// endAndGoOn ends a waiting caller's context and requires the caller to
+// return context.Canceled at once; then it lets the held answer go and
+// requires the session to answer 20 more calls.
+func endAndGoOn(t *testing.T, c *client.Client, cancel context.CancelFunc, errc <-chan error, release chan struct{}, who string) {
+	t.Helper()
 	cancel()
 	select {
 	case err := <-errc:
 		require.ErrorIs(t, err, context.Canceled)
 	case <-time.After(10 * time.Second):
-		t.Fatal("a caller reading for its answer did not return when its context ended")
+		t.Fatalf("%s did not return when its context ended", who)
 	}
-	close(m.release)
+	close(release)
 	for i := range 20 {
-		require.NoError(t, echo(bg, c, fmt.Sprintf("after %d", i)))
+		require.NoError(t, echo(context.Background(), c, fmt.Sprintf("after %d", i)))
 	}
 }
 
@@ -247,17 +255,7 @@ func TestCancelMidFrame(t *testing.T) {
 	// context ends with the frame half read (ending it sooner only makes
 	// the test weaker, not wrong).
 	time.Sleep(100 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-errc:
-		require.ErrorIs(t, err, context.Canceled)
-	case <-time.After(10 * time.Second):
-		t.Fatal("a caller reading the middle of a frame did not return when its context ended")
-	}
-	close(p.release)
-	for i := range 20 {
-		require.NoError(t, echo(bg, c, fmt.Sprintf("after %d", i)))
-	}
+	endAndGoOn(t, c, cancel, errc, p.release, "a caller reading the middle of a frame")
 	require.NoError(t, echo(bg, c, big), "a large answer after the resumed one")
 	select {
 	case <-c.Done():
