@@ -21,16 +21,21 @@ const (
 
 // transferResult is one file size's figures.
 type transferResult struct {
-	Size                   int
-	Upload, Download       time.Duration // best of the repetitions
-	UploadFirst, DownFirst time.Duration // the first repetition: a fresh daemon child and connection
+	Size     int
+	Floor    time.Duration // best of the repetitions
+	Up, Down xfer
+}
+
+// xfer is one direction's figures.
+type xfer struct {
+	Best  time.Duration // best of the repetitions
+	First time.Duration // the first repetition: a fresh daemon child and connection
 	// Minor page faults (daemon child + this process) during the first and
 	// the best repetition (-1: not known).
-	UploadFirstFaults, UploadBestFaults, DownFirstFaults, DownBestFaults int64
-	Floor                                                                time.Duration // best of the repetitions
-	UploadHWM, DownHWM                                                   int64         // daemon peak RSS in KiB during the transfers
-	UploadBase, DownBase                                                 int64         // daemon RSS in KiB just before
-	UploadIdle, DownIdle                                                 int64         // daemon RSS in KiB idleAfter the transfers (0: not measured)
+	FirstFaults, BestFaults int64
+	HWM                     int64 // daemon peak RSS in KiB during the transfers
+	Base                    int64 // daemon RSS in KiB just before
+	Idle                    int64 // daemon RSS in KiB idleAfter the transfers (0: not measured)
 }
 
 func mbps(size int, d time.Duration) float64 {
@@ -74,32 +79,29 @@ func measureTransfer(dir string, size, reps int) (transferResult, error) {
 		return nil
 	}
 
-	direction := func(up bool) (first, best time.Duration, faults [2]int64, hwm, base, idle int64, err error) {
-		fail := func(err error) (time.Duration, time.Duration, [2]int64, int64, int64, int64, error) {
-			return 0, 0, faults, 0, 0, 0, err
-		}
+	direction := func(up bool) (x xfer, err error) {
 		ch, err := startChild(kindDaemon, dir, 16)
 		if err != nil {
-			return fail(err)
+			return x, err
 		}
 		defer ch.stop()
 		c, err := dialOne(ch)
 		if err != nil {
-			return fail(err)
+			return x, err
 		}
 		defer c.Close()
 		if up {
 			if err := c.CreateFile(ctx, wire.CreateFileRequest{FilePath: name, UserMetadata: wire.Bytes{}}); err != nil {
-				return fail(err)
+				return x, err
 			}
 		}
 		m, err := ch.settled()
 		if err != nil {
-			return fail(err)
+			return x, err
 		}
-		base = m.RSSKiB
+		x.Base = m.RSSKiB
 		if err := ch.resetPeak(); err != nil {
-			return fail(err)
+			return x, err
 		}
 		faultsNow := func() int64 {
 			a, ok1 := minorFaults(ch.pid())
@@ -112,7 +114,7 @@ func measureTransfer(dir string, size, reps int) (transferResult, error) {
 		req := wire.ModifyFileRequest{FilePath: name, NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: data}}}
 		for i := range reps {
 			if err := floorOnce(); err != nil {
-				return fail(err)
+				return x, err
 			}
 			f0 := faultsNow()
 			t := time.Now()
@@ -127,37 +129,37 @@ func measureTransfer(dir string, size, reps int) (transferResult, error) {
 			}
 			d := time.Since(t)
 			if err != nil {
-				return fail(err)
+				return x, err
 			}
 			nf := int64(-1)
 			if f1 := faultsNow(); f0 >= 0 && f1 >= 0 {
 				nf = f1 - f0
 			}
 			if i == 0 {
-				first, faults[0] = d, nf
+				x.First, x.FirstFaults = d, nf
 			}
-			if best == 0 || d < best {
-				best, faults[1] = d, nf
+			if x.Best == 0 || d < x.Best {
+				x.Best, x.BestFaults = d, nf
 			}
 		}
 		m, err = ch.mem()
+		x.HWM = m.HWMKiB
 		if err != nil || size < idleSize {
-			return first, best, faults, m.HWMKiB, base, 0, err
+			return x, err
 		}
 		// An idle daemon gives the memory of its last large message back
 		// (it keeps the buffer 2 s for the next one).
 		time.Sleep(idleAfter)
 		after, err := ch.mem()
-		return first, best, faults, m.HWMKiB, base, after.RSSKiB, err
+		x.Idle = after.RSSKiB
+		return x, err
 	}
 	var err error
-	var fu, fd [2]int64
-	if r.UploadFirst, r.Upload, fu, r.UploadHWM, r.UploadBase, r.UploadIdle, err = direction(true); err != nil {
+	if r.Up, err = direction(true); err != nil {
 		return r, fmt.Errorf("upload %d: %w", size, err)
 	}
-	if r.DownFirst, r.Download, fd, r.DownHWM, r.DownBase, r.DownIdle, err = direction(false); err != nil {
+	if r.Down, err = direction(false); err != nil {
 		return r, fmt.Errorf("download %d: %w", size, err)
 	}
-	r.UploadFirstFaults, r.UploadBestFaults, r.DownFirstFaults, r.DownBestFaults = fu[0], fu[1], fd[0], fd[1]
 	return r, nil
 }

@@ -347,8 +347,8 @@ func runFiles(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		}
 		res.Files = append(res.Files, r)
 		logf("%3d MiB  upload %7.1f MB/s (first %7.1f, %d faults)  download %7.1f MB/s (first %7.1f, %d faults)  floor %7.1f MB/s  peak RSS up %d MiB down %d MiB",
-			size>>20, mbps(size, r.Upload), mbps(size, r.UploadFirst), r.UploadFirstFaults, mbps(size, r.Download), mbps(size, r.DownFirst), r.DownFirstFaults,
-			mbps(size, r.Floor), r.UploadHWM>>10, r.DownHWM>>10)
+			size>>20, mbps(size, r.Up.Best), mbps(size, r.Up.First), r.Up.FirstFaults, mbps(size, r.Down.Best), mbps(size, r.Down.First), r.Down.FirstFaults,
+			mbps(size, r.Floor), r.Up.HWM>>10, r.Down.HWM>>10)
 	}
 	if len(p.Sizes) > 0 {
 		size := slices.Max(p.Sizes)

@@ -137,37 +137,34 @@ func rows(r *results) []row {
 		mib := f.Size >> 20
 		floor := mbps(f.Size, f.Floor)
 		for _, d := range []struct {
-			name              string
-			t, first          time.Duration
-			firstFlt, bestFlt int64
-			hwm, base, idle   int64
-		}{{"upload (modify-file)", f.Upload, f.UploadFirst, f.UploadFirstFaults, f.UploadBestFaults, f.UploadHWM, f.UploadBase, f.UploadIdle},
-			{"download (get-file)", f.Download, f.DownFirst, f.DownFirstFaults, f.DownBestFaults, f.DownHWM, f.DownBase, f.DownIdle}} {
-			v := mbps(f.Size, d.t)
+			name string
+			xfer
+		}{{"upload (modify-file)", f.Up}, {"download (get-file)", f.Down}} {
+			v := mbps(f.Size, d.Best)
 			rr := ratio(v, floor)
 			out = append(out, row{Figure: fmt.Sprintf("%d MiB %s", mib, d.name), Value: fmt.Sprintf("%.1f MB/s", v),
 				Ref: fmt.Sprintf("%.1f MB/s", floor), RefName: "compute floor", Ratio: fx(rr),
 				Target: ">= 0.5x floor", VsTarget: fx(rr / 0.5), Met: met(rr >= 0.5)})
-			if d.first > 0 {
-				fv := mbps(f.Size, d.first)
+			if d.First > 0 {
+				fv := mbps(f.Size, d.First)
 				val := fmt.Sprintf("%.1f MB/s", fv)
-				if d.firstFlt >= 0 && d.bestFlt >= 0 {
-					val += fmt.Sprintf(", %d page faults (best: %d)", d.firstFlt, d.bestFlt)
+				if d.FirstFaults >= 0 && d.BestFaults >= 0 {
+					val += fmt.Sprintf(", %d page faults (best: %d)", d.FirstFaults, d.BestFaults)
 				}
 				out = append(out, row{Figure: fmt.Sprintf("%d MiB %s, first transfer (fresh daemon and connection)", mib, strings.Fields(d.name)[0]),
 					Value: val, Ref: fmt.Sprintf("%.1f MB/s", floor), RefName: "compute floor", Ratio: fx(ratio(fv, floor))})
 			}
-			pr := float64(d.hwm) * 1024 / float64(f.Size)
-			prow := row{Figure: fmt.Sprintf("%d MiB %s daemon peak RSS", mib, strings.Fields(d.name)[0]), Value: fmt.Sprintf("%.0f MiB", float64(d.hwm)/1024),
+			pr := float64(d.HWM) * 1024 / float64(f.Size)
+			prow := row{Figure: fmt.Sprintf("%d MiB %s daemon peak RSS", mib, strings.Fields(d.name)[0]), Value: fmt.Sprintf("%.0f MiB", float64(d.HWM)/1024),
 				Ref: fmt.Sprintf("%d MiB", mib), RefName: "file size", Ratio: fx(pr)}
 			if mib >= 64 {
 				prow.Target, prow.VsTarget, prow.Met = "<= 3x file", fx(3/pr), met(pr <= 3)
 			}
 			out = append(out, prow)
-			if d.idle > 0 {
+			if d.Idle > 0 {
 				out = append(out, row{Figure: fmt.Sprintf("%d MiB %s daemon RSS %s after", mib, strings.Fields(d.name)[0], idleAfter),
-					Value: fmt.Sprintf("%.0f MiB", float64(d.idle)/1024), Ref: fmt.Sprintf("%.0f MiB", float64(d.base)/1024),
-					RefName: "daemon RSS before the transfer", Ratio: fx(ratio(float64(d.idle), float64(d.base)))})
+					Value: fmt.Sprintf("%.0f MiB", float64(d.Idle)/1024), Ref: fmt.Sprintf("%.0f MiB", float64(d.Base)/1024),
+					RefName: "daemon RSS before the transfer", Ratio: fx(ratio(float64(d.Idle), float64(d.Base)))})
 			}
 		}
 	}
@@ -205,7 +202,6 @@ func rows(r *results) []row {
 	return out
 }
 
-// writeMarkdown writes the report.
 // streamRows are reference rows for the largest file moved through the
 // SDK's FileWriter and FileReader, beside the floor of that size.
 func streamRows(r *results) []row {
@@ -258,6 +254,7 @@ func costRows(op string, d, e cost) []row {
 	}
 }
 
+// writeMarkdown writes the report.
 func writeMarkdown(w io.Writer, r *results, chart string) error {
 	var b strings.Builder
 	kind := "full run"
@@ -368,8 +365,8 @@ func panels(r *results) []panel {
 		mib := f.Size >> 20
 		p.Bars = append(p.Bars,
 			bar{fmt.Sprintf("%d MiB compute floor", mib), mbps(f.Size, f.Floor), fmt.Sprintf("%.0f MB/s", mbps(f.Size, f.Floor)), colFloor},
-			bar{fmt.Sprintf("%d MiB upload", mib), mbps(f.Size, f.Upload), fmt.Sprintf("%.0f MB/s", mbps(f.Size, f.Upload)), colLauncher},
-			bar{fmt.Sprintf("%d MiB download", mib), mbps(f.Size, f.Download), fmt.Sprintf("%.0f MB/s", mbps(f.Size, f.Download)), colLauncher})
+			bar{fmt.Sprintf("%d MiB upload", mib), mbps(f.Size, f.Up.Best), fmt.Sprintf("%.0f MB/s", mbps(f.Size, f.Up.Best)), colLauncher},
+			bar{fmt.Sprintf("%d MiB download", mib), mbps(f.Size, f.Down.Best), fmt.Sprintf("%.0f MB/s", mbps(f.Size, f.Down.Best)), colLauncher})
 	}
 	ps = append(ps, p)
 	p = panel{Title: "daemon peak RSS during a transfer (x file size, lower is better)"}
@@ -378,7 +375,7 @@ func panels(r *results) []panel {
 		for _, d := range []struct {
 			n string
 			h int64
-		}{{"upload", f.UploadHWM}, {"download", f.DownHWM}} {
+		}{{"upload", f.Up.HWM}, {"download", f.Down.HWM}} {
 			v := float64(d.h) * 1024 / float64(f.Size)
 			p.Bars = append(p.Bars, bar{fmt.Sprintf("%d MiB %s", mib, d.n), v, fmt.Sprintf("%.1fx (%d MiB)", v, d.h>>10), colLauncher})
 		}

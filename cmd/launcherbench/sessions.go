@@ -69,7 +69,7 @@ func handshakeRate(dir string, fixed bool, workers, budget int, dur time.Duratio
 	}
 	var k cost
 	if ok1 && ok2 && ok3 && ok4 {
-		k = perOp(usage{s1.CPU - s0.CPU, s1.Switches - s0.Switches}, usage{c1.CPU - c0.CPU, c1.Switches - c0.Switches}, int(done.Load()))
+		k = perOp(s1.since(s0), c1.since(c0), int(done.Load()))
 	}
 	return float64(done.Load()) / elapsed.Seconds(), k, nil
 }

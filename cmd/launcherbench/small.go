@@ -388,9 +388,8 @@ func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[strin
 			s1, ok3 := readUsage(s.of(kind).pid())
 			c1, ok4 := readUsage(0)
 			counted = counted && ok1 && ok2 && ok3 && ok4
-			u, v := server[kind], client[kind]
-			server[kind], client[kind] = usage{u.CPU + s1.CPU - s0.CPU, u.Switches + s1.Switches - s0.Switches},
-				usage{v.CPU + c1.CPU - c0.CPU, v.Switches + c1.Switches - c0.Switches}
+			server[kind] = server[kind].plus(s1.since(s0))
+			client[kind] = client[kind].plus(c1.since(c0))
 		}
 	}
 	out := map[string]latencyPair{}

@@ -17,6 +17,12 @@ type usage struct {
 	Switches int64
 }
 
+// since is what was used between v and u (v read first).
+func (u usage) since(v usage) usage { return usage{u.CPU - v.CPU, u.Switches - v.Switches} }
+
+// plus adds v to u.
+func (u usage) plus(v usage) usage { return usage{u.CPU + v.CPU, u.Switches + v.Switches} }
+
 // readUsage reads the usage of process pid (0: this process). ok is false
 // where /proc does not say (not Linux).
 func readUsage(pid int) (u usage, ok bool) {
