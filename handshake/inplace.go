@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/poly1305" //nolint:staticcheck // the streaming MAC secretbox is built on
 	"golang.org/x/crypto/salsa20/salsa"
@@ -45,26 +46,33 @@ func newBoxKeys(nonce *Nonce, key *Key) boxKeys {
 }
 
 // xorBlocks applies the key stream from block number blk on to p, in place.
-func (k *boxKeys) xorBlocks(p []byte, blk uint64) {
+func (k *boxKeys) xorBlocks(p []byte, blk uint64) { k.xorBlocksTo(p, p, blk) }
+
+// xorBlocksTo writes src XOR the key stream from block number blk to dst.
+func (k *boxKeys) xorBlocksTo(dst, src []byte, blk uint64) {
 	var ctr [16]byte
 	copy(ctr[:8], k.nonce[:])
 	binary.LittleEndian.PutUint64(ctr[8:], blk)
-	salsa.XORKeyStream(p, p, &ctr, &k.sub)
+	salsa.XORKeyStream(dst, src, &ctr, &k.sub)
 }
 
 // xorRange applies the message key stream to m[from:to] in place. The first
 // 32 message bytes use the second half of block 0; byte 32+64j starts block
 // 1+j. from must be 0, or 32 plus a multiple of 64.
-func (k *boxKeys) xorRange(m []byte, from, to int) {
+func (k *boxKeys) xorRange(m []byte, from, to int) { k.xorRangeTo(m, m, from, to) }
+
+// xorRangeTo is xorRange from src to dst (of the same length), which must
+// not overlap unless they are the same slice.
+func (k *boxKeys) xorRangeTo(dst, src []byte, from, to int) {
 	if from == 0 {
 		head := min(to, 32)
 		for i := range head {
-			m[i] ^= k.first[i]
+			dst[i] = src[i] ^ k.first[i]
 		}
 		from = head
 	}
 	if from < to {
-		k.xorBlocks(m[from:to], 1+uint64(from-32)/64)
+		k.xorBlocksTo(dst[from:to], src[from:to], 1+uint64(from-32)/64)
 	}
 }
 
@@ -217,6 +225,82 @@ func openBox(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
 		k.xorRange(m, r[0], r[1])
 	}
 	return mac.Verify(tag[:])
+}
+
+// asideChunk is the unit openAside's two goroutines take turns on; small
+// enough that they finish together, a multiple of the 64-byte block.
+const asideChunk = 64 << 10
+
+// openAside opens box into out (len(out) == len(box)-Overhead), leaving box
+// as received. Since the box is not overwritten, the MAC and the decryption
+// need not wait for each other: one goroutine checks the MAC and then helps
+// the other decrypt, chunk by chunk. out is cleared if the tag does not
+// verify.
+func openAside(out, box []byte, nonce *Nonce, key *Key) bool {
+	k := newBoxKeys(nonce, key)
+	defer k.wipe()
+	var tag [Overhead]byte
+	copy(tag[:], box[:Overhead])
+	m := box[Overhead:]
+	if len(m) < parallelMin {
+		if !poly1305.Verify(&tag, m, &k.polyKey) {
+			return false
+		}
+		k.xorRangeTo(out, m, 0, len(m))
+		return true
+	}
+	var next atomic.Int64 // the next chunk to decrypt
+	decrypt := func() {
+		for {
+			// Chunk 0 is the 32-byte head; chunk i is then whole blocks.
+			i := int(next.Add(1) - 1)
+			from, to := 32+(i-1)*asideChunk, 32+i*asideChunk
+			if i == 0 {
+				from = 0
+			}
+			if from >= len(m) {
+				return
+			}
+			k.xorRangeTo(out, m, from, min(len(m), to))
+		}
+	}
+	var ok bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ok = poly1305.Verify(&tag, m, &k.polyKey)
+		decrypt()
+	})
+	decrypt()
+	wg.Wait()
+	if !ok {
+		clear(out)
+	}
+	return ok
+}
+
+// OpenAside opens box with the peer's next nonce into out, which must be
+// len(box)-Overhead bytes long (it panics otherwise) and must not overlap
+// box, and returns out. box is left as received (so that, say, its hash can
+// be taken afterwards or meanwhile). Large boxes use a second goroutine. It
+// returns ErrOpen if the box does not authenticate, and out then holds none
+// of the message; in counter mode the session must then end.
+func (c *Channel) OpenAside(out, box []byte) ([]byte, error) {
+	if len(box) < Overhead {
+		return nil, ErrOpen
+	}
+	if len(out) != len(box)-Overhead {
+		panic("handshake: OpenAside: out is not len(box)-Overhead bytes")
+	}
+	peer := roleApp
+	if c.role == roleApp {
+		peer = roleLauncher
+	}
+	n := c.nonceFor(peer, c.recv)
+	if !openAside(out, box, &n, &c.key) {
+		return nil, ErrOpen
+	}
+	c.recv++
+	return out, nil
 }
 
 // SealInPlace seals the message in box[Overhead:] in place with this side's

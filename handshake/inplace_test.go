@@ -73,3 +73,47 @@ func TestOpenInPlaceRefusesTampering(t *testing.T) {
 	_, err := l.OpenInPlace(make([]byte, 5), nil)
 	require.ErrorIs(t, err, handshake.ErrOpen)
 }
+
+// TestOpenAside: OpenAside opens what Seal makes into a separate buffer,
+// leaves the box as received, and refuses a tampered box (anywhere in it)
+// without leaving any of the message in out.
+func TestOpenAside(t *testing.T) {
+	sizes := []int{0, 1, 31, 32, 33, 64<<10 + 31, 64<<10 + 32, 64<<10 + 33,
+		512<<10 - 1, 512 << 10, 512<<10 + 1, 3<<20 + 17}
+	for _, mode := range []handshake.Mode{handshake.Counter, handshake.Fixed} {
+		var key handshake.Key
+		var nonce handshake.Nonce
+		_, _ = rand.Read(key[:])
+		_, _ = rand.Read(nonce[:])
+		app := handshake.NewChannel(key, nonce, mode, false)
+		l := handshake.NewChannel(key, nonce, mode, true)
+		for _, n := range sizes {
+			t.Run(fmt.Sprintf("%s/%d", mode, n), func(t *testing.T) {
+				msg := make([]byte, n)
+				_, _ = rand.Read(msg)
+				box := app.Seal(nil, msg)
+				received := bytes.Clone(box)
+				out := make([]byte, n)
+				got, err := l.OpenAside(out, box)
+				require.NoError(t, err)
+				require.True(t, bytes.Equal(msg, got), "opened message differs")
+				require.True(t, bytes.Equal(received, box), "the box was changed")
+
+				// The next box, tampered at its start, middle or end.
+				for _, at := range []int{0, len(box) / 2, len(box) - 1} {
+					f := handshake.NewChannel(key, nonce, handshake.Fixed, true)
+					sealed := handshake.NewChannel(key, nonce, handshake.Fixed, false).Seal(nil, msg)
+					sealed[at] ^= 0x40
+					out := make([]byte, n)
+					_, err := f.OpenAside(out, sealed)
+					require.ErrorIs(t, err, handshake.ErrOpen, "tampered at %d of %d", at, len(sealed))
+					require.True(t, bytes.Equal(make([]byte, n), out), "plaintext left in out")
+				}
+			})
+		}
+	}
+	var l handshake.Channel
+	_, err := l.OpenAside(nil, make([]byte, 5))
+	require.ErrorIs(t, err, handshake.ErrOpen)
+	require.Panics(t, func() { _, _ = l.OpenAside(make([]byte, 3), make([]byte, handshake.Overhead+4)) })
+}

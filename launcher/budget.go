@@ -65,6 +65,17 @@ func (b *budget) acquire(ctx context.Context, n int64, wait time.Duration) bool 
 	return false
 }
 
+// tryAcquire takes n bytes if they are free now and nobody is waiting.
+func (b *budget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiters) > 0 || b.used+n > b.total {
+		return false
+	}
+	b.used += n
+	return true
+}
+
 // release returns n bytes.
 func (b *budget) release(n int64) {
 	b.mu.Lock()

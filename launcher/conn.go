@@ -381,18 +381,34 @@ func (c *conn) frame(size uint64) bool {
 	// The frame holds its budget, and its buffer, until its answer is
 	// written (its answer may wait for the store, and may point into it):
 	// release runs then, once, on every path.
+	// A body opened aside holds twice its size: the body and its plaintext.
+	aside := size >= asideMin && size <= asideMax && c.srv.budget.tryAcquire(n)
+	held := n
+	if aside {
+		held = 2 * n
+	}
 	var buf []byte
-	if size >= bigFrame {
-		// Read into the last large request's buffer if it is free.
+	switch {
+	case aside:
+		// Read into the last large message's buffer if it is free and has
+		// room for the plaintext too.
+		buf = c.srv.big.Get(int(2 * size))
+	case size >= bigFrame:
 		buf = c.srv.big.Get(int(size))
 	}
+	// hashed is closed when the hash of a body opened aside is done: it
+	// reads buf until then.
+	var hashed chan struct{}
 	var released atomic.Bool
 	release := func() {
 		if released.Swap(true) {
 			return
 		}
-		c.srv.budget.release(n)
-		if size >= bigFrame {
+		if hashed != nil {
+			<-hashed
+		}
+		c.srv.budget.release(held)
+		if cap(buf) >= bigFrame {
 			c.srv.big.Put(buf)
 		}
 	}
@@ -416,24 +432,78 @@ func (c *conn) frame(size uint64) bool {
 	c.bytesIn.Add(n + framing.HeaderSize)
 	c.requests.Add(1)
 
-	// The answer id is the SHA-512 of the body as received. The body is
-	// hashed and opened in place in one pass (for large bodies the hash leads
-	// on one core, MAC and decryption follow on the other).
+	// The answer id is the SHA-512 of the body as received.
 	if c.idHash == nil {
 		c.idHash = sha512.New()
 	}
 	h := c.idHash
 	h.Reset()
-	plain, openErr := c.ch.OpenInPlace(body, h)
-	var sum [sha512.Size]byte
-	id := base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+	aid := answerID{h: h}
+	var plain []byte
+	var openErr error
+	if aside {
+		// Opened into the second half of the buffer, leaving the body as
+		// received, so that the hash (the slowest pass) runs beside the
+		// request rather than before it.
+		if cap(body) < 2*len(body) {
+			// The first large message, or the held buffer was too small:
+			// move the body into one with room (kept for the next).
+			nb := make([]byte, len(body), 2*len(body))
+			copy(nb, body)
+			body = nb
+		}
+		buf = body
+		plain, openErr = c.ch.OpenAside(body[len(body):2*len(body)-handshake.Overhead], body)
+		hashed = make(chan struct{})
+		aid.hashed = hashed
+		go func() {
+			defer close(hashed)
+			h.Write(body)
+		}()
+	} else {
+		// Hashed and opened in place in one pass (for large bodies the hash
+		// leads on one core, MAC and decryption follow on the other).
+		plain, openErr = c.ch.OpenInPlace(body, h)
+	}
 	if openErr != nil {
 		c.log.Info("message did not decrypt", "app", c.appID, "bytes", len(body))
-		ok := c.reply(id, nil, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"}, release)
+		ok := c.reply(aid.get(), nil, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"}, release)
 		// In counter mode the peer's nonce sequence can no longer be trusted.
 		return ok && c.mode == handshake.Fixed
 	}
-	return c.execute(id, plain, release)
+	return c.execute(aid, plain, release)
+}
+
+// Request bodies of asideMin to asideMax bytes are opened into a second
+// buffer (handshake.Channel.OpenAside) rather than in place: the MAC and
+// the decryption then use both cores at once, and the SHA-512 of the body
+// for the answer id runs while the request executes (for an upload: while
+// its content is decoded, written and synced) instead of before it: a 1 MiB
+// upload takes about 1.3 ms less (of 10). It costs a second buffer the size
+// of the body, which at 16 MiB gained 8% for 22 MB more memory; larger
+// bodies, where memory matters more than the milliseconds, are opened in
+// place, and so is a body whose second buffer the in-flight budget cannot
+// take at once.
+const (
+	asideMin = 512 << 10
+	asideMax = 4 << 20
+)
+
+// answerID is a request's answer id: the SHA-512 of its body as received, in
+// base64, from h once hashed (if not nil) is closed.
+type answerID struct {
+	h      hash.Hash
+	hashed <-chan struct{}
+}
+
+// get waits for the hash and returns the id. The serve goroutine calls it
+// before the next request reuses h.
+func (a answerID) get() string {
+	if a.hashed != nil {
+		<-a.hashed
+	}
+	var sum [sha512.Size]byte
+	return base64.StdEncoding.EncodeToString(a.h.Sum(sum[:0]))
 }
 
 // bigFrame is the message size from which a request body's or an answer's
@@ -465,11 +535,13 @@ func (c *conn) refuseFrame(size uint64) bool {
 }
 
 // execute routes and runs one decrypted request and answers it (or queues
-// its answer, see acks). release gives the request's buffer back; it runs
-// once the answer, which may refer to it, is written.
-func (c *conn) execute(id string, plain []byte, release func()) bool {
+// its answer, see acks); the answer's id is taken once the request has run.
+// release gives the request's buffer back; it runs once the answer, which
+// may refer to it, is written.
+func (c *conn) execute(aid answerID, plain []byte, release func()) bool {
 	start := time.Now()
 	answer, err := c.dispatch(plain)
+	id := aid.get()
 	if err != nil {
 		if _, known := toWire(err); !known {
 			c.log.Error("request failed", "app", c.appID, "err", err)
