@@ -160,7 +160,10 @@ func TestDecodeOwned(t *testing.T) {
 // object, and splits it into the same members.
 func FuzzScanner(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"a":"b\"c","a":[1,{"x":null}],"b":-0.5e+3}`, `{"a":tru}`, `{"a":01}`, `{"\u0061":"\ud800"}`,
-		`{"a":"x`, "{\"a\":\"\x01\"}", `{"a":1,}`, `{"a" 1}`, `{"a":1} {}`, `{"a":"\/\b\f\n\r\t\u00e9"}`, `{"a":[[[]]],"b":{}}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`} {
+		`{"a":"x`, "{\"a\":\"\x01\"}", `{"a":1,}`, `{"a" 1}`, `{"a":1} {}`, `{"a":"\/\b\f\n\r\t\u00e9"}`, `{"a":[[[]]],"b":{}}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`,
+		// Long enough for the scanner's IndexByte path.
+		`{"a":"` + strings.Repeat("x", 70) + `"` + strings.Repeat("y", 70) + "" + `"}`,
+		`{"a":"` + strings.Repeat("x", 90) + `\"` + `,"b":"` + strings.Repeat(`\/`, 80) + `"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -324,4 +327,39 @@ func FuzzGetDirAnswer(f *testing.F) {
 			require.Equal(t, want.SubDirectories == nil, got.SubDirectories == nil)
 		}
 	})
+}
+
+// TestScannerLongStrings: in strings long enough for the scanner's
+// IndexByte path, an escape followed later by another special byte (a
+// control byte, an escaped or a closing quote, a bad escape) is judged as
+// encoding/json judges it, and unterminated strings are refused.
+func TestScannerLongStrings(t *testing.T) {
+	seconds := [][]byte{{0x01}, {0x1f}, []byte(`\"`), []byte(`\\`), []byte(`\u00e9`), []byte(`\x`), []byte(`"`), {'\n'}}
+	firsts := [][]byte{[]byte(`\/`), []byte(`\"`), []byte(`\\`), []byte(`\n`)}
+	for _, first := range firsts {
+		for _, second := range seconds {
+			for _, p1 := range []int{0, 17, 63, 64, 65, 200} {
+				for _, gap := range []int{0, 1, 31, 64, 100} {
+					s := []byte(strings.Repeat("B", 400))
+					p2 := p1 + len(first) + gap
+					copy(s[p1:], first)
+					copy(s[p2:], second)
+					in := append(append([]byte(`{"k":"`), s...), `","z":1}`...)
+					var m map[string]json.RawMessage
+					jerr := json.Unmarshal(in, &m)
+					o := wire.NewObject("x", in)
+					require.Equal(t, jerr == nil, o.Err() == nil, "%q at %d, %q at %d: encoding/json %v, scanner %v", first, p1, second, p2, jerr, o.Err())
+					if jerr == nil {
+						var want string
+						require.NoError(t, json.Unmarshal(m["k"], &want))
+						require.Equal(t, want, o.String("k"))
+					}
+				}
+			}
+		}
+	}
+	for _, tail := range []string{``, `\`, `\"`, "\x00"} {
+		in := []byte(`{"k":"` + strings.Repeat("C", 300) + tail)
+		require.Error(t, wire.NewObject("x", in).Err(), "unterminated with tail %q", tail)
+	}
 }

@@ -145,6 +145,30 @@ const (
 	msb = 0x8080808080808080
 )
 
+// longRun is the string length left from which scanString looks for the
+// end of a run with bytes.IndexByte.
+const longRun = 64
+
+// anyControl reports whether any byte of s is below 0x20.
+func anyControl(s []byte) bool {
+	i := 0
+	for ; i+32 <= len(s); i += 32 {
+		w0 := binary.LittleEndian.Uint64(s[i:])
+		w1 := binary.LittleEndian.Uint64(s[i+8:])
+		w2 := binary.LittleEndian.Uint64(s[i+16:])
+		w3 := binary.LittleEndian.Uint64(s[i+24:])
+		if ((w0-0x20*lsb)&^w0|(w1-0x20*lsb)&^w1|(w2-0x20*lsb)&^w2|(w3-0x20*lsb)&^w3)&msb != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
 // special reports whether any byte of w is below 0x20, a quote or a backslash.
 func special(w uint64) bool {
 	lt := (w - 0x20*lsb) &^ w
@@ -228,11 +252,36 @@ func scanString(b []byte, i int, validate bool) (int, error) {
 			i = q + 1
 		}
 	}
+	q := -1    // the first quote at or after i, once looked for
+	slow := -1 // below this index the runs were short: no IndexByte
 	for {
 		// Short strings (names) end within a few bytes: a table lookup per
 		// byte; long ones (content) go eight bytes at a time.
 		for k := 0; k < 16 && i < len(b) && plainByte[b[i]]; k++ {
 			i++
+		}
+		if len(b)-i >= longRun && i >= slow {
+			// The next quote and backslash by IndexByte (vector
+			// instructions); the run before them need only be checked for
+			// control bytes. q is kept, so that escapes do not make the
+			// search quadratic; after a short run (dense escapes) the
+			// word-at-a-time scan goes on alone for a while.
+			if q < i {
+				if q = bytes.IndexByte(b[i:], '"'); q < 0 {
+					return 0, errSyntax
+				}
+				q += i
+			}
+			end := q
+			if j := bytes.IndexByte(b[i:q], '\\'); j >= 0 {
+				end = i + j
+			}
+			if end-i < longRun {
+				slow = i + 4*longRun
+			}
+			if !anyControl(b[i:end]) {
+				i = end
+			}
 		}
 		for i+32 <= len(b) && !special4(b[i:i+32]) {
 			i += 32
