@@ -13,14 +13,16 @@ import (
 // In-place secretbox. The boxes are exactly those of nacl/secretbox (XSalsa20
 // and Poly1305, tag first); building them here lets a frame be sealed and
 // opened in its own buffer, with no second copy of a payload, and lets large
-// boxes use two cores: the key stream and the MAC (and, when opening, the
-// SHA-512 of the received box) run in a pipeline over chunks.
+// boxes use two cores: two goroutines share the key stream chunk by chunk,
+// one of them MACing the chunks in order as well (or, when opening with the
+// SHA-512 of the received box, the hash leads and the other follows).
 
 // parallelMin is the box size from which sealing and opening use a second
 // goroutine.
 const parallelMin = 512 << 10
 
-// pipeChunk is the pipeline's unit; a multiple of the 64-byte Salsa20 block.
+// pipeChunk is the unit of the pipeline led by the hash (openBox); a
+// multiple of the 64-byte Salsa20 block.
 const pipeChunk = 256 << 10
 
 // boxKeys is the per-message key material of a secretbox.
@@ -95,30 +97,74 @@ func sealBox(box []byte, nonce *Nonce, key *Key) {
 	k := newBoxKeys(nonce, key)
 	defer k.wipe()
 	m := box[Overhead:]
-	// Two goroutines apply the key stream to alternate chunks (it can
-	// start anywhere); the MAC follows, taking the chunks in order.
-	var lanes [2]chan [2]int
-	for l := range lanes {
-		lanes[l] = make(chan [2]int, len(m)/pipeChunk/2+2)
+	// Two goroutines apply the key stream to chunks in turn (it can start
+	// anywhere); one of them also MACs the chunks in order, each once it
+	// is encrypted, helping with the key stream while it waits.
+	c := newChunks(len(m))
+	xorNext := func() bool {
+		i, ok := c.take()
+		if !ok {
+			return false
+		}
+		from, to := c.bounds(i)
+		k.xorRange(m, from, to)
+		close(c.ready[i])
+		return true
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { xorLane(&k, m, 1, lanes[1]) })
-	mac := poly1305.New(&k.polyKey)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			r, ok := <-lanes[i%2]
-			if !ok {
-				return
-			}
-			mac.Write(m[r[0]:r[1]])
+	wg.Go(func() {
+		for xorNext() {
 		}
-	}()
-	xorLane(&k, m, 0, lanes[0])
+	})
+	mac := poly1305.New(&k.polyKey)
+	for i := range c.ready {
+	wait:
+		for {
+			select {
+			case <-c.ready[i]:
+				break wait
+			default:
+				if !xorNext() {
+					<-c.ready[i]
+					break wait
+				}
+			}
+		}
+		from, to := c.bounds(i)
+		mac.Write(m[from:to])
+	}
 	wg.Wait()
-	<-done
 	mac.Sum(box[:0])
+}
+
+// chunks splits a message of n bytes for two goroutines: chunk 0 is the
+// 32-byte head (the second half of key stream block 0), chunk i > 0 whole
+// blocks from 32+(i-1)*asideChunk. ready[i] is closed when chunk i is done
+// (encrypted, or MACed: see the user); take hands out chunks in order.
+type chunks struct {
+	n     int
+	next  atomic.Int64
+	ready []chan struct{}
+}
+
+func newChunks(n int) *chunks {
+	c := &chunks{n: n, ready: make([]chan struct{}, 1+(max(n-32, 0)+asideChunk-1)/asideChunk)}
+	for i := range c.ready {
+		c.ready[i] = make(chan struct{})
+	}
+	return c
+}
+
+func (c *chunks) take() (int, bool) {
+	i := int(c.next.Add(1) - 1)
+	return i, i < len(c.ready)
+}
+
+func (c *chunks) bounds(i int) (from, to int) {
+	if i == 0 {
+		return 0, min(c.n, 32)
+	}
+	return 32 + (i-1)*asideChunk, min(c.n, 32+i*asideChunk)
 }
 
 // sealSmall is sealBox on one goroutine; its keys stay on the stack.
@@ -148,21 +194,6 @@ func openSmall(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
 	return true
 }
 
-// xorLane applies the key stream to the chunks of m whose index has the
-// parity lane, sending each on out when done, then closes out.
-func xorLane(k *boxKeys, m []byte, lane int, out chan<- [2]int) {
-	defer close(out)
-	i := 0
-	for from := 0; from < len(m); i++ {
-		to := chunkEnd(from, len(m))
-		if i%2 == lane {
-			k.xorRange(m, from, to)
-			out <- [2]int{from, to}
-		}
-		from = to
-	}
-}
-
 // openBox opens box in place: on success box[Overhead:] holds the message. If
 // h is not nil it is first fed the whole box as received. On failure the
 // content of box[Overhead:] is undefined.
@@ -177,32 +208,31 @@ func openBox(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
 	m := box[Overhead:]
 	mac := poly1305.New(&k.polyKey)
 	if h == nil {
-		// The MAC leads (it is the fastest); two goroutines follow, each
-		// decrypting alternate chunks once the MAC has read them.
-		// Plaintext is released only if the tag verifies.
-		var lanes [2]chan [2]int
-		for l := range lanes {
-			lanes[l] = make(chan [2]int, len(m)/pipeChunk/2+2)
-		}
-		go func() {
-			defer close(lanes[0])
-			defer close(lanes[1])
-			i := 0
-			for from := 0; from < len(m); i++ {
-				to := chunkEnd(from, len(m))
-				mac.Write(m[from:to])
-				lanes[i%2] <- [2]int{from, to}
-				from = to
+		// The MAC leads (it is the fastest) on one goroutine, which then
+		// helps the other decrypt; a chunk is decrypted only once the MAC
+		// has read it. Plaintext is released only if the tag verifies.
+		c := newChunks(len(m))
+		xorNext := func() bool {
+			i, ok := c.take()
+			if !ok {
+				return false
 			}
-		}()
+			<-c.ready[i]
+			from, to := c.bounds(i)
+			k.xorRange(m, from, to)
+			return true
+		}
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			for r := range lanes[1] {
-				k.xorRange(m, r[0], r[1])
+			for i := range c.ready {
+				from, to := c.bounds(i)
+				mac.Write(m[from:to])
+				close(c.ready[i])
+			}
+			for xorNext() {
 			}
 		})
-		for r := range lanes[0] {
-			k.xorRange(m, r[0], r[1])
+		for xorNext() {
 		}
 		wg.Wait()
 		return mac.Verify(tag[:])
@@ -227,7 +257,7 @@ func openBox(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
 	return mac.Verify(tag[:])
 }
 
-// asideChunk is the unit openAside's two goroutines take turns on; small
+// asideChunk is the unit two goroutines take turns on (see chunks); small
 // enough that they finish together, a multiple of the 64-byte block.
 const asideChunk = 64 << 10
 
@@ -249,19 +279,15 @@ func openAside(out, box []byte, nonce *Nonce, key *Key) bool {
 		k.xorRangeTo(out, m, 0, len(m))
 		return true
 	}
-	var next atomic.Int64 // the next chunk to decrypt
+	c := newChunks(len(m))
 	decrypt := func() {
 		for {
-			// Chunk 0 is the 32-byte head; chunk i is then whole blocks.
-			i := int(next.Add(1) - 1)
-			from, to := 32+(i-1)*asideChunk, 32+i*asideChunk
-			if i == 0 {
-				from = 0
-			}
-			if from >= len(m) {
+			i, more := c.take()
+			if !more {
 				return
 			}
-			k.xorRangeTo(out, m, from, min(len(m), to))
+			from, to := c.bounds(i)
+			k.xorRangeTo(out, m, from, to)
 		}
 	}
 	var ok bool

@@ -18,7 +18,7 @@ import (
 // block, the pipeline chunk and the parallel threshold, in both modes.
 func TestInPlaceMatchesSecretbox(t *testing.T) {
 	sizes := []int{0, 1, 31, 32, 33, 63, 64, 95, 96, 97, 1000, 256<<10 + 31, 256<<10 + 32, 256<<10 + 33,
-		512<<10 - 1, 512 << 10, 512<<10 + 1, 3<<20 + 17}
+		512<<10 - 1, 512 << 10, 512<<10 + 1, 32 + 8*(64<<10) - 1, 32 + 8*(64<<10), 32 + 8*(64<<10) + 1, 3<<20 + 17}
 	for _, mode := range []handshake.Mode{handshake.Counter, handshake.Fixed} {
 		var key handshake.Key
 		var nonce handshake.Nonce
