@@ -118,18 +118,9 @@ func sealBox(box []byte, nonce *Nonce, key *Key) {
 	})
 	mac := poly1305.New(&k.polyKey)
 	for i := range c.ready {
-	wait:
-		for {
-			select {
-			case <-c.ready[i]:
-				break wait
-			default:
-				if !xorNext() {
-					<-c.ready[i]
-					break wait
-				}
-			}
+		for !isClosed(c.ready[i]) && xorNext() {
 		}
+		<-c.ready[i]
 		from, to := c.bounds(i)
 		mac.Write(m[from:to])
 	}
@@ -145,6 +136,16 @@ type chunks struct {
 	n     int
 	next  atomic.Int64
 	ready []chan struct{}
+}
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 func newChunks(n int) *chunks {

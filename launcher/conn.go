@@ -378,15 +378,16 @@ func (c *conn) frame(size uint64) bool {
 	if !c.srv.budget.acquire(c.ctx, n, cfg.BudgetWait) {
 		return c.refuseFrame(size)
 	}
-	// The frame holds its budget, and its buffer, until its answer is
-	// written (its answer may wait for the store, and may point into it):
-	// release runs then, once, on every path.
-	// A body opened aside holds twice its size: the body and its plaintext.
+	// A body opened aside (see asideMin) holds twice its size: the body and
+	// its plaintext.
 	aside := size >= asideMin && size <= asideMax && c.srv.budget.tryAcquire(n)
 	held := n
 	if aside {
 		held = 2 * n
 	}
+	// The frame holds its budget, and its buffer, until its answer is
+	// written (its answer may wait for the store, and may point into it):
+	// release runs then, once, on every path.
 	var buf []byte
 	switch {
 	case aside:
