@@ -21,9 +21,13 @@ import (
 // them: a FileWriter relies on that to append chunk after chunk without
 // waiting for each answer.
 
-// Stream defaults.
+// Stream defaults. 2 MiB chunks moved a 64 MiB file 15-20% faster than
+// 1 MiB ones (half the requests, and half the content syncs), for about
+// 8 MiB more memory on each side; a chunk's
+// request (2.7 MB with its base64) still fits the launcher's two-core open
+// (bodies up to 4 MiB).
 const (
-	DefaultChunkSize = 1 << 20
+	DefaultChunkSize = 2 << 20
 	DefaultWindow    = 4
 )
 
@@ -35,7 +39,7 @@ var ErrFileChanged = errors.New("client: file changed while being read")
 type StreamOptions struct {
 	// Shared selects SAFEDrive instead of the app's private root.
 	Shared bool
-	// ChunkSize is the number of file bytes per request (default 1 MiB).
+	// ChunkSize is the number of file bytes per request (default 2 MiB).
 	ChunkSize int
 	// Window is the number of chunk requests in flight (default 4).
 	Window int
