@@ -23,9 +23,8 @@ import (
 
 // Stream defaults. 2 MiB chunks moved a 64 MiB file 15-20% faster than
 // 1 MiB ones (half the requests, and half the content syncs), for about
-// 8 MiB more memory on each side; a chunk's
-// request (2.7 MB with its base64) still fits the launcher's two-core open
-// (bodies up to 4 MiB).
+// 8 MiB more memory on each side; a chunk's request (2.7 MB with its
+// base64) still fits the launcher's two-core open (bodies up to 4 MiB).
 const (
 	DefaultChunkSize = 2 << 20
 	DefaultWindow    = 4
