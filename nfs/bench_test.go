@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
+	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/internal/benchfloor"
 	"github.com/safe-launcher/launcher/wire"
 )
@@ -188,6 +190,39 @@ func BenchmarkGetDir10Pipelined(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := c.GetDir(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkGetDir10Conns64 is the suite's pipelined shape in one process:
+// 64 sessions of one app, 4 callers on each.
+func BenchmarkGetDir10Conns64(b *testing.B) {
+	e := newEnv(b)
+	a, c := e.app(b, "bench", false)
+	ctx := context.Background()
+	if err := c.CreateDir(ctx, mkdir("d")); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10 {
+		if err := c.CreateFile(ctx, wire.CreateFileRequest{FilePath: fmt.Sprintf("d/file%d", i), UserMetadata: wire.Bytes{}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	clients := []*client.Client{c}
+	for len(clients) < 64 {
+		clients = append(clients, e.d.Dial(b, a.ID))
+	}
+	req := wire.GetDirRequest{DirPath: "d"}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(128) // 256 callers on 2 CPUs
+	b.RunParallel(func(pb *testing.PB) {
+		cl := clients[int(next.Add(1))%len(clients)]
+		for pb.Next() {
+			if _, err := cl.GetDir(ctx, req); err != nil {
 				b.Error(err)
 				return
 			}

@@ -58,6 +58,10 @@ const (
 	// DefaultCheckpointBytes is the log size past which a change also
 	// checkpoints, when Options.CheckpointBytes is 0.
 	DefaultCheckpointBytes = 8 << 20
+
+	// maxKeptRecord is the largest record encoding buffer kept for the
+	// next change.
+	maxKeptRecord = 64 << 10
 )
 
 // wal is the store's log. Fields marked "s.mu" are guarded by Store.mu.
@@ -71,6 +75,9 @@ type wal struct {
 	pending    int64                 // LSN of the change being made by the current holder of s.mu (s.mu)
 	appended   atomic.Int64          // LSN after the last appended record (written under s.mu)
 	failed     atomic.Pointer[error] // set when the log can no longer be trusted
+	// encBuf and enc encode records, reused from one change to the next (s.mu).
+	encBuf *bytes.Buffer
+	enc    *json.Encoder
 
 	syncMu sync.Mutex // one fsync or checkpoint at a time
 	// durable is the LSN up to which the log is durable: written under
@@ -182,12 +189,24 @@ func validFileRecord(fr fileRecord) bool {
 		(fr.Blob == "" || validHexID(fr.Blob))
 }
 
-// encodeRecord frames rec as one log record.
+// encodeRecord frames rec as one log record, in w's encoding buffer: the
+// result is valid until the next call. Caller holds s.mu (or owns w).
 func (w *wal) encodeRecord(rec *logRecord) ([]byte, error) {
-	b := make([]byte, walHeader, walHeader+512)
-	b, err := appendJSON(b, rec)
-	if err != nil {
+	if w.enc == nil {
+		w.encBuf = new(bytes.Buffer)
+		w.enc = json.NewEncoder(w.encBuf)
+		w.enc.SetEscapeHTML(false)
+	}
+	w.encBuf.Reset()
+	var hdr [walHeader]byte
+	w.encBuf.Write(hdr[:])
+	if err := w.enc.Encode(rec); err != nil {
 		return nil, fmt.Errorf("%w: encoding log record: %w", ErrIO, err)
+	}
+	b := w.encBuf.Bytes()
+	if w.encBuf.Cap() > maxKeptRecord {
+		// Do not keep a large record's buffer (a big roots table).
+		w.encBuf, w.enc = nil, nil
 	}
 	n := len(b) - walHeader
 	if int64(n) > 0xffffffff {
@@ -197,16 +216,6 @@ func (w *wal) encodeRecord(rec *logRecord) ([]byte, error) {
 	binary.LittleEndian.PutUint32(b[4:], uint32(n))
 	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[walHeader:], w.crc))
 	return b, nil
-}
-
-func appendJSON(b []byte, v any) ([]byte, error) {
-	buf := bytes.NewBuffer(b)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // decodeLog returns every whole record at the start of data, in order, and

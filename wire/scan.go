@@ -56,7 +56,7 @@ func parseObject(b []byte, limit int, ms []member) ([]member, int, error) {
 	}
 	i = skipSpace(b, i+1)
 	if ms == nil {
-		ms = make([]member, 0, 8)
+		ms = make([]member, 0, 4) // requests have two to four members
 	}
 	ms = ms[:0]
 	if i < len(b) && b[i] == '}' {
