@@ -158,7 +158,13 @@ type Client struct {
 	// next one: a burst of uploads then encodes into memory already faulted
 	// in instead of allocating, zeroing and faulting in each frame's size.
 	big *bigbuf.Cache
+	// frames holds small request frame buffers (*[]byte) once sent, for
+	// the next requests.
+	frames sync.Pool
 }
+
+// maxPooledFrame is the largest request frame buffer kept in frames.
+const maxPooledFrame = 16 << 10
 
 // bigFrame is the frame size from which its buffer is kept for the next
 // large request; bigKeep is how long it is kept unused.
@@ -614,6 +620,8 @@ func (c *Client) envelopeFrame(endpoint string, data any) ([]byte, error) {
 	var buf []byte
 	if n >= bigFrame {
 		buf = c.big.Get(n)
+	} else if p, _ := c.frames.Get().(*[]byte); p != nil && cap(*p) >= n {
+		buf = *p
 	}
 	if buf == nil {
 		buf = make([]byte, 0, n)
@@ -719,8 +727,12 @@ func (c *Client) send(frame []byte) (<-chan result, error) {
 		// every pending request, this one included.
 		c.nc.Close()
 	}
-	if cap(frame) >= bigFrame {
+	switch {
+	case cap(frame) >= bigFrame:
 		c.big.Put(frame) // sent (and hashed): free for the next large request
+	case cap(frame) <= maxPooledFrame:
+		frame = frame[:0] // written or copied: free for the next request
+		c.frames.Put(&frame)
 	}
 	return w, nil
 }

@@ -25,7 +25,8 @@ type Object struct {
 	index  int // >= 0: the object is element index of that field (an array)
 	m      []member
 	err    error
-	owned  bool // base64 fields may be decoded in place (DecodeOwned)
+	owned  bool      // base64 fields may be decoded in place (DecodeOwned)
+	small  [4]member // m's first home: most objects have two to four members
 }
 
 // NewObject decodes raw as a JSON object; path names it in errors ("data").
@@ -69,7 +70,7 @@ func (o *Object) parse(raw []byte, limit int) {
 		o.err = Errorf(CodeWrongType, "field %q: want a JSON object", o.where())
 		return
 	}
-	m, end, err := parseObject(raw, limit, nil)
+	m, end, err := parseObject(raw, limit, o.small[:0])
 	if err == nil && skipSpace(raw, end) != len(raw) {
 		err = errSyntax // trailing data after the object
 	}
