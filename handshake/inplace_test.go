@@ -13,6 +13,13 @@ import (
 	"github.com/safe-launcher/launcher/handshake"
 )
 
+// randomKeys returns a random session key and base nonce.
+func randomKeys() (key handshake.Key, nonce handshake.Nonce) {
+	_, _ = rand.Read(key[:])
+	_, _ = rand.Read(nonce[:])
+	return key, nonce
+}
+
 // TestInPlaceMatchesSecretbox: SealInPlace makes exactly the boxes Seal makes,
 // and OpenInPlace opens them, for sizes around the 32-byte head, the 64-byte
 // block, the pipeline chunk and the parallel threshold, in both modes.
@@ -20,10 +27,7 @@ func TestInPlaceMatchesSecretbox(t *testing.T) {
 	sizes := []int{0, 1, 31, 32, 33, 63, 64, 95, 96, 97, 1000, 256<<10 + 31, 256<<10 + 32, 256<<10 + 33,
 		512<<10 - 1, 512 << 10, 512<<10 + 1, 32 + 8*(64<<10) - 1, 32 + 8*(64<<10), 32 + 8*(64<<10) + 1, 3<<20 + 17}
 	for _, mode := range []handshake.Mode{handshake.Counter, handshake.Fixed} {
-		var key handshake.Key
-		var nonce handshake.Nonce
-		_, _ = rand.Read(key[:])
-		_, _ = rand.Read(nonce[:])
+		key, nonce := randomKeys()
 		ref := handshake.NewChannel(key, nonce, mode, false)
 		inp := handshake.NewChannel(key, nonce, mode, false)
 		refL := handshake.NewChannel(key, nonce, mode, true)
@@ -81,10 +85,7 @@ func TestOpenAside(t *testing.T) {
 	sizes := []int{0, 1, 31, 32, 33, 64<<10 + 31, 64<<10 + 32, 64<<10 + 33,
 		512<<10 - 1, 512 << 10, 512<<10 + 1, 3<<20 + 17}
 	for _, mode := range []handshake.Mode{handshake.Counter, handshake.Fixed} {
-		var key handshake.Key
-		var nonce handshake.Nonce
-		_, _ = rand.Read(key[:])
-		_, _ = rand.Read(nonce[:])
+		key, nonce := randomKeys()
 		app := handshake.NewChannel(key, nonce, mode, false)
 		l := handshake.NewChannel(key, nonce, mode, true)
 		for _, n := range sizes {

@@ -171,10 +171,8 @@ func BenchmarkFloor(b *testing.B) {
 	}
 }
 
-// BenchmarkGetDir10Pipelined is many goroutines sharing one session.
-func BenchmarkGetDir10Pipelined(b *testing.B) {
-	e := newEnv(b)
-	_, c := e.app(b, "bench", false)
+// tenFiles makes the directory d holding ten empty files.
+func tenFiles(b *testing.B, c *client.Client) {
 	ctx := context.Background()
 	if err := c.CreateDir(ctx, mkdir("d")); err != nil {
 		b.Fatal(err)
@@ -184,6 +182,14 @@ func BenchmarkGetDir10Pipelined(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkGetDir10Pipelined is many goroutines sharing one session.
+func BenchmarkGetDir10Pipelined(b *testing.B) {
+	e := newEnv(b)
+	_, c := e.app(b, "bench", false)
+	ctx := context.Background()
+	tenFiles(b, c)
 	req := wire.GetDirRequest{DirPath: "d"}
 	b.ReportAllocs()
 	b.SetParallelism(16)
@@ -203,14 +209,7 @@ func BenchmarkGetDir10Conns64(b *testing.B) {
 	e := newEnv(b)
 	a, c := e.app(b, "bench", false)
 	ctx := context.Background()
-	if err := c.CreateDir(ctx, mkdir("d")); err != nil {
-		b.Fatal(err)
-	}
-	for i := range 10 {
-		if err := c.CreateFile(ctx, wire.CreateFileRequest{FilePath: fmt.Sprintf("d/file%d", i), UserMetadata: wire.Bytes{}}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	tenFiles(b, c)
 	clients := []*client.Client{c}
 	for len(clients) < 64 {
 		clients = append(clients, e.d.Dial(b, a.ID))
