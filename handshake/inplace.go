@@ -14,16 +14,17 @@ import (
 // and Poly1305, tag first); building them here lets a frame be sealed and
 // opened in its own buffer, with no second copy of a payload, and lets large
 // boxes use two cores: two goroutines share the key stream chunk by chunk,
-// one of them MACing the chunks in order as well (or, when opening with the
-// SHA-512 of the received box, the hash leads and the other follows).
+// one of them MACing the chunks in order as well (when opening with the
+// SHA-512 of the received box, the hash leads on one, the MAC follows on
+// the other, and both decrypt what both have read).
 
 // parallelMin is the box size from which sealing and opening use a second
 // goroutine.
 const parallelMin = 512 << 10
 
-// pipeChunk is the unit of the pipeline led by the hash (openBox); a
-// multiple of the 64-byte Salsa20 block.
-const pipeChunk = 256 << 10
+// chunkSize is the unit two goroutines take turns on (see chunks); small
+// enough that they finish together, a multiple of the 64-byte block.
+const chunkSize = 64 << 10
 
 // boxKeys is the per-message key material of a secretbox.
 type boxKeys struct {
@@ -80,14 +81,6 @@ func (k *boxKeys) xorRangeTo(dst, src []byte, from, to int) {
 
 func (k *boxKeys) wipe() { clear(k.sub[:]); clear(k.polyKey[:]); clear(k.first[:]) }
 
-// chunkBounds returns the end of the pipeline chunk that starts at from.
-func chunkEnd(from, n int) int {
-	if from == 0 {
-		return min(n, 32+pipeChunk)
-	}
-	return min(n, from+pipeChunk)
-}
-
 // sealBox seals box[Overhead:] in place and writes the tag to box[:Overhead].
 func sealBox(box []byte, nonce *Nonce, key *Key) {
 	if len(box)-Overhead < parallelMin {
@@ -130,7 +123,7 @@ func sealBox(box []byte, nonce *Nonce, key *Key) {
 
 // chunks splits a message of n bytes for two goroutines: chunk 0 is the
 // 32-byte head (the second half of key stream block 0), chunk i > 0 whole
-// blocks from 32+(i-1)*asideChunk. ready[i] is closed when chunk i is done
+// blocks from 32+(i-1)*chunkSize. ready[i] is closed when chunk i is done
 // (encrypted, or MACed: see the user); take hands out chunks in order.
 type chunks struct {
 	n     int
@@ -149,7 +142,7 @@ func isClosed(ch <-chan struct{}) bool {
 }
 
 func newChunks(n int) *chunks {
-	c := &chunks{n: n, ready: make([]chan struct{}, 1+(max(n-32, 0)+asideChunk-1)/asideChunk)}
+	c := &chunks{n: n, ready: make([]chan struct{}, 1+(max(n-32, 0)+chunkSize-1)/chunkSize)}
 	for i := range c.ready {
 		c.ready[i] = make(chan struct{})
 	}
@@ -165,7 +158,7 @@ func (c *chunks) bounds(i int) (from, to int) {
 	if i == 0 {
 		return 0, min(c.n, 32)
 	}
-	return 32 + (i-1)*asideChunk, min(c.n, 32+i*asideChunk)
+	return 32 + (i-1)*chunkSize, min(c.n, 32+i*chunkSize)
 }
 
 // sealSmall is sealBox on one goroutine; its keys stay on the stack.
@@ -238,29 +231,59 @@ func openBox(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
 		wg.Wait()
 		return mac.Verify(tag[:])
 	}
-	// The hash leads (it is the slowest, and must see the box as received);
-	// the follower MACs each chunk the hash has read and decrypts it.
-	ready := make(chan [2]int, len(m)/pipeChunk+2)
-	go func() {
-		defer close(ready)
-		h.Write(box[:Overhead])
-		for from := 0; from < len(m); {
-			to := chunkEnd(from, len(m))
-			h.Write(m[from:to])
-			ready <- [2]int{from, to}
-			from = to
-		}
-	}()
-	for r := range ready {
-		mac.Write(m[r[0]:r[1]])
-		k.xorRange(m, r[0], r[1])
+	// The hash leads (it is the slowest, and must see the box as received)
+	// on one goroutine; the other MACs each chunk the hash has read and,
+	// while it waits for the hash, decrypts chunks already MACed. Once the
+	// hash is done, its goroutine decrypts too. A chunk is decrypted only
+	// once both the hash and the MAC have read it.
+	c := newChunks(len(m))
+	macd := make([]chan struct{}, len(c.ready))
+	for i := range macd {
+		macd[i] = make(chan struct{})
 	}
+	var macCount atomic.Int64 // chunks MACed so far
+	// xorMACed decrypts the next chunk if it is MACed already (wait false)
+	// or once it is (wait true); false when none is left (or, without
+	// waiting, none is ready).
+	xorMACed := func(wait bool) bool {
+		for {
+			j := c.next.Load()
+			if int(j) >= len(macd) || !wait && j >= macCount.Load() {
+				return false
+			}
+			if c.next.CompareAndSwap(j, j+1) {
+				<-macd[j]
+				from, to := c.bounds(int(j))
+				k.xorRange(m, from, to)
+				return true
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		h.Write(box[:Overhead])
+		for i := range c.ready {
+			from, to := c.bounds(i)
+			h.Write(m[from:to])
+			close(c.ready[i])
+		}
+		for xorMACed(true) {
+		}
+	})
+	for i := range c.ready {
+		for !isClosed(c.ready[i]) && xorMACed(false) {
+		}
+		<-c.ready[i]
+		from, to := c.bounds(i)
+		mac.Write(m[from:to])
+		macCount.Add(1)
+		close(macd[i])
+	}
+	for xorMACed(true) {
+	}
+	wg.Wait()
 	return mac.Verify(tag[:])
 }
-
-// asideChunk is the unit two goroutines take turns on (see chunks); small
-// enough that they finish together, a multiple of the 64-byte block.
-const asideChunk = 64 << 10
 
 // openAside opens box into out (len(out) == len(box)-Overhead), leaving box
 // as received. Since the box is not overwritten, the MAC and the decryption
