@@ -463,7 +463,8 @@ func (c *conn) frame(size uint64) bool {
 		}()
 	} else {
 		// Hashed and opened in place in one pass (for large bodies the hash
-		// leads on one core, MAC and decryption follow on the other).
+		// leads on one core, the MAC follows on the other, and both decrypt
+		// what both have read).
 		plain, openErr = c.ch.OpenInPlace(body, h)
 	}
 	if openErr != nil {
