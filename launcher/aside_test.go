@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,24 +94,4 @@ func TestAsideFallsBackToInPlace(t *testing.T) {
 	require.NoError(t, json.Unmarshal(resp.Data, &got))
 	require.True(t, bytes.Equal([]byte(payload), []byte(got.P)), "echo differs")
 	require.Eventually(t, func() bool { return d.Srv.Stats().InFlightBytes == 0 }, 5*time.Second, time.Millisecond)
-}
-
-// TestLargeMessageHook: Config.LargeMessage is called before the buffer of
-// a request of 1 MiB or more is taken, and not for small ones.
-func TestLargeMessageHook(t *testing.T) {
-	var calls atomic.Int64
-	d, app := start(t, launcher.Config{LargeMessage: func() { calls.Add(1) }})
-	s := openSession(t, d, app.ID, handshake.Counter)
-	small := s.ch.Seal(nil, echoMsg("small"))
-	require.NoError(t, framing.WriteFrame(s, small))
-	require.Nil(t, s.answer(t, wire.ID(small)).Error)
-	require.Zero(t, calls.Load(), "called for a small message")
-
-	big := s.ch.Seal(nil, echoMsg(strings.Repeat("L", 1<<20)))
-	require.NoError(t, framing.WriteFrame(s, big))
-	require.Nil(t, s.answer(t, wire.ID(big)).Error)
-	// The echo's answer has no size hint: its buffer grows as it is
-	// encoded, with no large buffer taken up front (nfs tests the answers
-	// that have one).
-	require.Equal(t, int64(1), calls.Load(), "want one call, for the request")
 }

@@ -52,9 +52,6 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// LargeMessage, if not nil, is called before the buffer of a request
-	// or answer of 1 MiB or more is taken (e.g. gcfloor.Tuner.Large).
-	LargeMessage func()
 }
 
 // DefaultConfig returns the defaults documented on Config.

@@ -388,9 +388,6 @@ func (c *conn) frame(size uint64) bool {
 	// The frame holds its budget, and its buffer, until its answer is
 	// written (its answer may wait for the store, and may point into it):
 	// release runs then, once, on every path.
-	if size >= bigFrame && cfg.LargeMessage != nil {
-		cfg.LargeMessage()
-	}
 	var buf []byte
 	switch {
 	case aside:
@@ -876,9 +873,6 @@ func (s *Server) answerBuf(n int) []byte {
 		return (*p)[:sealRoom]
 	}
 	if n > maxAnswerBuf {
-		if n >= bigFrame && s.cfg.LargeMessage != nil {
-			s.cfg.LargeMessage()
-		}
 		if b := s.big.Get(n); b != nil {
 			return b[:sealRoom]
 		}

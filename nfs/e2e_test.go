@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -392,24 +391,4 @@ func TestAnswerLimit(t *testing.T) {
 	got, err := c.GetFile(ctx, wire.GetFileRequest{FilePath: "f", Offset: 90 << 10, Length: 20 << 10})
 	require.NoError(t, err)
 	assert.Equal(t, chunk[:20<<10], []byte(got.Content))
-}
-
-// TestLargeMessageHook: the daemon's LargeMessage hook runs for a 1 MiB
-// upload's request and for its download's answer, and not for small ones.
-func TestLargeMessageHook(t *testing.T) {
-	var calls atomic.Int64
-	e := newEnvCfg(t, launcher.Config{LargeMessage: func() { calls.Add(1) }})
-	_, c := e.app(t, "hook", false)
-	ctx := ctxT(t)
-	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "f", UserMetadata: wire.Bytes{}}))
-	_, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: ""})
-	require.NoError(t, err)
-	require.Zero(t, calls.Load())
-	data := bytes.Repeat([]byte{9}, 1<<20)
-	require.NoError(t, c.ModifyFile(ctx, wire.ModifyFileRequest{FilePath: "f", NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: data}}}))
-	require.Equal(t, int64(1), calls.Load(), "upload")
-	got, err := c.GetFile(ctx, wire.GetFileRequest{FilePath: "f", Length: -1})
-	require.NoError(t, err)
-	require.True(t, bytes.Equal(data, got.Content))
-	require.Equal(t, int64(2), calls.Load(), "download")
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/safe-launcher/launcher/dns"
-	"github.com/safe-launcher/launcher/internal/gcfloor"
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/launcher/apps"
 	"github.com/safe-launcher/launcher/launcher/control"
@@ -46,7 +45,6 @@ func serve(ctx context.Context, e env, args []string) error {
 	writeTimeout := fs.Duration("write-timeout", def.WriteTimeout, "deadline for writing one answer to an app that does not read")
 	refuseFixed := fs.Bool("refuse-fixed-nonce", false, "refuse sessions in the original fixed-nonce mode")
 	syncDelay := fs.Duration("sync-delay", vfs.DefaultSyncDelay, "with --sync background: how long after a change the log is fsynced (changes within it share the fsync)")
-	gcFloor := fs.Uint64("gc-floor", gcfloor.DefaultFloor, "heap size under which the garbage collector does not run (0: Go's default pacing)")
 	syncName := fs.String("sync", vfs.SyncBackground.String(), `when a change is acknowledged: "background" (once written to the OS; the log is fsynced right behind) or "commit" (once fsynced)`)
 	pos, rest, err := parseArgs(fs, args)
 	if err != nil {
@@ -118,11 +116,6 @@ func serve(ctx context.Context, e env, args []string) error {
 	cfg.HandshakeTimeout, cfg.TokenTTL, cfg.MaxJSONDepth = *hsTimeout, *tokenTTL, *depth
 	cfg.RefuseFixedNonce = *refuseFixed
 	cfg.BudgetWait, cfg.FrameIdleTimeout, cfg.WriteTimeout = *budgetWait, *frameIdle, *writeTimeout
-	if *gcFloor > 0 {
-		gc := gcfloor.Start(*gcFloor)
-		defer gc.Stop()
-		cfg.LargeMessage = gc.Large
-	}
 	srv, err := launcher.New(cfg, reg, modules...)
 	if err != nil {
 		return err

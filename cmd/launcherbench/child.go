@@ -22,7 +22,6 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/safe-launcher/launcher/framing"
-	"github.com/safe-launcher/launcher/internal/gcfloor"
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/nfs"
 	"github.com/safe-launcher/launcher/vfs"
@@ -127,13 +126,7 @@ func runChild(kind, dir string, maxConns int) error {
 		defer store.Close()
 		apps := launcher.NewMemApps()
 		apps.Put(launcher.App{ID: benchAppID, Name: "bench", RootDir: benchAppRoot})
-		cfg := launcher.Config{MaxConns: maxConns}
-		if os.Getenv("LB_NO_GCFLOOR") == "" {
-			gc := gcfloor.Start(gcfloor.DefaultFloor)
-			defer gc.Stop()
-			cfg.LargeMessage = gc.Large
-		}
-		srv, err := launcher.New(cfg, apps, nfs.New(store))
+		srv, err := launcher.New(launcher.Config{MaxConns: maxConns}, apps, nfs.New(store))
 		if err != nil {
 			return err
 		}

@@ -11,10 +11,7 @@
 // CI; the chart goes next to -out unless -chart says otherwise. -profile
 // writes CPU profiles of the load generator and of every server child.
 // Servers run in child processes (this binary re-executed with -child), so
-// that their memory is measured apart from the load generator's. The daemon
-// children run the garbage collector floor as `launcher serve` does
-// (internal/gcfloor, 32 MiB); LB_NO_GCFLOOR=1 in the environment runs them
-// without it, for comparison.
+// that their memory is measured apart from the load generator's.
 package main
 
 import (
