@@ -241,14 +241,13 @@ func openBox(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
 	for i := range macd {
 		macd[i] = make(chan struct{})
 	}
-	var macCount atomic.Int64 // chunks MACed so far
 	// xorMACed decrypts the next chunk if it is MACed already (wait false)
 	// or once it is (wait true); false when none is left (or, without
 	// waiting, none is ready).
 	xorMACed := func(wait bool) bool {
 		for {
 			j := c.next.Load()
-			if int(j) >= len(macd) || !wait && j >= macCount.Load() {
+			if int(j) >= len(macd) || !wait && !isClosed(macd[j]) {
 				return false
 			}
 			if c.next.CompareAndSwap(j, j+1) {
@@ -276,7 +275,6 @@ func openBox(box []byte, nonce *Nonce, key *Key, h hash.Hash) bool {
 		<-c.ready[i]
 		from, to := c.bounds(i)
 		mac.Write(m[from:to])
-		macCount.Add(1)
 		close(macd[i])
 	}
 	for xorMACed(true) {

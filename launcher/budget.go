@@ -29,8 +29,7 @@ func (b *budget) acquire(ctx context.Context, n int64, wait time.Duration) bool 
 		return false
 	}
 	b.mu.Lock()
-	if len(b.waiters) == 0 && b.used+n <= b.total {
-		b.used += n
+	if b.takeLocked(n) {
 		b.mu.Unlock()
 		return true
 	}
@@ -69,6 +68,12 @@ func (b *budget) acquire(ctx context.Context, n int64, wait time.Duration) bool 
 func (b *budget) tryAcquire(n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.takeLocked(n)
+}
+
+// takeLocked takes n bytes if they are free and nobody is waiting (waiters
+// go first). Caller holds b.mu.
+func (b *budget) takeLocked(n int64) bool {
 	if len(b.waiters) > 0 || b.used+n > b.total {
 		return false
 	}

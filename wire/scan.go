@@ -157,7 +157,7 @@ func anyControl(s []byte) bool {
 		w1 := binary.LittleEndian.Uint64(s[i+8:])
 		w2 := binary.LittleEndian.Uint64(s[i+16:])
 		w3 := binary.LittleEndian.Uint64(s[i+24:])
-		if ((w0-0x20*lsb)&^w0|(w1-0x20*lsb)&^w1|(w2-0x20*lsb)&^w2|(w3-0x20*lsb)&^w3)&msb != 0 {
+		if (controlMask(w0)|controlMask(w1)|controlMask(w2)|controlMask(w3))&msb != 0 {
 			return true
 		}
 	}
@@ -169,15 +169,12 @@ func anyControl(s []byte) bool {
 	return false
 }
 
+// controlMask has the high bit of each byte of w set if that byte may be
+// below 0x20 (any such byte sets at least its own; see specialMask).
+func controlMask(w uint64) uint64 { return (w - 0x20*lsb) &^ w }
+
 // special reports whether any byte of w is below 0x20, a quote or a backslash.
-func special(w uint64) bool {
-	lt := (w - 0x20*lsb) &^ w
-	q := w ^ ('"' * lsb)
-	q = (q - lsb) &^ q
-	bs := w ^ ('\\' * lsb)
-	bs = (bs - lsb) &^ bs
-	return (lt|q|bs)&msb != 0
-}
+func special(w uint64) bool { return specialMask(w)&msb != 0 }
 
 // special4 is special over 32 bytes, with one branch.
 func special4(b []byte) bool {
@@ -192,7 +189,7 @@ func special4(b []byte) bool {
 // specialMask has the high bit of each byte of w set if that byte may be
 // special (below 0x20, a quote or a backslash); see special.
 func specialMask(w uint64) uint64 {
-	lt := (w - 0x20*lsb) &^ w
+	lt := controlMask(w)
 	q := w ^ ('"' * lsb)
 	q = (q - lsb) &^ q
 	bs := w ^ ('\\' * lsb)
