@@ -33,6 +33,7 @@ import (
 	"github.com/safe-launcher/launcher/framing"
 	"github.com/safe-launcher/launcher/handshake"
 	"github.com/safe-launcher/launcher/internal/bigbuf"
+	"github.com/safe-launcher/launcher/internal/sockio"
 	"github.com/safe-launcher/launcher/wire"
 )
 
@@ -207,6 +208,7 @@ func Dial(ctx context.Context, value string, opts ...Option) (*Client, error) {
 }
 
 func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o options) (*Client, error) {
+	nc = sockio.Wrap(nc)
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}

@@ -7,14 +7,15 @@ import (
 )
 
 // TestDeps enforces the direction of dependencies: the SDK shares only wire
-// types (and the protocol's leaf packages, and internal/bigbuf, a buffer
-// cache that imports nothing of ours) with the daemon, and the leaf packages
-// import nothing of ours.
+// types (and the protocol's leaf packages, internal/bigbuf, a buffer cache,
+// and internal/sockio, raw socket reads and writes, which import nothing of
+// ours) with the daemon, and the leaf packages import nothing of ours.
 func TestDeps(t *testing.T) {
 	const mod = "github.com/safe-launcher/launcher/"
 	allowed := map[string][]string{
-		"client":          {"wire", "framing", "handshake", "internal/bigbuf"},
+		"client":          {"wire", "framing", "handshake", "internal/bigbuf", "internal/sockio"},
 		"internal/bigbuf": {},
+		"internal/sockio": {},
 		"framing":         {},
 		"handshake":       {},
 		"wire":            {},

@@ -22,6 +22,7 @@ import (
 
 	"github.com/safe-launcher/launcher/framing"
 	"github.com/safe-launcher/launcher/handshake"
+	"github.com/safe-launcher/launcher/internal/sockio"
 	"github.com/safe-launcher/launcher/vfs"
 	"github.com/safe-launcher/launcher/wire"
 )
@@ -88,7 +89,7 @@ type conn struct {
 // newConn makes a connection whose request context is cancelled by kill, not
 // by parent: a shutdown lets in-flight requests finish.
 func newConn(parent context.Context, s *Server, nc net.Conn, seq uint64) *conn {
-	c := &conn{srv: s, nc: nc, seq: seq, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
+	c := &conn{srv: s, nc: sockio.Wrap(nc), seq: seq, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(parent))
 	c.acks.cond.L = &c.acks.mu
 	return c

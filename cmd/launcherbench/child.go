@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/safe-launcher/launcher/framing"
+	"github.com/safe-launcher/launcher/internal/sockio"
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/nfs"
 	"github.com/safe-launcher/launcher/vfs"
@@ -220,7 +221,10 @@ func runChild(kind, dir string, maxConns int) error {
 
 // echoServer is the floor: framed TCP with no crypto and no store. Each
 // request's payload starts with the size of the answer to send, as 8 bytes
-// little-endian; the answer is that many bytes.
+// little-endian; the answer is that many bytes. It reads and writes as the
+// daemon does: through internal/sockio (small reads and writes as raw
+// system calls), with a buffered reader, so that the floor is the same
+// transport and the difference is the daemon's own work.
 type echoServer struct {
 	ln net.Listener
 	wg sync.WaitGroup
@@ -232,9 +236,10 @@ func (es *echoServer) serve() {
 		if err != nil {
 			return
 		}
+		nc = sockio.Wrap(nc)
 		es.wg.Go(func() {
 			defer nc.Close()
-			fr := framing.NewReader(nc, 1<<20)
+			fr := framing.NewReader(bufio.NewReaderSize(nc, 2<<10), 1<<20)
 			var body, answer []byte
 			for {
 				size, err := fr.ReadHeader()

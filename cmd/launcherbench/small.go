@@ -18,6 +18,7 @@ import (
 	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/framing"
 	"github.com/safe-launcher/launcher/handshake"
+	"github.com/safe-launcher/launcher/internal/sockio"
 	"github.com/safe-launcher/launcher/nfs"
 	"github.com/safe-launcher/launcher/vfs"
 	"github.com/safe-launcher/launcher/wire"
@@ -128,7 +129,8 @@ func (d daemonConn) close() { d.c.Close() }
 // order, so a FIFO of waiters matches them. A connection for one request at
 // a time (direct) has no reader goroutine: the caller reads its answer, as
 // the SDK's caller does when nobody else reads, so that the floor pays no
-// hand-off the SDK does not pay.
+// hand-off the SDK does not pay. It reads and writes as the SDK does:
+// through internal/sockio, with a 32 KiB buffered reader.
 type echoConn struct {
 	nc    net.Conn
 	sizes frameSizes
@@ -140,10 +142,11 @@ type echoConn struct {
 }
 
 func dialEcho(addr string, sizes frameSizes, direct bool) (*echoConn, error) {
-	nc, err := net.Dial("tcp", addr)
+	tc, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	nc := sockio.Wrap(tc)
 	e := &echoConn{nc: nc, sizes: sizes, queue: make(chan chan error, 4096), done: make(chan struct{})}
 	if direct {
 		e.fr = framing.NewReader(bufio.NewReaderSize(nc, 32<<10), 1<<20)
@@ -156,7 +159,7 @@ func dialEcho(addr string, sizes frameSizes, direct bool) (*echoConn, error) {
 
 func (e *echoConn) readLoop() {
 	defer close(e.done)
-	fr := framing.NewReader(e.nc, 1<<20)
+	fr := framing.NewReader(bufio.NewReaderSize(e.nc, 32<<10), 1<<20)
 	var buf []byte
 	for {
 		size, err := fr.ReadHeader()
