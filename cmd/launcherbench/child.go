@@ -40,7 +40,10 @@ import (
 const (
 	kindDaemon = "daemon"
 	kindEcho   = "echo"
-	kindHTTP   = "http"
+	// kindEchoNet is the echo floor with the net package's reads and
+	// writes (kindEcho uses internal/sockio's raw ones, as the daemon does).
+	kindEchoNet = "echo-net"
+	kindHTTP    = "http"
 	// kindDaemonCommit is the daemon over a store in vfs.SyncCommit mode
 	// (every change answered only once fsynced): a reference for changes.
 	kindDaemonCommit = "daemon-commit"
@@ -150,12 +153,12 @@ func runChild(kind, dir string, maxConns int) error {
 			return out, nil
 		}
 		fmt.Printf("addr %s\n", ln.Addr())
-	case kindEcho:
+	case kindEcho, kindEchoNet:
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
-		es := &echoServer{ln: ln}
+		es := &echoServer{ln: ln, raw: kind == kindEcho}
 		done := make(chan struct{})
 		go func() { defer close(done); es.serve() }()
 		wait = func() { ln.Close(); es.wg.Wait(); <-done }
@@ -221,13 +224,14 @@ func runChild(kind, dir string, maxConns int) error {
 
 // echoServer is the floor: framed TCP with no crypto and no store. Each
 // request's payload starts with the size of the answer to send, as 8 bytes
-// little-endian; the answer is that many bytes. It reads and writes as the
-// daemon does: through internal/sockio (small reads and writes as raw
-// system calls), with a buffered reader, so that the floor is the same
-// transport and the difference is the daemon's own work.
+// little-endian; the answer is that many bytes. It reads through a
+// buffered reader, as the daemon does, and (raw) through internal/sockio as
+// the daemon does, or through the net package's reads and writes: the
+// floor is the better of the two for each figure (see floorOf).
 type echoServer struct {
-	ln net.Listener
-	wg sync.WaitGroup
+	ln  net.Listener
+	raw bool
+	wg  sync.WaitGroup
 }
 
 func (es *echoServer) serve() {
@@ -236,7 +240,9 @@ func (es *echoServer) serve() {
 		if err != nil {
 			return
 		}
-		nc = sockio.Wrap(nc)
+		if es.raw {
+			nc = sockio.Wrap(nc)
+		}
 		es.wg.Go(func() {
 			defer nc.Close()
 			fr := framing.NewReader(bufio.NewReaderSize(nc, 2<<10), 1<<20)

@@ -257,7 +257,14 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		return err
 	}
 	defer s.echo.stop()
-	kinds := []string{kindEcho, kindDaemon, kindHTTP}
+	if s.echoNet, err = startChild(kindEchoNet, "", 256); err != nil {
+		return err
+	}
+	defer s.echoNet.stop()
+	// The echo floor is run both ways, with raw reads and writes as the
+	// daemon and the SDK make them and with the net package's; each figure's
+	// floor is the better of the two (floorLat, floorThr).
+	kinds := []string{kindEcho, kindEchoNet, kindDaemon, kindHTTP}
 	// Changes are also measured on the daemon in commit mode (a reference:
 	// acknowledged only once fsynced).
 	kindsOf := func(op string) []string {
@@ -271,7 +278,7 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		res.Thr[kind] = map[string]map[int]float64{}
 	}
 	// Latencies are sampled in interleaved rounds, so that a disturbance of
-	// the machine weighs on the three alike.
+	// the machine weighs on every server alike.
 	for _, op := range []string{opGetDir, opCreateDelete} {
 		n := p.LatN
 		if op == opCreateDelete {

@@ -129,8 +129,9 @@ func (d daemonConn) close() { d.c.Close() }
 // order, so a FIFO of waiters matches them. A connection for one request at
 // a time (direct) has no reader goroutine: the caller reads its answer, as
 // the SDK's caller does when nobody else reads, so that the floor pays no
-// hand-off the SDK does not pay. It reads and writes as the SDK does:
-// through internal/sockio, with a 32 KiB buffered reader.
+// hand-off the SDK does not pay. It reads through a 32 KiB buffered
+// reader, as the SDK does, and (raw) through internal/sockio as the SDK does,
+// or through the net package's reads and writes.
 type echoConn struct {
 	nc    net.Conn
 	sizes frameSizes
@@ -141,12 +142,14 @@ type echoConn struct {
 	buf   []byte
 }
 
-func dialEcho(addr string, sizes frameSizes, direct bool) (*echoConn, error) {
-	tc, err := net.Dial("tcp", addr)
+func dialEcho(addr string, sizes frameSizes, direct, raw bool) (*echoConn, error) {
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	nc := sockio.Wrap(tc)
+	if raw {
+		nc = sockio.Wrap(nc)
+	}
 	e := &echoConn{nc: nc, sizes: sizes, queue: make(chan chan error, 4096), done: make(chan struct{})}
 	if direct {
 		e.fr = framing.NewReader(bufio.NewReaderSize(nc, 32<<10), 1<<20)
@@ -284,10 +287,11 @@ func (h *httpConn) createDelete(ctx context.Context, name string) error {
 func (h *httpConn) close() { h.tr.CloseIdleConnections() }
 
 // servers are the children serving the small requests: the daemon, the
-// echo floor, the net/http peer, and the daemon in commit mode.
+// echo floor (both ways, see kindEchoNet), the net/http peer, and the daemon
+// in commit mode.
 type servers struct {
-	daemon, echo, http, commit *child
-	sizes                      frameSizes
+	daemon, echo, echoNet, http, commit *child
+	sizes                               frameSizes
 }
 
 // of returns the child serving kind.
@@ -299,6 +303,8 @@ func (s *servers) of(kind string) *child {
 		return s.commit
 	case kindEcho:
 		return s.echo
+	case kindEchoNet:
+		return s.echoNet
 	}
 	return s.http
 }
@@ -328,9 +334,9 @@ func (s *servers) dial(kind string, n int, direct bool) ([]smallConn, error) {
 			}
 			out = append(out, daemonConn{c})
 		}
-	case kindEcho:
+	case kindEcho, kindEchoNet:
 		for range n {
-			e, err := dialEcho(s.echo.addr, s.sizes, direct)
+			e, err := dialEcho(s.of(kind).addr, s.sizes, direct, kind == kindEcho)
 			if err != nil {
 				return fail(err)
 			}
