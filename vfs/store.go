@@ -88,8 +88,8 @@ type Options struct {
 
 // DefaultSyncDelay is the flusher's wait when Options.SyncDelay is 0. A
 // crash of the OS or a power loss under SyncBackground can lose the changes
-// of about this long plus one fsync. Every fsync costs the machine a device
-// round trip and about 0.3 ms of CPU here (docs/security.md, durability);
+// of about this long plus one or two fsyncs. Every fsync costs the machine a
+// device round trip and about 0.3 ms of CPU here (docs/security.md, durability);
 // 10 ms keeps that to at most 100 a second under a steady stream of changes
 // (2 ms, the earlier default, cost a steady writer a quarter more daemon CPU
 // per change), and the window at 1/500 of ext4's default 5 s commit
@@ -109,7 +109,7 @@ const (
 	// of the process (kill -9) at any moment. A flusher goroutine owned by
 	// the store fsyncs the log Options.SyncDelay after a change, so a crash
 	// of the OS or a power loss can lose only the changes of the last few
-	// milliseconds (the delay plus one fsync). File content is synced
+	// milliseconds (the delay plus one or two fsyncs). File content is synced
 	// before its record is appended in both modes.
 	SyncBackground Sync = iota
 	// SyncCommit: a change returns only once an fsync of the log covers

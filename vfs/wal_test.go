@@ -829,3 +829,60 @@ func TestSyncWaitsForRunningCleanup(t *testing.T) {
 		t.Fatal("content still there after Sync")
 	}
 }
+
+// TestBackgroundSyncsOncePerDelay: changes appended while the flusher syncs
+// wait for the next delay and then share one sync; the flusher does not
+// sync again at once to catch up (under a steady stream of changes that made
+// syncs back to back, hundreds a second).
+func TestBackgroundSyncsOncePerDelay(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	mem := afero.NewMemMapFs()
+	ff := &faultFs{Fs: mem}
+	var hold atomic.Bool
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	ff.onSync = func() {
+		if hold.Load() {
+			started <- struct{}{}
+			<-release
+		}
+	}
+	s := openT(t, ff, Options{SyncDelay: delay})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			hold.Store(false)
+			close(release) // let Close's sync through
+		}
+	})
+	must[DirInfo](t)(s.CreateRoot(app))
+	require.NoError(t, s.Sync())
+	hold.Store(true)
+	syncs := ff.syncs.Load()
+	mkfile(t, s, app, "first", "")
+	// The flusher waits the delay, then blocks in the sync of "first".
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the flusher did not start syncing the first change")
+	}
+	for i := range 10 {
+		mkfile(t, s, app, fmt.Sprintf("n%d", i), "")
+	}
+	hold.Store(false)
+	at := time.Now()
+	released = true
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.wal.durable.Load() < s.wal.appended.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the flusher did not sync the changes made during its sync")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if waited := time.Since(at); waited < delay {
+		t.Fatalf("the changes made during a sync were synced %s after it, before the %s delay", waited, delay)
+	}
+	if got := ff.syncs.Load() - syncs; got != 2 {
+		t.Fatalf("%d syncs, want 2: the first change's, then one for the 10 made during it", got)
+	}
+}
