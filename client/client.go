@@ -177,6 +177,11 @@ const (
 type result struct {
 	data json.RawMessage
 	err  error
+	// msg, if not nil, is the whole answer, split by the reader with
+	// wire.SplitAnswer and not yet checked: data is not yet known to be
+	// one valid value. The caller decodes it with wire.DecodeFast, which
+	// checks all of it, or settles it (see settle).
+	msg []byte
 }
 
 // Dial connects to the launcher named by value ("tcp:<host>:<port>:<launcher_string>")
@@ -306,9 +311,18 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // idleRead is how long the connection may go unread while no request waits.
 const idleRead = 10 * time.Millisecond
 
-// await returns the answer that comes on w, reading it itself if nobody
-// holds the reader role.
+// await returns the answer that comes on w, checked in full (see settle).
 func (c *Client) await(ctx context.Context, w <-chan result) result {
+	r := c.awaitAnswer(ctx, w)
+	if r.msg != nil {
+		r = c.settle(r)
+	}
+	return r
+}
+
+// awaitAnswer returns the answer that comes on w, reading it itself if
+// nobody holds the reader role. It may be an answer only split (result.msg).
+func (c *Client) awaitAnswer(ctx context.Context, w <-chan result) result {
 	select {
 	case r := <-w: // delivered while another request's caller read
 		return r
@@ -491,6 +505,12 @@ func (c *Client) readOne() readResult {
 		c.end(err)
 		return readEnded
 	}
+	if id, data, ok := wire.SplitAnswer(plain); ok && c.deliver(id, result{data: data, msg: plain}) {
+		// A data answer as the launcher writes it: its caller checks the
+		// data as it decodes it (see Call), rather than reading it twice.
+		// One that nobody waits for is checked below all the same.
+		return readOK
+	}
 	r, perr := wire.ParseResponse(plain)
 	if perr != nil {
 		c.end(fmt.Errorf("client: malformed answer: %w", perr))
@@ -533,7 +553,9 @@ func (c *Client) end(err error) {
 	close(c.done)
 }
 
-func (c *Client) deliver(id string, r result) {
+// deliver hands r to the caller waiting for id; it reports false if nobody
+// waits for it (the answer is dropped).
+func (c *Client) deliver(id string, r result) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.pending[id]
@@ -547,8 +569,9 @@ func (c *Client) deliver(id string, r result) {
 		if c.unhashed != nil {
 			c.unhashed <- r
 			c.unhashed = nil
+			return true
 		}
-		return // else an answer nobody waits for
+		return false // an answer nobody waits for
 	}
 	q[0] <- r
 	if len(q) == 1 {
@@ -556,6 +579,7 @@ func (c *Client) deliver(id string, r result) {
 	} else {
 		c.pending[id] = q[1:]
 	}
+	return true
 }
 
 type envelope struct {
@@ -575,7 +599,20 @@ func (c *Client) Call(ctx context.Context, endpoint string, data, out any) error
 	if err != nil {
 		return fmt.Errorf("client: encoding %s: %w", endpoint, err)
 	}
-	raw, err := c.call(ctx, frame)
+	w, err := c.send(frame)
+	if err != nil {
+		return err
+	}
+	res := c.awaitAnswer(ctx, w)
+	if res.msg != nil {
+		if d, ok := out.(wire.Decoder); ok && wire.DecodeFast(res.data, d) {
+			// The data was one valid value, so the answer was well formed:
+			// one pass over it in all.
+			return nil
+		}
+		res = c.settle(res)
+	}
+	raw, err := res.data, res.err
 	if err != nil {
 		return err
 	}
@@ -672,6 +709,19 @@ func (c *Client) call(ctx context.Context, frame []byte) (json.RawMessage, error
 	// dropped.
 	r := c.await(ctx, w)
 	return r.data, r.err
+}
+
+// settle checks an answer the reader only split (result.msg) in full, as
+// the reader checks every other answer. A malformed answer ends the
+// session, as when the reader finds one: the connection is closed, and the
+// reader ends the session on its next read.
+func (c *Client) settle(r result) result {
+	p, err := wire.ParseResponse(r.msg)
+	if err != nil {
+		c.nc.Close()
+		return result{err: fmt.Errorf("%w: client: malformed answer: %w", ErrClosed, err)}
+	}
+	return result{data: p.Data, err: p.Err()}
 }
 
 // send seals the message in frame[sealRoom:] in place and sends it. The

@@ -48,6 +48,23 @@ func BenchmarkDecodeGetDirAnswer(b *testing.B) {
 	}
 }
 
+// BenchmarkSplitDecodeGetDirAnswer is what the SDK now does with a get-dir
+// answer written as the launcher writes it: split the envelope without
+// reading the data, then decode and check the data in one pass
+// (BenchmarkDecodeGetDirAnswer is the full parse it replaces).
+func BenchmarkSplitDecodeGetDirAnswer(b *testing.B) {
+	msg := getDirAnswer(b)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, data, ok := wire.SplitAnswer(msg)
+		var out wire.GetDirResponse
+		if !ok || !wire.DecodeFast(data, &out) || len(out.Files) != 5 {
+			b.Fatal("not decoded in one pass")
+		}
+	}
+}
+
 // BenchmarkParseRequest is what the daemon does with a small request before
 // its handler: the envelope within the depth limit, and the handler's
 // decoding.

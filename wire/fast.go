@@ -39,6 +39,45 @@ func DecodeOwned(raw []byte, v Decoder) error {
 	return o.Err()
 }
 
+// DecodeFast decodes data into v in one pass when v has a one-pass decoder
+// (GetDirResponse) and data is exactly one JSON value, with spaces around
+// it at most, in the shape the launcher writes, validating all of it. It
+// reports false otherwise, having written nothing of data (v may then be
+// partly written): decode with DecodeOwned or Decode, which report the
+// error.
+func DecodeFast(data []byte, v Decoder) bool {
+	r, ok := v.(*GetDirResponse)
+	return ok && decodeGetDir(data, r)
+}
+
+// answerHead and dataHead are how a data answer starts, around its id, as
+// the launcher writes it.
+const (
+	answerHead = `{"id":"`
+	dataHead   = `","data":`
+)
+
+// SplitAnswer splits an answer written as the launcher writes a data
+// answer, {"id":"<id>","data":<data>}, without reading data: the id must be
+// printable ASCII without escapes and the answer must end with a closing
+// brace. data is everything between "data": and that brace: it is not
+// validated, nor known to be one value (`{},"error":{}` fits too). Only a
+// decoder that validates all of it and requires one value (DecodeFast) may
+// use it; for anything else, or when that decoder declines, the whole
+// answer goes through ParseResponse. ok is false for any other shape.
+func SplitAnswer(b []byte) (id string, data []byte, ok bool) {
+	if len(b) < len(answerHead)+len(dataHead)+2 || string(b[:len(answerHead)]) != answerHead || b[len(b)-1] != '}' {
+		return "", nil, false
+	}
+	i := len(answerHead)
+	for ; i < len(b) && plainASCII[b[i]]; i++ {
+	}
+	if len(b)-i < len(dataHead)+1 || string(b[i:i+len(dataHead)]) != dataHead {
+		return "", nil, false
+	}
+	return string(b[len(answerHead):i]), b[i+len(dataHead) : len(b)-1], true
+}
+
 // ParseResponse decodes an answer envelope, as json.Unmarshal into a Response
 // would, without copying data: Data points into b. The data value is only
 // delimited here, not validated: decoding it (Decode, DecodeOwned or

@@ -363,3 +363,75 @@ func TestScannerLongStrings(t *testing.T) {
 		require.Error(t, wire.NewObject("x", in).Err(), "unterminated with tail %q", tail)
 	}
 }
+
+// splitAnswerSeeds are whole answers: as the launcher writes them, and
+// shapes SplitAnswer must refuse or whose data DecodeFast must decline.
+func splitAnswerSeeds() []string {
+	id := strings.Repeat("Ab+/", wire.IDSize/4)
+	good := (&wire.GetDirResponse{Info: wire.DirInfo{Name: "d"}, Files: []wire.FileInfo{{Name: "f", Size: 1}}}).AppendJSON(nil)
+	return []string{
+		`{"id":"` + id + `","data":` + string(good) + `}`,
+		`{"id":"` + id + `","data":` + string(good) + ` }`,
+		`{"id":"` + id + `","data":` + string(good) + `,"error":{"code":-1,"description":"no"}}`,
+		`{"id":"` + id + `","data":` + string(good) + `,"data":{}}`,
+		`{"id":"` + id + `","data":` + string(good) + `}}`,
+		`{"id":"` + id + `","data":}`,
+		`{"id":"","data":{}}`,
+		`{"id":"a\"b","data":{}}`,
+		`{"id":"` + id + `","error":{"code":-1502,"description":"x"}}`,
+		`{"id":null,"data":{}}`,
+		` {"id":"x","data":{}}`,
+	}
+}
+
+// TestSplitAnswer: the launcher's data answers split without reading the
+// data; anything else is left to ParseResponse.
+func TestSplitAnswer(t *testing.T) {
+	seeds := splitAnswerSeeds()
+	for i, s := range seeds {
+		id, data, ok := wire.SplitAnswer([]byte(s))
+		switch i {
+		case 0, 1, 2, 3, 4, 5, 6:
+			require.True(t, ok, "%q", s)
+			if i < 6 {
+				require.Len(t, id, wire.IDSize)
+			}
+			require.True(t, strings.HasPrefix(s[strings.Index(s, `"data":`)+7:], string(data)), "%q", s)
+		default:
+			require.False(t, ok, "%q", s)
+		}
+		var r wire.GetDirResponse
+		fast := ok && wire.DecodeFast(data, &r)
+		// Only the well-formed ones decode in one pass: data with more
+		// after it, or none, is declined, and ParseResponse decides.
+		require.Equal(t, i <= 1 || i == 6, fast, "%q", s)
+	}
+}
+
+// FuzzSplitAnswer: whenever SplitAnswer splits an answer and DecodeFast
+// decodes its data, the answer is well formed: ParseResponse accepts it,
+// with the same id, no error, and data that decodes to the same value. So
+// a caller that decodes a split answer in one pass gets what the full
+// parse would have given it.
+func FuzzSplitAnswer(f *testing.F) {
+	for _, s := range splitAnswerSeeds() {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, data, ok := wire.SplitAnswer(b)
+		if !ok {
+			return
+		}
+		var got wire.GetDirResponse
+		if !wire.DecodeFast(data, &got) {
+			return
+		}
+		p, err := wire.ParseResponse(bytes.Clone(b))
+		require.NoError(t, err, "answer %q", b)
+		require.Equal(t, id, p.ID)
+		require.NoError(t, p.Err())
+		var want wire.GetDirResponse
+		require.NoError(t, wire.DecodeOwned(p.Data, &want))
+		require.Equal(t, want, got)
+	})
+}
