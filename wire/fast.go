@@ -21,14 +21,10 @@ import (
 // large content costs no second copy. raw must not be used afterwards, nor
 // any value decoded from it before (they may share its storage).
 func DecodeOwned(raw []byte, v Decoder) error {
-	if r, ok := v.(*GetDirResponse); ok {
+	if DecodeFast(raw, v) {
 		// The answer as the launcher writes it, in one pass; anything else
 		// (and every error) through the general path.
-		was := *r
-		if decodeGetDir(raw, r) {
-			return nil
-		}
-		*r = was
+		return nil
 	}
 	o := NewObject("data", raw)
 	if o.Err() != nil {
@@ -42,12 +38,19 @@ func DecodeOwned(raw []byte, v Decoder) error {
 // DecodeFast decodes data into v in one pass when v has a one-pass decoder
 // (GetDirResponse) and data is exactly one JSON value, with spaces around
 // it at most, in the shape the launcher writes, validating all of it. It
-// reports false otherwise, having written nothing of data (v may then be
-// partly written): decode with DecodeOwned or Decode, which report the
-// error.
+// reports false otherwise, having written nothing of data and left v as it
+// was: decode with DecodeOwned or Decode, which report the error.
 func DecodeFast(data []byte, v Decoder) bool {
 	r, ok := v.(*GetDirResponse)
-	return ok && decodeGetDir(data, r)
+	if !ok {
+		return false
+	}
+	was := *r
+	if decodeGetDir(data, r) {
+		return true
+	}
+	*r = was
+	return false
 }
 
 // answerHead and dataHead are how a data answer starts, around its id, as

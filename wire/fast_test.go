@@ -435,3 +435,13 @@ func FuzzSplitAnswer(f *testing.F) {
 		require.Equal(t, want, got)
 	})
 }
+
+// TestDecodeFastDeclinesCleanly: data the one-pass decoder gives up on part
+// way leaves the value as it was, for the general path to decode.
+func TestDecodeFastDeclinesCleanly(t *testing.T) {
+	before := wire.GetDirResponse{Info: wire.DirInfo{Name: "kept"}}
+	r := before
+	require.False(t, wire.DecodeFast([]byte(`{"files":[{"name":"a","size":1}],"info":{"n\u0061me":"x"}}`), &r))
+	require.Equal(t, before, r)
+	require.False(t, wire.DecodeFast([]byte(`{}`), &wire.GetFileResponse{}), "no one-pass decoder for get-file")
+}
