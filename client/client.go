@@ -128,10 +128,10 @@ type Client struct {
 	writeMu sync.Mutex // orders Seal and Write
 
 	mu      sync.Mutex
-	pending map[string][]chan result // by id; FIFO for identical ids
-	err     error                    // set when the reader stops
-	hashing int                      // large requests sent whose id is still being computed
-	hashed  *sync.Cond               // signalled (with mu) when one of them is registered
+	pending map[string][]waiter // by id; FIFO for identical ids
+	err     error               // set when the reader stops
+	hashing int                 // large requests sent whose id is still being computed
+	hashed  *sync.Cond          // signalled (with mu) when one of them is registered
 	// unhashed is the one large request (counter mode only) sent without
 	// computing its id: an answer whose id matches no other pending request
 	// is its answer. Only one at a time, so no answer can be mistaken for
@@ -177,11 +177,17 @@ const (
 type result struct {
 	data json.RawMessage
 	err  error
-	// msg, if not nil, is the whole answer, split by the reader with
-	// wire.SplitAnswer and not yet checked: data is not yet known to be
-	// one valid value. The caller decodes it with wire.DecodeFast, which
-	// checks all of it, or settles it (see settle).
-	msg []byte
+	// dir, if not nil, is the answer's data, decoded by the reader for a
+	// waiter that asked for a get-dir answer (data is then nil).
+	dir *wire.GetDirResponse
+}
+
+// waiter is a request waiting for its answer: its caller's channel, and
+// whether the caller decodes the data as a get-dir answer, which the reader
+// then decodes itself when it can in one pass (see readOne).
+type waiter struct {
+	ch     chan result
+	getDir bool
 }
 
 // Dial connects to the launcher named by value ("tcp:<host>:<port>:<launcher_string>")
@@ -246,7 +252,7 @@ func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o opti
 		return nil, fmt.Errorf("client: handshake: %w", ctx.Err())
 	}
 	_ = nc.SetDeadline(timeZero)
-	c := &Client{nc: nc, ch: ch, mode: o.mode, pending: map[string][]chan result{}, done: make(chan struct{}),
+	c := &Client{nc: nc, ch: ch, mode: o.mode, pending: map[string][]waiter{}, done: make(chan struct{}),
 		big: bigbuf.New(bigKeep, nil)}
 	c.hashed = sync.NewCond(&c.mu)
 	// Answers are read through a buffer: a small answer's header and body
@@ -311,18 +317,9 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // idleRead is how long the connection may go unread while no request waits.
 const idleRead = 10 * time.Millisecond
 
-// await returns the answer that comes on w, checked in full (see settle).
+// await returns the answer that comes on w, reading it itself if nobody
+// holds the reader role.
 func (c *Client) await(ctx context.Context, w <-chan result) result {
-	r := c.awaitAnswer(ctx, w)
-	if r.msg != nil {
-		r = c.settle(r)
-	}
-	return r
-}
-
-// awaitAnswer returns the answer that comes on w, reading it itself if
-// nobody holds the reader role. It may be an answer only split (result.msg).
-func (c *Client) awaitAnswer(ctx context.Context, w <-chan result) result {
 	select {
 	case r := <-w: // delivered while another request's caller read
 		return r
@@ -505,11 +502,15 @@ func (c *Client) readOne() readResult {
 		c.end(err)
 		return readEnded
 	}
-	if id, data, ok := wire.SplitAnswer(plain); ok && c.deliver(id, result{data: data, msg: plain}) {
-		// A data answer as the launcher writes it: its caller checks the
-		// data as it decodes it (see Call), rather than reading it twice.
-		// One that nobody waits for is checked below all the same.
-		return readOK
+	if id, data, ok := wire.SplitAnswer(plain); ok && c.waitsForGetDir(id) {
+		// A data answer as the launcher writes it, to a get-dir: decoding
+		// the data in one pass checks all of it (wire.DecodeFast), so the
+		// envelope need not be parsed first, which would read it twice.
+		// Anything the one-pass decoder declines is parsed in full below.
+		if dir := new(wire.GetDirResponse); wire.DecodeFast(data, dir) {
+			c.deliver(id, result{dir: dir})
+			return readOK
+		}
 	}
 	r, perr := wire.ParseResponse(plain)
 	if perr != nil {
@@ -539,7 +540,7 @@ func (c *Client) end(err error) {
 	c.err = err
 	for id, q := range c.pending {
 		for _, w := range q {
-			w <- result{err: err}
+			w.ch <- result{err: err}
 		}
 		delete(c.pending, id)
 	}
@@ -553,9 +554,19 @@ func (c *Client) end(err error) {
 	close(c.done)
 }
 
-// deliver hands r to the caller waiting for id; it reports false if nobody
-// waits for it (the answer is dropped).
-func (c *Client) deliver(id string, r result) bool {
+// waitsForGetDir reports whether the first request waiting for answer id
+// decodes it as a get-dir answer. Only the holder of the reader role calls
+// it; the queue's head cannot change until that holder delivers.
+func (c *Client) waitsForGetDir(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.pending[id]
+	return len(q) > 0 && q[0].getDir
+}
+
+// deliver hands r to the first request waiting for id (an answer nobody
+// waits for is dropped).
+func (c *Client) deliver(id string, r result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.pending[id]
@@ -569,17 +580,15 @@ func (c *Client) deliver(id string, r result) bool {
 		if c.unhashed != nil {
 			c.unhashed <- r
 			c.unhashed = nil
-			return true
 		}
-		return false // an answer nobody waits for
+		return // else an answer nobody waits for
 	}
-	q[0] <- r
+	q[0].ch <- r
 	if len(q) == 1 {
 		delete(c.pending, id)
 	} else {
 		c.pending[id] = q[1:]
 	}
-	return true
 }
 
 type envelope struct {
@@ -599,18 +608,11 @@ func (c *Client) Call(ctx context.Context, endpoint string, data, out any) error
 	if err != nil {
 		return fmt.Errorf("client: encoding %s: %w", endpoint, err)
 	}
-	w, err := c.send(frame)
-	if err != nil {
-		return err
-	}
-	res := c.awaitAnswer(ctx, w)
-	if res.msg != nil {
-		if d, ok := out.(wire.Decoder); ok && wire.DecodeFast(res.data, d) {
-			// The data was one valid value, so the answer was well formed:
-			// one pass over it in all.
-			return nil
-		}
-		res = c.settle(res)
+	dir, getDir := out.(*wire.GetDirResponse)
+	res := c.call(ctx, frame, getDir && dir != nil)
+	if res.dir != nil {
+		*dir = *res.dir // decoded by the reader (see readOne)
+		return nil
 	}
 	raw, err := res.data, res.err
 	if err != nil {
@@ -690,7 +692,8 @@ func plainASCII(s string) bool {
 // CallRaw sends one request message (the plain JSON envelope) and returns the
 // answer's raw data (nil for success without data).
 func (c *Client) CallRaw(ctx context.Context, msg []byte) (json.RawMessage, error) {
-	return c.call(ctx, append(make([]byte, sealRoom, sealRoom+len(msg)), msg...))
+	r := c.call(ctx, append(make([]byte, sealRoom, sealRoom+len(msg)), msg...), false)
+	return r.data, r.err
 }
 
 // hashAside is the request size from which the request's id (the SHA-512 of
@@ -698,37 +701,25 @@ func (c *Client) CallRaw(ctx context.Context, msg []byte) (json.RawMessage, erro
 const hashAside = 1 << 20
 
 // call seals the message in frame[sealRoom:] in place, sends it and waits
-// for its answer.
-func (c *Client) call(ctx context.Context, frame []byte) (json.RawMessage, error) {
-	w, err := c.send(frame)
+// for its answer; getDir: see waiter.
+func (c *Client) call(ctx context.Context, frame []byte, getDir bool) result {
+	w, err := c.send(frame, getDir)
 	if err != nil {
-		return nil, err
+		return result{err: err}
 	}
 	// On ctx's end the slot stays queued, so that a later answer with the
 	// same id (fixed mode) still goes to the right caller; this one is
 	// dropped.
-	r := c.await(ctx, w)
-	return r.data, r.err
-}
-
-// settle checks an answer the reader only split (result.msg) in full, as
-// the reader checks every other answer. A malformed answer ends the
-// session, as when the reader finds one: the connection is closed, and the
-// reader ends the session on its next read.
-func (c *Client) settle(r result) result {
-	p, err := wire.ParseResponse(r.msg)
-	if err != nil {
-		c.nc.Close()
-		return result{err: fmt.Errorf("%w: client: malformed answer: %w", ErrClosed, err)}
-	}
-	return result{data: p.Data, err: p.Err()}
+	return c.await(ctx, w)
 }
 
 // send seals the message in frame[sealRoom:] in place and sends it. The
 // answer (or the error that ended the session) comes on the returned channel.
-// Requests are sent in the order of send calls.
-func (c *Client) send(frame []byte) (<-chan result, error) {
-	w := make(chan result, 1)
+// Requests are sent in the order of send calls. getDir says the caller
+// decodes the answer as a get-dir answer (see waiter).
+func (c *Client) send(frame []byte, getDir bool) (<-chan result, error) {
+	ch := make(chan result, 1)
+	w := waiter{ch: ch, getDir: getDir}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	box := frame[framing.HeaderSize:]
@@ -749,7 +740,7 @@ func (c *Client) send(frame []byte) (<-chan result, error) {
 		// The launcher hashes the request to make the answer's id; this
 		// side need not (see unhashed), which on two cores leaves the
 		// launcher both of them.
-		c.unhashed = w
+		c.unhashed = ch
 		c.mu.Unlock()
 		err = framing.WriteFramed(c.nc, frame)
 	default:
@@ -763,7 +754,7 @@ func (c *Client) send(frame []byte) (<-chan result, error) {
 			id := wire.ID(box)
 			c.mu.Lock()
 			if c.err != nil {
-				w <- result{err: c.err} // the reader is gone
+				ch <- result{err: c.err} // the reader is gone
 			} else {
 				c.pending[id] = append(c.pending[id], w)
 			}
@@ -786,5 +777,5 @@ func (c *Client) send(frame []byte) (<-chan result, error) {
 		frame = frame[:0] // written or copied: free for the next request
 		c.frames.Put(&frame)
 	}
-	return w, nil
+	return ch, nil
 }

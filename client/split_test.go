@@ -141,3 +141,59 @@ func TestSplitAnswerRawCall(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, data, string(raw))
 }
+
+// TestSplitAnswerAbandoned: a malformed answer to a request whose caller
+// has given up still ends the session; the reader checks every answer,
+// whoever waits for it.
+func TestSplitAnswerAbandoned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	data := getDirData()
+	value := scriptedLauncher(t, func(n int, id string) string {
+		if n == 0 {
+			time.Sleep(200 * time.Millisecond) // after its caller gave up
+			return `{"id":"` + id + `","data":` + data + `}}`
+		}
+		return `{"id":"` + id + `","data":` + data + `}`
+	})
+	c, err := client.Dial(ctx, value)
+	require.NoError(t, err)
+	defer c.Close()
+	short, stop := context.WithTimeout(ctx, 20*time.Millisecond)
+	_, err = c.GetDir(short, wire.GetDirRequest{DirPath: "d"})
+	stop()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a malformed answer nobody waited for did not end the session")
+	}
+	_, err = c.GetDir(ctx, wire.GetDirRequest{DirPath: "d"})
+	require.ErrorIs(t, err, client.ErrClosed)
+	require.ErrorContains(t, err, "malformed answer")
+}
+
+// TestSplitAnswerRepeatedID: an answer naming two ids goes where the full
+// parse sends it (the last id, as encoding/json would take it), not to the
+// first id's caller: here nobody waits for it, so the caller gets nothing.
+func TestSplitAnswerRepeatedID(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	data := getDirData()
+	value := scriptedLauncher(t, func(n int, id string) string {
+		if n == 0 {
+			return `{"id":"` + id + `","data":` + data + `,"id":"somebody-else"}`
+		}
+		return `{"id":"` + id + `","data":` + data + `}`
+	})
+	c, err := client.Dial(ctx, value)
+	require.NoError(t, err)
+	defer c.Close()
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = c.GetDir(short, wire.GetDirRequest{DirPath: "d"})
+	stop()
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the answer went to the first id's caller")
+	got, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: "d"})
+	require.NoError(t, err, "the session goes on")
+	require.Equal(t, "d", got.Info.Name)
+}

@@ -89,7 +89,7 @@ func (r *FileReader) request() error {
 	if err != nil {
 		return err
 	}
-	w, err := r.c.send(frame)
+	w, err := r.c.send(frame, false)
 	if err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (w *FileWriter) sendReq(request string, data wire.JSONAppender) error {
 	if err != nil {
 		return err
 	}
-	ch, err := w.c.send(frame)
+	ch, err := w.c.send(frame, false)
 	if err != nil {
 		return err
 	}
