@@ -1,12 +1,20 @@
+//go:build linux && !race
+
 package sockio
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
 	"syscall"
 	"unsafe"
 )
+
+// raw says whether this build makes raw calls: on Linux, and not under the
+// race detector, whose build keeps the syscall package's instrumentation
+// of reads and writes.
+const raw = true
 
 // conn is a TCP connection whose small reads and writes are raw.
 type conn struct {
@@ -49,7 +57,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	})
 	switch {
 	case err != nil:
-		return 0, err
+		return 0, renameOp(err, "read")
 	case errno != 0:
 		return 0, c.opError("read", errno)
 	case n == 0:
@@ -81,10 +89,25 @@ func (c *conn) Write(p []byte) (int, error) {
 		}
 		return true
 	})
-	if err == nil && errno != 0 {
+	if err != nil {
+		err = renameOp(err, "write")
+	} else if errno != 0 {
 		err = c.opError("write", errno)
 	}
 	return done, err
+}
+
+// renameOp gives an error of the RawConn ("raw-read", "raw-write": a
+// deadline, a closed connection) the operation net's own Read and Write
+// name.
+func renameOp(err error, op string) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		e := *oe
+		e.Op = op
+		return &e
+	}
+	return err
 }
 
 // opError wraps errno as the net package wraps a failed read or write.

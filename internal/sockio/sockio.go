@@ -18,6 +18,8 @@
 //
 // Only calls of up to RawMax bytes are raw: a large write copies megabytes
 // in the kernel, and a P held that long belongs in the scheduler's hands.
+// Builds for the race detector make no raw calls, so that it keeps seeing
+// every read and write.
 package sockio
 
 import "net"
@@ -27,6 +29,7 @@ import "net"
 const RawMax = 64 << 10
 
 // Wrap returns c with small reads and writes made as raw system calls when
-// c is a TCP connection on Linux; otherwise it returns c unchanged. The
+// c is a TCP connection on Linux (not under the race detector); otherwise
+// it returns c unchanged. The
 // result is the same connection: deadlines, Close and addresses are c's.
 func Wrap(c net.Conn) net.Conn { return wrap(c) }

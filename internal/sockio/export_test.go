@@ -1,0 +1,4 @@
+package sockio
+
+// Raw says whether this build makes raw calls.
+const Raw = raw

@@ -1,0 +1,5 @@
+//go:build race
+
+package sockio_test
+
+const raceBuild = true
