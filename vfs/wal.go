@@ -29,8 +29,8 @@ import (
 // commit): whoever waits first syncs everything appended so far, and those
 // queued behind it find their record already durable. Under SyncBackground
 // (the default) a change returns once appended, and the flusher goroutine
-// syncs whatever is appended within Options.SyncDelay (one fsync after
-// another while changes keep coming). In both modes what a change dropped
+// syncs whatever is appended within Options.SyncDelay (one fsync per delay
+// while changes keep coming). In both modes what a change dropped
 // (blobs, manifests) is removed only once an fsync covers the change.
 //
 // The manifests under dirs/ and roots.json lag behind the log. A checkpoint

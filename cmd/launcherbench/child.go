@@ -227,7 +227,7 @@ func runChild(kind, dir string, maxConns int) error {
 // little-endian; the answer is that many bytes. It reads through a
 // buffered reader, as the daemon does, and (raw) through internal/sockio as
 // the daemon does, or through the net package's reads and writes: the
-// floor is the better of the two for each figure (see floorOf).
+// floor is the better of the two for each figure (see floorLat, floorThr).
 type echoServer struct {
 	ln  net.Listener
 	raw bool

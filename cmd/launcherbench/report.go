@@ -85,7 +85,7 @@ var echoWays = map[string]string{kindEcho: "raw echo, raw syscalls", kindEchoNet
 // the floor is the better of the two ways an echo can read and write.
 func floorLat(r *results, op string, p func(latencyPair) time.Duration) string {
 	e, n := r.Lat[kindEcho][op], r.Lat[kindEchoNet][op]
-	if p(n) > 0 && p(n) < p(e) {
+	if p(e) == 0 || p(n) > 0 && p(n) < p(e) {
 		return kindEchoNet
 	}
 	return kindEcho
@@ -299,10 +299,10 @@ Beside it, in the same run:
   for pipelined rates it has a reader goroutine, as the SDK then does. Both ends read through a
   buffer, as the daemon and the SDK do. It runs two ways: with small reads and writes as raw
   system calls, as the daemon and the SDK make them (internal/sockio: "raw syscalls"), and
-  through the net package ("net's I/O"); each figure's floor is the better of the two in that
-  run (raw calls cost less CPU and so give the higher rates; on these virtual machines net's
-  path often gives the lower round trip, as the runtime's sysmon thread keeps the other CPU
-  awake);
+  through the net package ("net's I/O"); each p50, p99 and rate figure's floor is the better of
+  the two in that run (raw calls cost less CPU and so give the higher rates; on these virtual
+  machines net's path often gives the lower round trip, as the runtime's sysmon thread keeps
+  the other CPU awake), and the CPU and switch rows show the echo whose p50 was the floor;
 - **net/http**: a Go net/http JSON server on loopback doing the same store operations on the same
   kind of vfs store, with encoding/json, as an app developer would write a local REST server (the peer);
 - **compute floor**: the work the protocol forces on every byte of a transfer, on the same bytes with
