@@ -59,6 +59,18 @@ func scriptedLauncher(t *testing.T, answer func(n int, id string) string) string
 	return "tcp:" + ln.Addr().String() + ":scripted"
 }
 
+// scriptedSession dials a scripted launcher (see scriptedLauncher); the
+// context bounds the test, and both end with it.
+func scriptedSession(t *testing.T, answer func(n int, id string) string) (context.Context, *client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	c, err := client.Dial(ctx, scriptedLauncher(t, answer))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return ctx, c
+}
+
 // getDirData is a get-dir answer's data as the launcher writes it.
 func getDirData() string {
 	r := &wire.GetDirResponse{Info: wire.DirInfo{Name: "d"}, Files: []wire.FileInfo{{Name: "f", Size: 3}}}
@@ -71,10 +83,8 @@ func getDirData() string {
 // member after the data is still the answer's error, and a malformed
 // answer still ends the session.
 func TestSplitAnswers(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	data := getDirData()
-	value := scriptedLauncher(t, func(n int, id string) string {
+	ctx, c := scriptedSession(t, func(n int, id string) string {
 		switch n {
 		case 0, 3: // as the launcher writes it
 			return `{"id":"` + id + `","data":` + data + `}`
@@ -86,9 +96,6 @@ func TestSplitAnswers(t *testing.T) {
 			return `{"id":"` + id + `","data":` + data + `}}`
 		}
 	})
-	c, err := client.Dial(ctx, value)
-	require.NoError(t, err)
-	defer c.Close()
 
 	for n := range 5 {
 		got, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: "d"})
@@ -108,7 +115,7 @@ func TestSplitAnswers(t *testing.T) {
 		}
 	}
 	// The session is over for every later call.
-	_, err = c.GetDir(ctx, wire.GetDirRequest{DirPath: "d"})
+	_, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: "d"})
 	require.ErrorIs(t, err, client.ErrClosed)
 	select {
 	case <-c.Done():
@@ -120,20 +127,15 @@ func TestSplitAnswers(t *testing.T) {
 // TestSplitAnswerRawCall: CallRaw (no decoder) gets a split answer parsed in
 // full: the error member after the data is its error.
 func TestSplitAnswerRawCall(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	data := getDirData()
-	value := scriptedLauncher(t, func(n int, id string) string {
+	ctx, c := scriptedSession(t, func(n int, id string) string {
 		if n == 0 {
 			return `{"id":"` + id + `","data":` + data + `,"error":{"code":-1503,"description":"scripted"}}`
 		}
 		return `{"id":"` + id + `","data":` + data + `}`
 	})
-	c, err := client.Dial(ctx, value)
-	require.NoError(t, err)
-	defer c.Close()
 	msg := []byte(`{"endpoint":"safe-api/v1.0/nfs/get-dir","data":{"dir_path":"d"}}`)
-	_, err = c.CallRaw(ctx, msg)
+	_, err := c.CallRaw(ctx, msg)
 	var we *wire.Error
 	require.True(t, errors.As(err, &we), "%v", err)
 	require.Equal(t, wire.Code(-1503), we.Code)
@@ -146,21 +148,16 @@ func TestSplitAnswerRawCall(t *testing.T) {
 // has given up still ends the session; the reader checks every answer,
 // whoever waits for it.
 func TestSplitAnswerAbandoned(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	data := getDirData()
-	value := scriptedLauncher(t, func(n int, id string) string {
+	ctx, c := scriptedSession(t, func(n int, id string) string {
 		if n == 0 {
 			time.Sleep(200 * time.Millisecond) // after its caller gave up
 			return `{"id":"` + id + `","data":` + data + `}}`
 		}
 		return `{"id":"` + id + `","data":` + data + `}`
 	})
-	c, err := client.Dial(ctx, value)
-	require.NoError(t, err)
-	defer c.Close()
 	short, stop := context.WithTimeout(ctx, 20*time.Millisecond)
-	_, err = c.GetDir(short, wire.GetDirRequest{DirPath: "d"})
+	_, err := c.GetDir(short, wire.GetDirRequest{DirPath: "d"})
 	stop()
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	select {
@@ -177,20 +174,15 @@ func TestSplitAnswerAbandoned(t *testing.T) {
 // parse sends it (the last id, as encoding/json would take it), not to the
 // first id's caller: here nobody waits for it, so the caller gets nothing.
 func TestSplitAnswerRepeatedID(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	data := getDirData()
-	value := scriptedLauncher(t, func(n int, id string) string {
+	ctx, c := scriptedSession(t, func(n int, id string) string {
 		if n == 0 {
 			return `{"id":"` + id + `","data":` + data + `,"id":"somebody-else"}`
 		}
 		return `{"id":"` + id + `","data":` + data + `}`
 	})
-	c, err := client.Dial(ctx, value)
-	require.NoError(t, err)
-	defer c.Close()
 	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, err = c.GetDir(short, wire.GetDirRequest{DirPath: "d"})
+	_, err := c.GetDir(short, wire.GetDirRequest{DirPath: "d"})
 	stop()
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the answer went to the first id's caller")
 	got, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: "d"})
