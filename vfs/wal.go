@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/safe-launcher/launcher/internal/rawfile"
 	"github.com/spf13/afero"
 )
 
@@ -66,7 +67,10 @@ const (
 
 // wal is the store's log. Fields marked "s.mu" are guarded by Store.mu.
 type wal struct {
-	f          afero.File
+	f afero.File
+	// out appends records to f: f itself, or a rawfile.Writer over the
+	// operating-system file under it (see logOut).
+	out        io.WriterAt
 	crc        *crc32.Table
 	size       int64                 // bytes in f (s.mu)
 	limit      int64                 // checkpoint once size reaches this (s.mu)
@@ -335,8 +339,22 @@ func (s *Store) replayLog() error {
 		f.Close()
 		return err
 	}
-	s.wal.f = f
+	s.wal.f, s.wal.out = f, logOut(f)
 	return nil
+}
+
+// logOut returns what appends records to the log file f: when f is an
+// operating-system file (directly, or under an afero.BasePathFs), a
+// rawfile.Writer, which makes a small append a raw system call where that
+// cannot stall the daemon (see internal/rawfile); otherwise f.
+func logOut(f afero.File) io.WriterAt {
+	if bf, ok := f.(*afero.BasePathFile); ok {
+		f = bf.File
+	}
+	if of, ok := f.(*os.File); ok {
+		return rawfile.New(of)
+	}
+	return f
 }
 
 func (s *Store) replayFrom(f afero.File) error {
@@ -393,7 +411,7 @@ func (s *Store) logCommit(r *logRecord, dirs []*dirNode, roots bool) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.f.WriteAt(rec, w.size); err != nil {
+	if _, err := w.out.WriteAt(rec, w.size); err != nil {
 		err = ioErr("appending to the log", err)
 		if terr := w.f.Truncate(w.size); terr != nil {
 			w.fail(fmt.Errorf("%w (and cutting off the partial record failed: %w)", err, stripPath(terr)))

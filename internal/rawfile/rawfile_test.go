@@ -1,0 +1,201 @@
+package rawfile_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/safe-launcher/launcher/internal/rawfile"
+	"github.com/stretchr/testify/require"
+)
+
+// dirs returns the directories the tests write in: the test's temporary
+// directory and, where there is one, a directory on /dev/shm (tmpfs, a
+// filesystem whose writes are raw), so that the raw path is exercised even
+// where the temporary directory is on a filesystem whose writes are not.
+func dirs(t *testing.T) []string {
+	t.Helper()
+	out := []string{t.TempDir()}
+	if d, err := os.MkdirTemp("/dev/shm", "rawfile-test-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(d) })
+		out = append(out, d)
+	}
+	return out
+}
+
+// rawDir returns a directory whose files get raw writes, or skips the test.
+func rawDir(t *testing.T) string {
+	t.Helper()
+	if !rawfile.RawBuild || runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("this build or GOMAXPROCS makes no raw writes")
+	}
+	for _, d := range dirs(t) {
+		f, err := os.Create(filepath.Join(d, "probe"))
+		require.NoError(t, err)
+		raw := rawfile.New(f).Raw()
+		f.Close()
+		if raw {
+			return d
+		}
+	}
+	t.Skip("no directory here is on a filesystem whose writes are raw")
+	return ""
+}
+
+func fsMagic(t *testing.T, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	require.NoError(t, syscall.Statfs(dir, &st))
+	return int64(st.Type)
+}
+
+func TestLocalFS(t *testing.T) {
+	local := map[int64]bool{
+		0xEF53: true, 0x58465342: true, 0x9123683E: true, 0xF2F52010: true, 0x01021994: true,
+		0x6969: false, 0x65735546: false, 0x794c7630: false, 0x2fc12fc1: false, 0xFF534D42: false, 0: false,
+	}
+	for magic, want := range local {
+		require.Equal(t, want && rawfile.RawBuild, rawfile.LocalFS(magic), "magic %#x", magic)
+	}
+}
+
+// TestRawFollowsTheRules checks New's decision against the filesystem each
+// directory is on, and that GOMAXPROCS 1 turns raw writes off.
+func TestRawFollowsTheRules(t *testing.T) {
+	for _, d := range dirs(t) {
+		f, err := os.Create(filepath.Join(d, "f"))
+		require.NoError(t, err)
+		want := rawfile.LocalFS(fsMagic(t, d)) && runtime.GOMAXPROCS(0) >= 2
+		require.Equal(t, want, rawfile.New(f).Raw(), "%s (filesystem %#x)", d, fsMagic(t, d))
+
+		old := runtime.GOMAXPROCS(1)
+		raw := rawfile.New(f).Raw()
+		runtime.GOMAXPROCS(old)
+		require.False(t, raw, "raw writes with GOMAXPROCS 1")
+		f.Close()
+	}
+}
+
+// TestWriteAtMatchesOS writes the same sequence through a Writer and
+// through os.File, every size class around RawMax, overwrites and a hole
+// past the end, and compares the files.
+func TestWriteAtMatchesOS(t *testing.T) {
+	sizes := []int{1, 7, 100, 4095, 4096, 4097, rawfile.RawMax - 1, rawfile.RawMax, rawfile.RawMax + 1, 1 << 20}
+	for _, d := range dirs(t) {
+		got, err := os.Create(filepath.Join(d, "got"))
+		require.NoError(t, err)
+		want, err := os.Create(filepath.Join(d, "want"))
+		require.NoError(t, err)
+		w := rawfile.New(got)
+		raw := w.Raw()
+
+		var off int64
+		small := 0
+		write := func(b []byte, at int64) {
+			n, err := w.WriteAt(b, at)
+			require.NoError(t, err)
+			require.Equal(t, len(b), n)
+			_, err = want.WriteAt(b, at)
+			require.NoError(t, err)
+			if len(b) > 0 && len(b) <= rawfile.RawMax {
+				small++
+			}
+		}
+		for i, size := range sizes {
+			b := bytes.Repeat([]byte{byte('a' + i)}, size)
+			write(b, off)
+			off += int64(size)
+		}
+		write([]byte("overwritten in the middle"), 5000)
+		write([]byte("past a hole"), off+12345)
+		write(nil, 3)
+
+		gb, err := os.ReadFile(got.Name())
+		require.NoError(t, err)
+		wb, err := os.ReadFile(want.Name())
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(wb, gb), "%s: files differ (%d and %d bytes)", d, len(wb), len(gb))
+
+		st := w.Stats()
+		if raw {
+			require.Equal(t, uint64(small), st.Raw, "%s: raw writes", d)
+			require.Equal(t, uint64(len(sizes)+3-small), st.OS, "%s: writes through os.File", d)
+		} else {
+			require.Zero(t, st.Raw, "%s: raw writes where none are allowed", d)
+		}
+		got.Close()
+		want.Close()
+	}
+}
+
+// TestErrorsMatchOS checks that a failed raw write gives the error
+// os.File.WriteAt gives.
+func TestErrorsMatchOS(t *testing.T) {
+	d := rawDir(t)
+	name := filepath.Join(d, "ro")
+	require.NoError(t, os.WriteFile(name, []byte("x"), 0o600))
+
+	f, err := os.Open(name) // read-only: writes fail with EBADF
+	require.NoError(t, err)
+	defer f.Close()
+	w := rawfile.New(f)
+	_, rawErr := w.WriteAt([]byte("data"), 0)
+	require.Equal(t, uint64(1), w.Stats().Raw, "the write was not raw")
+	_, osErr := f.WriteAt([]byte("data"), 0)
+
+	require.Error(t, rawErr)
+	require.Equal(t, osErr.Error(), rawErr.Error())
+	require.ErrorIs(t, rawErr, syscall.EBADF)
+	var pe *os.PathError
+	require.ErrorAs(t, rawErr, &pe)
+	require.Equal(t, "write", pe.Op)
+
+	g, err := os.Create(filepath.Join(d, "closed"))
+	require.NoError(t, err)
+	w = rawfile.New(g)
+	require.NoError(t, g.Close())
+	_, err = w.WriteAt([]byte("data"), 0)
+	require.ErrorIs(t, err, os.ErrClosed)
+}
+
+// TestSlowWriteCoolsDown checks that a raw write slower than the threshold
+// sends the writes that follow through os.File until the cooldown ends.
+func TestSlowWriteCoolsDown(t *testing.T) {
+	d := rawDir(t)
+	f, err := os.Create(filepath.Join(d, "f"))
+	require.NoError(t, err)
+	defer f.Close()
+
+	clock := time.Unix(1000, 0)
+	step := time.Duration(0) // how far the clock moves at each reading
+	now := func() time.Time { clock = clock.Add(step); return clock }
+	w := rawfile.NewWithClock(f, time.Millisecond, time.Minute, now)
+
+	write := func() {
+		t.Helper()
+		_, err := w.WriteAt([]byte("record"), 0)
+		require.NoError(t, err)
+	}
+	write()
+	require.Equal(t, rawfile.Stats{Raw: 1}, w.Stats())
+
+	step = 2 * time.Millisecond // the next raw write "takes" 2 ms
+	write()
+	step = 0
+	require.Equal(t, rawfile.Stats{Raw: 2, Slow: 1}, w.Stats())
+	require.False(t, w.Raw(), "raw writes right after a slow one")
+
+	write()
+	require.Equal(t, rawfile.Stats{Raw: 2, OS: 1, Slow: 1}, w.Stats())
+
+	clock = clock.Add(59 * time.Second)
+	require.False(t, w.Raw(), "raw writes before the cooldown ended")
+	clock = clock.Add(2 * time.Second)
+	require.True(t, w.Raw(), "no raw writes after the cooldown")
+	write()
+	require.Equal(t, rawfile.Stats{Raw: 3, OS: 1, Slow: 1}, w.Stats())
+}
