@@ -29,6 +29,10 @@ type Channel struct {
 	role role
 	sent uint64 // messages sealed
 	recv uint64 // messages opened
+	// pre holds key material computed ahead (see PrepareSeal and
+	// PrepareOpen): [0] for the next message sealed, [1] for the next one
+	// opened. Each is guarded as Seal and Open are.
+	pre [2]prepared
 }
 
 func newChannel(key Key, base Nonce, mode Mode, r role) *Channel {
@@ -99,6 +103,7 @@ func addNonce(base Nonce, k uint64, odd bool) Nonce {
 
 // Seal appends the sealed msg to dst and returns it, using this side's next nonce.
 func (c *Channel) Seal(dst, msg []byte) []byte {
+	c.pre[0].drop()
 	n := c.nonceFor(c.role, c.sent)
 	c.sent++
 	return secretbox.Seal(dst, msg, (*[24]byte)(&n), (*[32]byte)(&c.key))
@@ -112,6 +117,7 @@ func (c *Channel) Open(dst, sealed []byte) ([]byte, error) {
 	if c.role == roleApp {
 		peer = roleLauncher
 	}
+	c.pre[1].drop()
 	n := c.nonceFor(peer, c.recv)
 	out, ok := secretbox.Open(dst, sealed, (*[24]byte)(&n), (*[32]byte)(&c.key))
 	if !ok {
@@ -121,10 +127,13 @@ func (c *Channel) Open(dst, sealed []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Close zeroes the key. The channel must not be used afterwards.
+// Close zeroes the key and any key material computed ahead. The channel
+// must not be used afterwards.
 func (c *Channel) Close() {
 	clear(c.key[:])
 	clear(c.base[:])
+	c.pre[0].wipe()
+	c.pre[1].wipe()
 }
 
 // EqualKeys reports whether a and b are equal, in constant time.
@@ -132,4 +141,7 @@ func EqualKeys(a, b Key) bool { return subtle.ConstantTimeCompare(a[:], b[:]) ==
 
 // Skip advances the receive counter past one message without opening it, for a
 // message the receiver refused unread (counter mode keeps its place).
-func (c *Channel) Skip() { c.recv++ }
+func (c *Channel) Skip() {
+	c.pre[1].drop()
+	c.recv++
+}

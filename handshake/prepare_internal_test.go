@@ -1,0 +1,72 @@
+package handshake
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestPreparedIsWiped: material prepared ahead is zeroed once used, and by
+// Close when never used.
+func TestPreparedIsWiped(t *testing.T) {
+	var key Key
+	var nonce Nonce
+	key[0], nonce[0] = 1, 2
+	zero := func(p *prepared) bool {
+		for _, b := range p.stream[:cap(p.stream)] {
+			if b != 0 {
+				return false
+			}
+		}
+		return !p.ok && p.keys == boxKeys{}
+	}
+
+	c := newChannel(key, nonce, Counter, roleApp)
+	c.PrepareSeal(2000)
+	require.False(t, zero(&c.pre[0]), "nothing was prepared")
+	box := make([]byte, Overhead+1500)
+	c.SealInPlace(box)
+	require.True(t, zero(&c.pre[0]), "prepared material left after use")
+
+	l := newChannel(key, nonce, Counter, roleLauncher)
+	l.PrepareOpen(2000)
+	_, err := l.OpenInPlace(box, nil)
+	require.NoError(t, err)
+	require.True(t, zero(&l.pre[1]), "prepared material left after use")
+
+	c.PrepareSeal(3000)
+	l.PrepareOpen(3000)
+	c.Close()
+	l.Close()
+	require.True(t, zero(&c.pre[0]), "Close left prepared material")
+	require.True(t, zero(&l.pre[1]), "Close left prepared material")
+}
+
+// TestPreparedOnlyForItsMessage: material prepared for message k is never
+// used for another, even if a path that takes k forgot to drop it (every
+// path does today; this guards the next one).
+func TestPreparedOnlyForItsMessage(t *testing.T) {
+	var key Key
+	var nonce Nonce
+	key[0], nonce[0] = 3, 4
+	ref := newChannel(key, nonce, Counter, roleApp)
+	c := newChannel(key, nonce, Counter, roleApp)
+	msg := make([]byte, 1000)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	c.PrepareSeal(len(msg))
+	c.sent++ // message 0 taken without dropping what was prepared for it
+	_ = ref.Seal(nil, msg)
+	c.PrepareSeal(len(msg)) // for message 1: must not keep message 0's stream
+	box := append(make([]byte, Overhead), msg...)
+	c.SealInPlace(box)
+	require.Equal(t, ref.Seal(nil, msg), box, "message 1 sealed with message 0's key stream")
+
+	c.PrepareSeal(len(msg))
+	c.sent++ // message 2 taken without dropping
+	_ = ref.Seal(nil, msg)
+	box = append(make([]byte, Overhead), msg...)
+	c.SealInPlace(box) // message 3: must not use message 2's material
+	require.Equal(t, ref.Seal(nil, msg), box, "message 3 sealed with message 2's key material")
+}
