@@ -126,6 +126,10 @@ type Client struct {
 	mode handshake.Mode
 
 	writeMu sync.Mutex // orders Seal and Write
+	lastOut int        // length of the last request sealed (writeMu)
+	// lastIn is the length of the last answer opened (the reader role's).
+	lastIn int
+	in     *bufio.Reader // under fr
 
 	mu      sync.Mutex
 	pending map[string][]waiter // by id; FIFO for identical ids
@@ -257,7 +261,8 @@ func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o opti
 	c.hashed = sync.NewCond(&c.mu)
 	// Answers are read through a buffer: a small answer's header and body
 	// come in one read (a large body bypasses the buffer).
-	c.fr = framing.NewReader(bufio.NewReaderSize(nc, 32<<10), o.maxFrame)
+	c.in = bufio.NewReaderSize(nc, 32<<10)
+	c.fr = framing.NewReader(c.in, o.maxFrame)
 	c.wake, c.bgDone = make(chan struct{}, 1), make(chan struct{})
 	c.idle = time.AfterFunc(time.Hour, c.nudge)
 	c.idle.Stop()
@@ -472,6 +477,9 @@ const (
 // readOne reads one answer and delivers it. Only the holder of the reader
 // role calls it.
 func (c *Client) readOne() readResult {
+	if c.in.Buffered() == 0 {
+		c.prepare()
+	}
 	body, err := c.fr.Next()
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -492,6 +500,7 @@ func (c *Client) readOne() readResult {
 	// The answer is opened and parsed in its own buffer: the data handed
 	// to the caller points into it (each frame gets a new buffer).
 	plain, err := c.ch.OpenInPlace(body, nil)
+	c.lastIn = len(plain)
 	if err != nil {
 		// An unencrypted frame here is the launcher's plain error (e.g.
 		// frame too large) just before it closes. (A small box that fails
@@ -519,6 +528,20 @@ func (c *Client) readOne() readResult {
 	}
 	c.deliver(r.ID, result{data: r.Data, err: r.Err()})
 	return readOK
+}
+
+// prepare computes the key material of the next answer and of the next
+// request (handshake.Channel.PrepareOpen and PrepareSeal), sized like the
+// last ones, while the reader is about to wait for an answer: that work is
+// then done while the launcher executes the request, rather than once the
+// answer is here. The holder of the reader role calls it when nothing is
+// buffered; the request's part is skipped while a caller sends.
+func (c *Client) prepare() {
+	c.ch.PrepareOpen(c.lastIn)
+	if c.writeMu.TryLock() {
+		c.ch.PrepareSeal(c.lastOut)
+		c.writeMu.Unlock()
+	}
 }
 
 // end ends the session because of err: every waiting request fails with
@@ -550,7 +573,11 @@ func (c *Client) end(err error) {
 	}
 	c.mu.Unlock()
 	c.idle.Stop()
+	// A sender may be sealing: its write fails now that the connection is
+	// closed, and the keys go once it is done.
+	c.writeMu.Lock()
 	c.ch.Close()
+	c.writeMu.Unlock()
 	close(c.done)
 }
 
@@ -724,6 +751,7 @@ func (c *Client) send(frame []byte, getDir bool) (<-chan result, error) {
 	defer c.writeMu.Unlock()
 	box := frame[framing.HeaderSize:]
 	c.ch.SealInPlace(box)
+	c.lastOut = len(box) - handshake.Overhead
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()

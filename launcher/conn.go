@@ -54,6 +54,10 @@ type conn struct {
 	body bodyReader      // the socket, with the frame idle deadline while a body is read
 	// idHash hashes each request body for its answer id (reset per frame).
 	idHash hash.Hash
+	// lastIn is the length of the last request opened (serve goroutine);
+	// lastOut that of the last answer sealed (c.wmu). They size the key
+	// stream prepared ahead (see prepare).
+	lastIn, lastOut int
 	// pending holds small answers not yet sent because more requests were
 	// already buffered: pipelined answers go out together, in one write,
 	// before the connection next reads from the socket (see writeFrame).
@@ -358,6 +362,9 @@ func (c *conn) serve() {
 		if c.stopping.Load() {
 			return
 		}
+		if c.in.Buffered() == 0 {
+			c.prepare()
+		}
 		size, err := c.fr.ReadHeader()
 		if err != nil {
 			if errors.Is(err, framing.ErrTooLarge) {
@@ -368,6 +375,22 @@ func (c *conn) serve() {
 		if !c.frame(size) {
 			return
 		}
+	}
+}
+
+// prepare computes the key material of the next request and of the next
+// answer (handshake.Channel.PrepareOpen and PrepareSeal), sized like the
+// last ones, while the session is about to wait for a request: on one
+// connection waiting for each answer, that work is then done while the app
+// reads the answer and sends its next request, rather than between the
+// request's arrival and its answer. The serve goroutine calls it when
+// nothing is buffered; the answer's part is skipped while the finisher
+// writes (it would only wait for the lock).
+func (c *conn) prepare() {
+	c.ch.PrepareOpen(c.lastIn)
+	if c.wmu.TryLock() {
+		c.ch.PrepareSeal(c.lastOut)
+		c.wmu.Unlock()
 	}
 }
 
@@ -468,6 +491,7 @@ func (c *conn) frame(size uint64) bool {
 		// what both have read).
 		plain, openErr = c.ch.OpenInPlace(body, h)
 	}
+	c.lastIn = len(plain)
 	if openErr != nil {
 		c.log.Info("message did not decrypt", "app", c.appID, "bytes", len(body))
 		ok := c.reply(aid.get(), nil, &wire.Error{Code: wire.CodeDecrypt, Description: "the message could not be decrypted or authenticated"}, release)
@@ -846,6 +870,7 @@ const sealRoom = framing.HeaderSize + handshake.Overhead
 func (c *conn) send(buf []byte, h hold) bool {
 	c.wmu.Lock()
 	c.ch.SealInPlace(buf[framing.HeaderSize:])
+	c.lastOut = len(buf) - sealRoom
 	ok := c.writeFrame(buf, h) == nil
 	c.wmu.Unlock()
 	// buf has been written or copied: it is free from here.
