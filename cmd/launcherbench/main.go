@@ -45,7 +45,7 @@ func (p plan) runs(section string) bool { return p.Only == nil || p.Only[section
 
 func fullPlan() plan {
 	return plan{
-		LatN: 3000, LatCDN: 300, ThrDur: 2 * time.Second, Depth1: 32, Depth64: 4,
+		LatN: 3000, LatCDN: 1000, ThrDur: 2 * time.Second, Depth1: 32, Depth64: 4,
 		Sizes: []int{1 << 20, 16 << 20, 64 << 20}, Reps: map[int]int{1 << 20: 10, 16 << 20: 3, 64 << 20: 4},
 		HSDur: 2 * time.Second, HSWorkers: 16, HSBudget: 20000, Sessions: 1000,
 	}
