@@ -20,6 +20,15 @@ func randomKeys() (key handshake.Key, nonce handshake.Nonce) {
 	return key, nonce
 }
 
+// channelPairs returns two app/launcher pairs of channels on one random key
+// and nonce, in mode: a reference pair (for x/crypto's Seal and Open) and a
+// pair under test.
+func channelPairs(mode handshake.Mode) (ref, got, refL, gotL *handshake.Channel) {
+	key, nonce := randomKeys()
+	return handshake.NewChannel(key, nonce, mode, false), handshake.NewChannel(key, nonce, mode, false),
+		handshake.NewChannel(key, nonce, mode, true), handshake.NewChannel(key, nonce, mode, true)
+}
+
 // TestInPlaceMatchesSecretbox: SealInPlace makes exactly the boxes Seal makes,
 // and OpenInPlace opens them, for sizes around the 32-byte head, the 64-byte
 // block, the pipeline chunk and the parallel threshold, in both modes.
@@ -27,11 +36,7 @@ func TestInPlaceMatchesSecretbox(t *testing.T) {
 	sizes := []int{0, 1, 31, 32, 33, 63, 64, 95, 96, 97, 1000, 256<<10 + 31, 256<<10 + 32, 256<<10 + 33,
 		512<<10 - 1, 512 << 10, 512<<10 + 1, 32 + 8*(64<<10) - 1, 32 + 8*(64<<10), 32 + 8*(64<<10) + 1, 3<<20 + 17}
 	for _, mode := range []handshake.Mode{handshake.Counter, handshake.Fixed} {
-		key, nonce := randomKeys()
-		ref := handshake.NewChannel(key, nonce, mode, false)
-		inp := handshake.NewChannel(key, nonce, mode, false)
-		refL := handshake.NewChannel(key, nonce, mode, true)
-		inpL := handshake.NewChannel(key, nonce, mode, true)
+		ref, inp, refL, inpL := channelPairs(mode)
 		for _, n := range sizes {
 			t.Run(fmt.Sprintf("%s/%d", mode, n), func(t *testing.T) {
 				msg := make([]byte, n)

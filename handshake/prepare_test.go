@@ -21,11 +21,7 @@ func TestPreparedMatchesSecretbox(t *testing.T) {
 	sizes := []int{0, 1, 31, 32, 33, 63, 64, 95, 96, 97, 160, 1000, 2300,
 		handshake.PrepareMax - 1, handshake.PrepareMax, handshake.PrepareMax + 1, 3*handshake.PrepareMax + 5}
 	for _, mode := range []handshake.Mode{handshake.Counter, handshake.Fixed} {
-		key, nonce := randomKeys()
-		ref := handshake.NewChannel(key, nonce, mode, false)
-		pre := handshake.NewChannel(key, nonce, mode, false)
-		refL := handshake.NewChannel(key, nonce, mode, true)
-		preL := handshake.NewChannel(key, nonce, mode, true)
+		ref, pre, refL, preL := channelPairs(mode)
 		for _, n := range sizes {
 			for _, ahead := range []int{0, 1, 32, 33, 64, n - 1, n, n + 100, handshake.PrepareMax} {
 				t.Run(fmt.Sprintf("%s/%d/ahead%d", mode, n, ahead), func(t *testing.T) {
@@ -83,11 +79,7 @@ func TestPreparedRefusesTampering(t *testing.T) {
 // the next one.
 func TestPreparedGoesStale(t *testing.T) {
 	for _, mode := range []handshake.Mode{handshake.Counter, handshake.Fixed} {
-		key, nonce := randomKeys()
-		ref := handshake.NewChannel(key, nonce, mode, false)
-		pre := handshake.NewChannel(key, nonce, mode, false)
-		refL := handshake.NewChannel(key, nonce, mode, true)
-		preL := handshake.NewChannel(key, nonce, mode, true)
+		ref, pre, refL, preL := channelPairs(mode)
 		msg := bytes.Repeat([]byte("stale "), 50)
 		sealBoth := func(inPlace bool, m []byte) []byte {
 			t.Helper()
@@ -164,15 +156,11 @@ func FuzzPrepared(f *testing.F) {
 	f.Add([]byte{0, 200, 1, 255, 4, 3, 2, 255, 3, 1, 3, 0, 5, 3, 0})
 	f.Add([]byte{0, 3, 0, 90, 1, 70, 4, 5, 2, 3, 2, 90, 3, 0, 3, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		key, nonce := randomKeys()
 		mode := handshake.Counter
 		if len(ops) > 0 && ops[0]&0x80 != 0 {
 			mode = handshake.Fixed
 		}
-		ref := handshake.NewChannel(key, nonce, mode, false)
-		pre := handshake.NewChannel(key, nonce, mode, false)
-		refL := handshake.NewChannel(key, nonce, mode, true)
-		preL := handshake.NewChannel(key, nonce, mode, true)
+		ref, pre, refL, preL := channelPairs(mode)
 		type sent struct{ box, msg []byte }
 		var queue []sent
 		for i := 0; i+1 < len(ops) && i < 200; i += 2 {
