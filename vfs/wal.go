@@ -68,9 +68,9 @@ const (
 // wal is the store's log. Fields marked "s.mu" are guarded by Store.mu.
 type wal struct {
 	f afero.File
-	// out appends records to f: f itself, or a rawfile.Writer over the
-	// operating-system file under it (see logOut).
-	out        io.WriterAt
+	// out appends records to f and syncs them: f itself, or a
+	// rawfile.Writer over the operating-system file under it (see logOut).
+	out        logFile
 	crc        *crc32.Table
 	size       int64                 // bytes in f (s.mu)
 	limit      int64                 // checkpoint once size reaches this (s.mu)
@@ -343,11 +343,18 @@ func (s *Store) replayLog() error {
 	return nil
 }
 
-// logOut returns what appends records to the log file f: when f is an
-// operating-system file (directly, or under an afero.BasePathFs), a
-// rawfile.Writer, which makes a small append a raw system call where that
-// cannot stall the daemon (see internal/rawfile); otherwise f.
-func logOut(f afero.File) io.WriterAt {
+// logFile is what appends records to the log and syncs them.
+type logFile interface {
+	io.WriterAt
+	Sync() error
+}
+
+// logOut returns what appends records to the log file f and syncs them:
+// when f is an operating-system file (directly, or under an
+// afero.BasePathFs), a rawfile.Writer, which makes a small append a raw
+// system call where that cannot stall the daemon, and not while it syncs
+// (see internal/rawfile); otherwise f.
+func logOut(f afero.File) logFile {
 	if bf, ok := f.(*afero.BasePathFile); ok {
 		f = bf.File
 	}
@@ -557,7 +564,7 @@ func (s *Store) waitDurable(lsn int64) error {
 		return err
 	}
 	target := w.appended.Load()
-	if err := w.f.Sync(); err != nil {
+	if err := w.out.Sync(); err != nil {
 		return w.fail(ioErr("syncing the log", err))
 	}
 	w.durable.Store(target)

@@ -1,9 +1,8 @@
-//go:build linux && !race
+//go:build linux && (amd64 || arm64) && !race && !msan && !asan
 
 package rawfile
 
 import (
-	"runtime"
 	"syscall"
 	"unsafe"
 )
@@ -11,38 +10,34 @@ import (
 // rawBuild says whether this build makes raw writes at all.
 const rawBuild = true
 
-// Filesystem magic numbers (statfs f_type) of the local disk and memory
-// filesystems whose small writes are made raw.
+// Filesystem magic numbers (statfs f_type) of the filesystems whose small
+// writes are made raw.
 const (
 	magicExt4  = 0xEF53 // ext2, ext3 and ext4
-	magicXFS   = 0x58465342
-	magicBtrfs = 0x9123683E
-	magicF2FS  = 0xF2F52010
 	magicTmpfs = 0x01021994
 )
 
 // localFS reports whether a filesystem of type magic is one whose small
 // writes are made raw.
-func localFS(magic int64) bool {
-	switch magic {
-	case magicExt4, magicXFS, magicBtrfs, magicF2FS, magicTmpfs:
-		return true
-	}
-	return false
+func localFS(magic uint32) bool {
+	return magic == magicExt4 || magic == magicTmpfs
 }
 
-// rawAllowed says whether the build, f's filesystem and GOMAXPROCS allow
-// raw writes to f.
+// rawAllowed says whether the build, the file's filesystem and its open
+// flags allow raw writes to it.
 func rawAllowed(rc syscall.RawConn) bool {
-	if runtime.GOMAXPROCS(0) < 2 {
-		return false
-	}
 	var st syscall.Statfs_t
+	var flags uintptr
 	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = syscall.Fstatfs(int(fd), &st) }); err != nil || serr != nil {
+	var ferr syscall.Errno
+	err := rc.Control(func(fd uintptr) {
+		serr = syscall.Fstatfs(int(fd), &st)
+		flags, _, ferr = syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_GETFL, 0)
+	})
+	if err != nil || serr != nil || ferr != 0 || flags&syscall.O_APPEND != 0 {
 		return false
 	}
-	return localFS(int64(st.Type))
+	return localFS(uint32(st.Type))
 }
 
 // rawWriteAt writes b at off with raw pwrite calls. done is false when the

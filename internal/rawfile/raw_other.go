@@ -1,4 +1,4 @@
-//go:build !linux || race
+//go:build !linux || !(amd64 || arm64) || race || msan || asan
 
 package rawfile
 
@@ -8,7 +8,7 @@ import "syscall"
 const rawBuild = false
 
 // localFS: see raw_linux.go; no filesystem is raw in this build.
-func localFS(int64) bool { return false }
+func localFS(uint32) bool { return false }
 
 func rawAllowed(syscall.RawConn) bool { return false }
 

@@ -46,16 +46,17 @@ func rawDir(t *testing.T) string {
 	return ""
 }
 
-func fsMagic(t *testing.T, dir string) int64 {
+func fsMagic(t *testing.T, dir string) uint32 {
 	t.Helper()
 	var st syscall.Statfs_t
 	require.NoError(t, syscall.Statfs(dir, &st))
-	return int64(st.Type)
+	return uint32(st.Type)
 }
 
 func TestLocalFS(t *testing.T) {
-	local := map[int64]bool{
-		0xEF53: true, 0x58465342: true, 0x9123683E: true, 0xF2F52010: true, 0x01021994: true,
+	local := map[uint32]bool{
+		0xEF53: true, 0x01021994: true, // ext2/3/4, tmpfs
+		0x58465342: false, 0x9123683E: false, 0xF2F52010: false, // XFS, Btrfs, F2FS: not measured
 		0x6969: false, 0x65735546: false, 0x794c7630: false, 0x2fc12fc1: false, 0xFF534D42: false, 0: false,
 	}
 	for magic, want := range local {
@@ -64,19 +65,32 @@ func TestLocalFS(t *testing.T) {
 }
 
 // TestRawFollowsTheRules checks New's decision against the filesystem each
-// directory is on, and that GOMAXPROCS 1 turns raw writes off.
+// directory is on, that GOMAXPROCS 1 turns raw writes off while it lasts,
+// and that a file opened with O_APPEND gets none (and os.File's refusal).
 func TestRawFollowsTheRules(t *testing.T) {
 	for _, d := range dirs(t) {
 		f, err := os.Create(filepath.Join(d, "f"))
 		require.NoError(t, err)
+		w := rawfile.New(f)
 		want := rawfile.LocalFS(fsMagic(t, d)) && runtime.GOMAXPROCS(0) >= 2
-		require.Equal(t, want, rawfile.New(f).Raw(), "%s (filesystem %#x)", d, fsMagic(t, d))
+		require.Equal(t, want, w.Raw(), "%s (filesystem %#x)", d, fsMagic(t, d))
 
 		old := runtime.GOMAXPROCS(1)
-		raw := rawfile.New(f).Raw()
+		raw := w.Raw()
 		runtime.GOMAXPROCS(old)
 		require.False(t, raw, "raw writes with GOMAXPROCS 1")
+		require.Equal(t, want, w.Raw(), "raw writes after GOMAXPROCS is back")
 		f.Close()
+
+		a, err := os.OpenFile(filepath.Join(d, "a"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		require.NoError(t, err)
+		wa := rawfile.New(a)
+		require.False(t, wa.Raw(), "raw writes to a file opened with O_APPEND")
+		_, werr := wa.WriteAt([]byte("x"), 0)
+		_, oerr := a.WriteAt([]byte("x"), 0)
+		require.Error(t, werr)
+		require.Equal(t, oerr.Error(), werr.Error())
+		a.Close()
 	}
 }
 
@@ -90,7 +104,9 @@ func TestWriteAtMatchesOS(t *testing.T) {
 		require.NoError(t, err)
 		want, err := os.Create(filepath.Join(d, "want"))
 		require.NoError(t, err)
-		w := rawfile.New(got)
+		// No write counts as slow here, so that the counts below hold on a
+		// loaded machine too.
+		w := rawfile.NewWithClock(got, time.Hour, time.Hour, time.Now)
 		raw := w.Raw()
 
 		var off int64
@@ -198,4 +214,73 @@ func TestSlowWriteCoolsDown(t *testing.T) {
 	require.True(t, w.Raw(), "no raw writes after the cooldown")
 	write()
 	require.Equal(t, rawfile.Stats{Raw: 3, OS: 1, Slow: 1}, w.Stats())
+}
+
+// TestSyncHoldsRawWrites: while a Sync is in flight, writes go through
+// os.File; Sync syncs and lets raw writes resume.
+func TestSyncHoldsRawWrites(t *testing.T) {
+	d := rawDir(t)
+	f, err := os.Create(filepath.Join(d, "f"))
+	require.NoError(t, err)
+	defer f.Close()
+	w := rawfile.NewWithClock(f, time.Hour, time.Hour, time.Now)
+
+	release := rawfile.HoldSync(w)
+	require.False(t, w.Raw(), "raw writes during a sync")
+	_, err = w.WriteAt([]byte("during"), 0)
+	require.NoError(t, err)
+	require.Equal(t, rawfile.Stats{OS: 1}, w.Stats())
+	release()
+
+	require.NoError(t, w.Sync())
+	require.True(t, w.Raw(), "no raw writes after a sync")
+	_, err = w.WriteAt([]byte("after!"), 6)
+	require.NoError(t, err)
+	require.Equal(t, rawfile.Stats{Raw: 1, OS: 1}, w.Stats())
+	b, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	require.Equal(t, "duringafter!", string(b))
+}
+
+// TestRawFallsBackToOS: a raw write that stops early (EAGAIN, or a call
+// that writes nothing) leaves the rest to os.File, and the file gets all
+// of it, once.
+func TestRawFallsBackToOS(t *testing.T) {
+	d := rawDir(t)
+	f, err := os.Create(filepath.Join(d, "f"))
+	require.NoError(t, err)
+	defer f.Close()
+	w := rawfile.NewWithClock(f, time.Hour, time.Hour, time.Now)
+	msg := []byte("0123456789abcdefghij")
+
+	// The raw call writes the first 7 bytes, then reports it could not go on.
+	rawfile.SetRawWrite(w, func(_ func() (int, bool, error), b []byte, off int64) (int, bool, error) {
+		n, err := f.WriteAt(b[:7], off)
+		return n, false, err
+	})
+	n, err := w.WriteAt(msg, 100)
+	require.NoError(t, err)
+	require.Equal(t, len(msg), n)
+	require.Equal(t, rawfile.Stats{OS: 1}, w.Stats())
+
+	// The raw call could not be made at all.
+	rawfile.SetRawWrite(w, func(func() (int, bool, error), []byte, int64) (int, bool, error) { return 0, false, nil })
+	n, err = w.WriteAt(msg, 0)
+	require.NoError(t, err)
+	require.Equal(t, len(msg), n)
+
+	// The real raw call again.
+	rawfile.SetRawWrite(w, func(real func() (int, bool, error), _ []byte, _ int64) (int, bool, error) { return real() })
+	n, err = w.WriteAt([]byte("XY"), 5)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, rawfile.Stats{Raw: 1, OS: 2}, w.Stats())
+
+	b, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	want := make([]byte, 100+len(msg))
+	copy(want, msg)
+	copy(want[5:], "XY")
+	copy(want[100:], msg)
+	require.Equal(t, want, b)
 }
