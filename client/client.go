@@ -125,8 +125,10 @@ type Client struct {
 	ch   *handshake.Channel
 	mode handshake.Mode
 
-	writeMu sync.Mutex // orders Seal and Write
-	lastOut int        // length of the last request sealed (writeMu)
+	// writeMu orders sealing (SealInPlace, PrepareSeal) and writing, and
+	// guards lastOut; end closes the channel under it.
+	writeMu sync.Mutex
+	lastOut int // length of the last request sealed (writeMu)
 	// lastIn is the length of the last answer opened (the reader role's).
 	lastIn int
 	in     *bufio.Reader // under fr

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,8 @@ func scriptedLauncher(t *testing.T, answer func(n int, id string) string) string
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
 	go func() {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -51,13 +53,22 @@ func scriptedLauncher(t *testing.T, answer func(n int, id string) string) string
 			if _, err := ch.Open(nil, box); err != nil {
 				return
 			}
-			if framing.WriteFrame(nc, ch.Seal(nil, []byte(answer(n, wire.ID(box))))) != nil {
+			a, hold := strings.CutSuffix(answer(n, wire.ID(box)), holdAfter)
+			if framing.WriteFrame(nc, ch.Seal(nil, []byte(a))) != nil {
+				return
+			}
+			if hold {
+				<-done // read nothing more, and keep the connection open
 				return
 			}
 		}
 	}()
 	return "tcp:" + ln.Addr().String() + ":scripted"
 }
+
+// holdAfter, ending a scripted answer, makes the scripted launcher write the
+// answer and then read nothing more until the test ends.
+const holdAfter = "\x00hold"
 
 // scriptedSession dials a scripted launcher (see scriptedLauncher); the
 // context bounds the test, and both end with it.
@@ -188,4 +199,37 @@ func TestSplitAnswerRepeatedID(t *testing.T) {
 	got, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: "d"})
 	require.NoError(t, err, "the session goes on")
 	require.Equal(t, "d", got.Info.Name)
+}
+
+// TestEndWhileASenderIsBlocked: the session ends (a malformed answer) while
+// another caller is blocked writing a large request the launcher does not
+// read. end closes the channel under the write lock that sender holds, so
+// closing the connection must free it: Done closes and both calls fail.
+func TestEndWhileASenderIsBlocked(t *testing.T) {
+	ctx, c := scriptedSession(t, func(n int, id string) string {
+		time.Sleep(300 * time.Millisecond) // the large request is being written meanwhile
+		return "not an answer" + holdAfter
+	})
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.CallRaw(ctx, []byte(`{"endpoint":"safe-api/v1.0/nfs/get-dir","data":{"dir_path":"/"}}`))
+		first <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the first request goes out first
+	large := make([]byte, 32<<20)
+	for i := range large {
+		large[i] = 'a'
+	}
+	second := make(chan error, 1)
+	go func() {
+		_, err := c.CallRaw(ctx, large)
+		second <- err
+	}()
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the session did not end")
+	}
+	require.Error(t, <-first)
+	require.Error(t, <-second)
 }

@@ -122,8 +122,9 @@ func (p *prepared) open(box []byte) bool {
 
 // PrepareSeal computes ahead the key material of the next message sealed,
 // with key stream for its first n bytes (at most PrepareMax), so that
-// SealInPlace of a box under 512 KiB does only the XOR and the MAC. It must
-// not run concurrently with Seal or SealInPlace.
+// SealInPlace of a box under 512 KiB computes no keys, and key stream only
+// past what was prepared. It must not run concurrently with Seal or
+// SealInPlace.
 func (c *Channel) PrepareSeal(n int) {
 	n0 := c.nonceFor(c.role, c.sent)
 	c.pre[0].fill(c.sent, &n0, &c.key, n)
@@ -131,8 +132,9 @@ func (c *Channel) PrepareSeal(n int) {
 
 // PrepareOpen computes ahead the key material of the next message opened,
 // with key stream for its first n bytes (at most PrepareMax), so that
-// OpenInPlace of a box under 512 KiB does only the MAC and the XOR. It must
-// not run concurrently with Open, OpenInPlace or OpenAside.
+// OpenInPlace of a box under 512 KiB computes no keys, and key stream only
+// past what was prepared. It must not run concurrently with Open,
+// OpenInPlace or OpenAside.
 func (c *Channel) PrepareOpen(n int) {
 	n0 := c.nonceFor(c.peer(), c.recv)
 	c.pre[1].fill(c.recv, &n0, &c.key, n)

@@ -12,14 +12,7 @@ func TestPreparedIsWiped(t *testing.T) {
 	var key Key
 	var nonce Nonce
 	key[0], nonce[0] = 1, 2
-	zero := func(p *prepared) bool {
-		for _, b := range p.stream[:cap(p.stream)] {
-			if b != 0 {
-				return false
-			}
-		}
-		return !p.ok && p.keys == boxKeys{}
-	}
+	zero := isWiped
 
 	c := newChannel(key, nonce, Counter, roleApp)
 	c.PrepareSeal(2000)
@@ -69,4 +62,58 @@ func TestPreparedOnlyForItsMessage(t *testing.T) {
 	box = append(make([]byte, Overhead), msg...)
 	c.SealInPlace(box) // message 3: must not use message 2's material
 	require.Equal(t, ref.Seal(nil, msg), box, "message 3 sealed with message 2's key material")
+}
+
+// isWiped reports whether p holds no material: marked empty, keys and the
+// whole key stream buffer zero.
+func isWiped(p *prepared) bool {
+	for _, b := range p.stream[:cap(p.stream)] {
+		if b != 0 {
+			return false
+		}
+	}
+	return !p.ok && p.keys == boxKeys{}
+}
+
+// TestPreparedDroppedByOtherCalls: a call that takes the prepared message
+// number without using the material (Seal, Open, OpenAside, Skip, a box of
+// 512 KiB or more) wipes it.
+func TestPreparedDroppedByOtherCalls(t *testing.T) {
+	var key Key
+	var nonce Nonce
+	key[0], nonce[0] = 5, 6
+	app := newChannel(key, nonce, Counter, roleApp)
+	l := newChannel(key, nonce, Counter, roleLauncher)
+	msg := make([]byte, 1500)
+	large := make([]byte, parallelMin+100)
+
+	app.PrepareSeal(len(msg))
+	b1 := app.Seal(nil, msg)
+	require.True(t, isWiped(&app.pre[0]), "Seal left prepared material")
+	app.PrepareSeal(len(msg))
+	b2 := append(make([]byte, Overhead), large...)
+	app.SealInPlace(b2)
+	require.True(t, isWiped(&app.pre[0]), "a large SealInPlace left prepared material")
+	b3 := app.Seal(nil, msg)
+	_ = app.Seal(nil, msg) // skipped below
+	b5 := app.Seal(nil, msg)
+
+	l.PrepareOpen(len(msg))
+	_, err := l.Open(nil, b1)
+	require.NoError(t, err)
+	require.True(t, isWiped(&l.pre[1]), "Open left prepared material")
+	l.PrepareOpen(len(msg))
+	_, err = l.OpenInPlace(b2, nil)
+	require.NoError(t, err)
+	require.True(t, isWiped(&l.pre[1]), "a large OpenInPlace left prepared material")
+	l.PrepareOpen(len(msg))
+	_, err = l.OpenAside(make([]byte, len(b3)-Overhead), b3)
+	require.NoError(t, err)
+	require.True(t, isWiped(&l.pre[1]), "OpenAside left prepared material")
+	l.PrepareOpen(len(msg))
+	l.Skip()
+	require.True(t, isWiped(&l.pre[1]), "Skip left prepared material")
+	l.PrepareOpen(len(msg))
+	_, err = l.OpenInPlace(b5, nil)
+	require.NoError(t, err, "the message after the skipped one")
 }

@@ -136,9 +136,20 @@ func (c *conn) run() {
 	if !c.handshake() {
 		return
 	}
-	defer c.ch.Close()
+	served := false
+	defer func() {
+		// The keys go only once no finisher can be sealing with them. If
+		// serve panicked, the connection is closed first, so that a
+		// finisher blocked writing stops at once (its answers are dropped).
+		if !served {
+			c.kill()
+		}
+		c.finishers.Wait()
+		c.ch.Close()
+	}()
 	c.log.Info("session started", "app", c.appID, "mode", c.mode.String())
 	c.serve()
+	served = true
 	c.finishers.Wait() // queued answers are written (or dropped) before the keys go
 	c.log.Info("session ended", "app", c.appID, "requests", c.requests.Load())
 }
