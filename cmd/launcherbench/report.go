@@ -314,7 +314,8 @@ Ratio is the launcher's figure over the reference's (for latency and memory lowe
 rates higher is better). "vs target" is how far the figure is from its target: 1x or more meets it.
 Peak RSS is the daemon child's VmHWM during the transfer (its baseline included); "RSS 3s after" is
 its VmRSS 3 s after the last 64 MiB transfer (the daemon keeps a large buffer 2 s for the next
-message, then returns the memory to the OS). Idle-session memory
+message, then returns the memory to the OS). Idle sessions have each answered one get-dir (the
+net/http peer's connections too); idle-session memory
 is the daemon child's growth in Go heap in use + goroutine stacks (and RSS) after a GC, divided by the
 number of sessions. A transfer's figure is the best of its repetitions, each after one run of the
 floor; the largest size is also moved through the SDK's streams (FileWriter, FileReader: chunks

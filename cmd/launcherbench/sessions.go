@@ -135,7 +135,9 @@ type sessionMem struct {
 }
 
 // idleSessions opens n idle connections to a fresh child of kind (for the
-// daemon: authenticated sessions) and measures the child's memory growth.
+// daemon: authenticated sessions that have answered one get-dir; for the
+// net/http peer: keep-alive connections that have answered one) and
+// measures the child's memory growth.
 func idleSessions(kind, dir string, n int) (sessionMem, error) {
 	sm := sessionMem{N: n}
 	ch, err := startChild(kind, dir, n+64)
@@ -160,11 +162,20 @@ func idleSessions(kind, dir string, n int) (sessionMem, error) {
 			for _, v := range vals {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				c, err := client.Dial(ctx, v)
+				if err == nil {
+					// One request each, as the net/http peer's connections
+					// make: an idle session is one that has been used (it
+					// holds, for one, the key stream prepared for its next
+					// messages).
+					err = daemonConn{c}.getDir(ctx)
+				}
 				cancel()
+				if c != nil {
+					closers = append(closers, func() { c.Close() })
+				}
 				if err != nil {
 					return err
 				}
-				closers = append(closers, func() { c.Close() })
 			}
 		case kindEcho:
 			for range count {
