@@ -9,19 +9,15 @@ import (
 // TestPreparedIsWiped: material prepared ahead is zeroed once used, and by
 // Close when never used.
 func TestPreparedIsWiped(t *testing.T) {
-	var key Key
-	var nonce Nonce
-	key[0], nonce[0] = 1, 2
 	zero := isWiped
 
-	c := newChannel(key, nonce, Counter, roleApp)
+	c, l := channelPair(1, roleLauncher)
 	c.PrepareSeal(2000)
 	require.False(t, zero(&c.pre[0]), "nothing was prepared")
 	box := make([]byte, Overhead+1500)
 	c.SealInPlace(box)
 	require.True(t, zero(&c.pre[0]), "prepared material left after use")
 
-	l := newChannel(key, nonce, Counter, roleLauncher)
 	l.PrepareOpen(2000)
 	_, err := l.OpenInPlace(box, nil)
 	require.NoError(t, err)
@@ -39,11 +35,7 @@ func TestPreparedIsWiped(t *testing.T) {
 // used for another, even if a path that takes k forgot to drop it (every
 // path does today; this guards the next one).
 func TestPreparedOnlyForItsMessage(t *testing.T) {
-	var key Key
-	var nonce Nonce
-	key[0], nonce[0] = 3, 4
-	ref := newChannel(key, nonce, Counter, roleApp)
-	c := newChannel(key, nonce, Counter, roleApp)
+	ref, c := channelPair(3, roleApp)
 	msg := make([]byte, 1000)
 	for i := range msg {
 		msg[i] = byte(i)
@@ -79,11 +71,7 @@ func isWiped(p *prepared) bool {
 // number without using the material (Seal, Open, OpenAside, Skip, a box of
 // 512 KiB or more) wipes it.
 func TestPreparedDroppedByOtherCalls(t *testing.T) {
-	var key Key
-	var nonce Nonce
-	key[0], nonce[0] = 5, 6
-	app := newChannel(key, nonce, Counter, roleApp)
-	l := newChannel(key, nonce, Counter, roleLauncher)
+	app, l := channelPair(5, roleLauncher)
 	msg := make([]byte, 1500)
 	large := make([]byte, parallelMin+100)
 
@@ -116,4 +104,13 @@ func TestPreparedDroppedByOtherCalls(t *testing.T) {
 	l.PrepareOpen(len(msg))
 	_, err = l.OpenInPlace(b5, nil)
 	require.NoError(t, err, "the message after the skipped one")
+}
+
+// channelPair returns a counter-mode app channel and a second channel of
+// role r on a key and nonce made from seed.
+func channelPair(seed byte, r role) (app, other *Channel) {
+	var key Key
+	var nonce Nonce
+	key[0], nonce[0] = seed, seed+1
+	return newChannel(key, nonce, Counter, roleApp), newChannel(key, nonce, Counter, r)
 }

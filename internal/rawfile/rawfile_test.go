@@ -46,6 +46,17 @@ func rawDir(t *testing.T) string {
 	return ""
 }
 
+// rawWriter returns a new file in a directory whose files get raw writes
+// (or skips the test), and a Writer for it under which no write counts as
+// slow, so that the tests' counts hold on a loaded machine too.
+func rawWriter(t *testing.T) (*os.File, *rawfile.Writer) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(rawDir(t), "f"))
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f, rawfile.NewWithClock(f, time.Hour, time.Hour, time.Now)
+}
+
 func fsMagic(t *testing.T, dir string) uint32 {
 	t.Helper()
 	var st syscall.Statfs_t
@@ -219,15 +230,11 @@ func TestSlowWriteCoolsDown(t *testing.T) {
 // TestSyncHoldsRawWrites: while a Sync is in flight, writes go through
 // os.File; Sync syncs and lets raw writes resume.
 func TestSyncHoldsRawWrites(t *testing.T) {
-	d := rawDir(t)
-	f, err := os.Create(filepath.Join(d, "f"))
-	require.NoError(t, err)
-	defer f.Close()
-	w := rawfile.NewWithClock(f, time.Hour, time.Hour, time.Now)
+	f, w := rawWriter(t)
 
 	release := rawfile.HoldSync(w)
 	require.False(t, w.Raw(), "raw writes during a sync")
-	_, err = w.WriteAt([]byte("during"), 0)
+	_, err := w.WriteAt([]byte("during"), 0)
 	require.NoError(t, err)
 	require.Equal(t, rawfile.Stats{OS: 1}, w.Stats())
 	release()
@@ -246,11 +253,7 @@ func TestSyncHoldsRawWrites(t *testing.T) {
 // that writes nothing) leaves the rest to os.File, and the file gets all
 // of it, once.
 func TestRawFallsBackToOS(t *testing.T) {
-	d := rawDir(t)
-	f, err := os.Create(filepath.Join(d, "f"))
-	require.NoError(t, err)
-	defer f.Close()
-	w := rawfile.NewWithClock(f, time.Hour, time.Hour, time.Now)
+	f, w := rawWriter(t)
 	msg := []byte("0123456789abcdefghij")
 
 	// The raw call writes the first 7 bytes, then reports it could not go on.
