@@ -113,12 +113,8 @@ func (c *Channel) Seal(dst, msg []byte) []byte {
 // ErrOpen if the box does not authenticate; in counter mode the session must
 // then end (the peer's counter can no longer be trusted).
 func (c *Channel) Open(dst, sealed []byte) ([]byte, error) {
-	peer := roleApp
-	if c.role == roleApp {
-		peer = roleLauncher
-	}
 	c.pre[1].drop()
-	n := c.nonceFor(peer, c.recv)
+	n := c.nonceFor(c.peer(), c.recv)
 	out, ok := secretbox.Open(dst, sealed, (*[24]byte)(&n), (*[32]byte)(&c.key))
 	if !ok {
 		return dst, ErrOpen

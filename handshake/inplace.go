@@ -339,12 +339,8 @@ func (c *Channel) OpenAside(out, box []byte) ([]byte, error) {
 	if len(out) != len(box)-Overhead {
 		panic("handshake: OpenAside: out is not len(box)-Overhead bytes")
 	}
-	peer := roleApp
-	if c.role == roleApp {
-		peer = roleLauncher
-	}
 	c.pre[1].drop()
-	n := c.nonceFor(peer, c.recv)
+	n := c.nonceFor(c.peer(), c.recv)
 	if !openAside(out, box, &n, &c.key) {
 		return nil, ErrOpen
 	}
