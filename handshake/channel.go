@@ -61,6 +61,14 @@ func (c *Channel) nonceFor(r role, k uint64) Nonce {
 	return addNonce(c.base, k, r == roleLauncher)
 }
 
+// peer is the role of the other side.
+func (c *Channel) peer() role {
+	if c.role == roleApp {
+		return roleLauncher
+	}
+	return roleApp
+}
+
 // addNonce returns base + 2k (+1 if odd), as 192-bit little-endian integers
 // modulo 2^192.
 func addNonce(base Nonce, k uint64, odd bool) Nonce {

@@ -139,11 +139,3 @@ func (c *Channel) PrepareOpen(n int) {
 	n0 := c.nonceFor(c.peer(), c.recv)
 	c.pre[1].fill(c.recv, &n0, &c.key, n)
 }
-
-// peer is the role of the other side.
-func (c *Channel) peer() role {
-	if c.role == roleApp {
-		return roleLauncher
-	}
-	return roleApp
-}
