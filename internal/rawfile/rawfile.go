@@ -150,9 +150,9 @@ func (w *Writer) WriteAt(b []byte, off int64) (int, error) {
 		return n + m, err
 	}
 	w.nRaw.Add(1)
-	if took := w.now().Sub(start); took > w.slowAfter {
+	if end := w.now(); end.Sub(start) > w.slowAfter {
 		w.nSlow.Add(1)
-		w.resumeAt.Store(int64(w.now().Add(w.cooldown).Sub(w.epoch)))
+		w.resumeAt.Store(int64(end.Add(w.cooldown).Sub(w.epoch)))
 	}
 	if err != nil {
 		return n, &os.PathError{Op: "write", Path: w.f.Name(), Err: err}
