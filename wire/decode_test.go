@@ -27,53 +27,6 @@ func byts(b []byte) *wire.Bytes {
 
 var oddNames = []string{"", "a", "ä \"q\" <b> & \\ \n \t \x01", "\xff\xfe bad utf8", "日本語-😀", "\u2028\u2029"}
 
-// TestAppendJSONMatchesEncodingJSON: every hand-written encoder writes
-// exactly what encoding/json writes.
-func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
-	check := func(v wire.JSONAppender, plain any) {
-		t.Helper()
-		want, err := json.Marshal(plain)
-		require.NoError(t, err)
-		assert.Equal(t, string(want), string(v.AppendJSON(nil)), "%T", v)
-	}
-	times := wire.Times{CreationTimeSec: 1700000000, CreationTimeNsec: 123, ModificationTimeSec: -5, ModificationTimeNsec: 999999999}
-	for _, name := range oddNames {
-		type gd wire.GetDirResponse
-		for _, r := range []*wire.GetDirResponse{
-			{Info: wire.DirInfo{Name: name, Times: times, IsPrivate: true, UserMetadata: wire.Bytes{1, 2, 3}}},
-			{Info: wire.DirInfo{Name: name}, SubDirectories: []wire.DirInfo{}, Files: []wire.FileInfo{}},
-			{Info: wire.DirInfo{Name: name, IsVersioned: true}, SubDirectories: []wire.DirInfo{{Name: name, Times: times}, {Name: "x", UserMetadata: wire.Bytes{}}},
-				Files: []wire.FileInfo{{Name: name, Size: 1 << 40, Times: times, UserMetadata: wire.Bytes{0xff}}, {Name: "y"}}},
-		} {
-			check(r, (*gd)(r))
-		}
-		type gdr wire.GetDirRequest
-		type cfr wire.CreateFileRequest
-		type fr wire.FileRequest
-		type gfr wire.GetFileRequest
-		type mfr wire.ModifyFileRequest
-		for _, r := range []wire.GetDirRequest{{}, {TimeoutMs: -1, IsPathShared: true, DirPath: name}} {
-			check(r, gdr(r))
-		}
-		for _, r := range []wire.CreateFileRequest{{FilePath: name}, {IsPathShared: true, FilePath: name, UserMetadata: wire.Bytes{1}}} {
-			check(r, cfr(r))
-		}
-		check(wire.FileRequest{IsPathShared: true, FilePath: name}, fr(wire.FileRequest{IsPathShared: true, FilePath: name}))
-		for _, r := range []wire.GetFileRequest{{FilePath: name, Length: -1}, {IsPathShared: true, FilePath: name, Offset: 7, Length: 9, IncludeMetadata: true}} {
-			check(r, gfr(r))
-		}
-		for _, nv := range []wire.FileNewValues{
-			{}, {Name: str(name)}, {UserMetadata: byts(nil)}, {Content: &wire.FileContent{}},
-			{Name: str(name), Content: &wire.FileContent{Offset: i64(3), Bytes: []byte("abc")}, UserMetadata: byts([]byte{9})},
-			{Content: &wire.FileContent{Bytes: make([]byte, 1<<20+1)}},
-		} {
-			r := wire.ModifyFileRequest{FilePath: name, NewValues: nv}
-			check(r, mfr(r))
-			assert.LessOrEqual(t, len(r.AppendJSON(nil)), r.EncodedSize())
-		}
-	}
-}
-
 // TestResponseDecoders: the answer decoders read what encoding/json writes,
 // and ParseResponse agrees with json.Unmarshal.
 func TestResponseDecoders(t *testing.T) {
@@ -81,14 +34,14 @@ func TestResponseDecoders(t *testing.T) {
 	gd := &wire.GetDirResponse{Info: wire.DirInfo{Name: oddNames[2], Times: times, UserMetadata: wire.Bytes{}},
 		SubDirectories: []wire.DirInfo{{Name: "a", UserMetadata: wire.Bytes{1}}}, Files: []wire.FileInfo{{Name: "f", Size: 3, UserMetadata: wire.Bytes{}}}}
 	var got wire.GetDirResponse
-	require.NoError(t, wire.Decode(gd.AppendJSON(nil), &got))
+	require.NoError(t, wire.Decode(mustMarshal(t, gd), &got))
 	assert.Equal(t, *gd, got)
 
 	content := make([]byte, 2<<20+5)
 	_, _ = rand.Read(content)
 	gf := &wire.GetFileResponse{Content: content, Metadata: &wire.FileInfo{Name: "n", Size: 9, Times: times, UserMetadata: wire.Bytes{}}}
 	var gotF wire.GetFileResponse
-	require.NoError(t, wire.DecodeOwned(gf.AppendJSON(nil), &gotF))
+	require.NoError(t, wire.DecodeOwned(mustMarshal(t, gf), &gotF))
 	assert.Equal(t, *gf, gotF)
 	gotF = wire.GetFileResponse{}
 	require.NoError(t, wire.Decode([]byte(`{"content":""}`), &gotF))
@@ -129,7 +82,7 @@ func TestDecodeOwned(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 3, 100, 16<<10 - 1, 16 << 10, 16<<10 + 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 5<<20 + 2} {
 		content := make([]byte, n)
 		_, _ = rand.Read(content)
-		msg := wire.ModifyFileRequest{FilePath: "f", NewValues: wire.FileNewValues{Content: &wire.FileContent{Offset: i64(1), Bytes: content}}}.AppendJSON(nil)
+		msg := mustMarshal(t, wire.ModifyFileRequest{FilePath: "f", NewValues: wire.FileNewValues{Content: &wire.FileContent{Offset: i64(1), Bytes: content}}})
 		var a, b wire.ModifyFileRequest
 		require.NoError(t, wire.Decode(msg, &a))
 		require.NoError(t, wire.DecodeOwned(bytes.Clone(msg), &b))
@@ -211,17 +164,19 @@ func TestGetFileStream(t *testing.T) {
 		content := make([]byte, n)
 		_, _ = rand.Read(content)
 		for _, m := range []*wire.FileInfo{nil, meta} {
-			want := (&wire.GetFileResponse{Content: content, Metadata: m}).AppendJSON(nil)
+			want := mustMarshal(t, &wire.GetFileResponse{Content: content, Metadata: m})
 			s := &wire.GetFileStream{Content: io.NopCloser(bytes.NewReader(content)), Size: int64(n), Metadata: m}
-			assert.LessOrEqual(t, len(want), s.EncodedSize())
-			got, err := wire.AppendData(nil, "id", s)
+			assert.LessOrEqual(t, int64(len(want)), wire.AnswerSize(s))
+			got, err := wire.AppendAnswer(nil, "id", s)
+			assert.Nil(t, s.Content, "closed once encoded")
 			require.NoError(t, err)
 			require.Equal(t, `{"id":"id","data":`+string(want)+`}`, string(got), "size %d", n)
 		}
 	}
 	s := &wire.GetFileStream{Content: io.NopCloser(bytes.NewReader(make([]byte, 10))), Size: 11}
-	_, err := wire.AppendData(nil, "id", s)
+	_, err := wire.AppendAnswer(nil, "id", s)
 	require.Error(t, err)
+	assert.Nil(t, s.Content, "closed after a failed encoding too")
 }
 
 // FuzzParseResponse: any input gives an answer or an error, never a panic,
@@ -284,21 +239,23 @@ func TestIDQuoting(t *testing.T) {
 		got := wire.AppendError(nil, id, wire.CodeOK, id)
 		d, _ := json.Marshal(id)
 		require.Equal(t, `{"id":`+strconv.Quote(id)+`,"error":{"code":0,"description":`+string(d)+`}}`, string(got))
-		got, err := wire.AppendData(nil, id, 1)
+		got, err := wire.AppendAnswer(nil, id, &wire.ServicesResponse{Services: []string{"www"}})
 		require.NoError(t, err)
-		require.Equal(t, `{"id":`+strconv.Quote(id)+`,"data":1}`, string(got))
+		require.Equal(t, `{"id":`+strconv.Quote(id)+`,"data":{"services":["www"]}}`, string(got))
+		got, err = wire.AppendAnswer(nil, id, nil)
+		require.NoError(t, err)
+		require.Equal(t, `{"id":`+strconv.Quote(id)+`,"error":{"code":0,"description":""}}`, string(got))
 	}
 }
 
-// FuzzGetDirAnswer: DecodeOwned's one-pass get-dir decoder gives exactly what
-// the general path gives, value or error (if it wrote its input before giving
-// up, the general path after it would decode something else).
+// FuzzGetDirAnswer: DecodeOwned (in place) gives exactly what the general
+// path gives, value or error.
 func FuzzGetDirAnswer(f *testing.F) {
 	r := &wire.GetDirResponse{Info: wire.DirInfo{Name: "d <&>", IsPrivate: true, UserMetadata: wire.Bytes("meta")},
 		SubDirectories: []wire.DirInfo{{Name: "s", IsVersioned: true, UserMetadata: wire.Bytes{}}},
 		Files:          []wire.FileInfo{{Name: "f\u00e9", Size: 4, Times: wire.Times{CreationTimeSec: -1, ModificationTimeNsec: 999999999}}}}
-	f.Add(r.AppendJSON(nil))
-	f.Add((&wire.GetDirResponse{}).AppendJSON(nil))
+	f.Add(mustMarshal(f, r))
+	f.Add(mustMarshal(f, &wire.GetDirResponse{}))
 	for _, s := range []string{`{}`, `{"info":null,"files":[],"sub_directories":null}`, ` {"files":[{"name":"a","name":"b"}]} `,
 		`{"files":[{"size":1.5}]}`, `{"files":[{"size":12345678901234567890}]}`, `{"files":[{"user_metadata":"AQI"}]}`,
 		`{"files":[{"user_metadata":"AQ\/D"}]}`, `{"files":[{"user_metadata":1}],"files":null}`, `{"info":{"n\u0061me":"x"}}`,
@@ -364,84 +321,12 @@ func TestScannerLongStrings(t *testing.T) {
 	}
 }
 
-// splitAnswerSeeds are whole answers: as the launcher writes them, and
-// shapes SplitAnswer must refuse or whose data DecodeFast must decline.
-func splitAnswerSeeds() []string {
-	id := strings.Repeat("Ab+/", wire.IDSize/4)
-	good := (&wire.GetDirResponse{Info: wire.DirInfo{Name: "d"}, Files: []wire.FileInfo{{Name: "f", Size: 1}}}).AppendJSON(nil)
-	return []string{
-		`{"id":"` + id + `","data":` + string(good) + `}`,
-		`{"id":"` + id + `","data":` + string(good) + ` }`,
-		`{"id":"` + id + `","data":` + string(good) + `,"error":{"code":-1,"description":"no"}}`,
-		`{"id":"` + id + `","data":` + string(good) + `,"data":{}}`,
-		`{"id":"` + id + `","data":` + string(good) + `}}`,
-		`{"id":"` + id + `","data":}`,
-		`{"id":"","data":{}}`,
-		`{"id":"a\"b","data":{}}`,
-		`{"id":"` + id + `","error":{"code":-1502,"description":"x"}}`,
-		`{"id":null,"data":{}}`,
-		` {"id":"x","data":{}}`,
+// mustMarshal is json.Marshal for values that always marshal.
+func mustMarshal(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
 	}
-}
-
-// TestSplitAnswer: the launcher's data answers split without reading the
-// data; anything else is left to ParseResponse.
-func TestSplitAnswer(t *testing.T) {
-	seeds := splitAnswerSeeds()
-	for i, s := range seeds {
-		id, data, ok := wire.SplitAnswer([]byte(s))
-		switch i {
-		case 0, 1, 2, 3, 4, 5, 6:
-			require.True(t, ok, "%q", s)
-			if i < 6 {
-				require.Len(t, id, wire.IDSize)
-			}
-			require.True(t, strings.HasPrefix(s[strings.Index(s, `"data":`)+7:], string(data)), "%q", s)
-		default:
-			require.False(t, ok, "%q", s)
-		}
-		var r wire.GetDirResponse
-		fast := ok && wire.DecodeFast(data, &r)
-		// Only the well-formed ones decode in one pass: data with more
-		// after it, or none, is declined, and ParseResponse decides.
-		require.Equal(t, i <= 1 || i == 6, fast, "%q", s)
-	}
-}
-
-// FuzzSplitAnswer: whenever SplitAnswer splits an answer and DecodeFast
-// decodes its data, the answer is well formed: ParseResponse accepts it,
-// with the same id, no error, and data that decodes to the same value. So
-// a caller that decodes a split answer in one pass gets what the full
-// parse would have given it.
-func FuzzSplitAnswer(f *testing.F) {
-	for _, s := range splitAnswerSeeds() {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		id, data, ok := wire.SplitAnswer(b)
-		if !ok {
-			return
-		}
-		var got wire.GetDirResponse
-		if !wire.DecodeFast(data, &got) {
-			return
-		}
-		p, err := wire.ParseResponse(bytes.Clone(b))
-		require.NoError(t, err, "answer %q", b)
-		require.Equal(t, id, p.ID)
-		require.NoError(t, p.Err())
-		var want wire.GetDirResponse
-		require.NoError(t, wire.DecodeOwned(p.Data, &want))
-		require.Equal(t, want, got)
-	})
-}
-
-// TestDecodeFastDeclinesCleanly: data the one-pass decoder gives up on part
-// way leaves the value as it was, for the general path to decode.
-func TestDecodeFastDeclinesCleanly(t *testing.T) {
-	before := wire.GetDirResponse{Info: wire.DirInfo{Name: "kept"}}
-	r := before
-	require.False(t, wire.DecodeFast([]byte(`{"files":[{"name":"a","size":1}],"info":{"n\u0061me":"x"}}`), &r))
-	require.Equal(t, before, r)
-	require.False(t, wire.DecodeFast([]byte(`{}`), &wire.GetFileResponse{}), "no one-pass decoder for get-file")
+	return b
 }
