@@ -513,16 +513,6 @@ func (c *Client) readOne() readResult {
 		c.end(err)
 		return readEnded
 	}
-	if id, data, ok := wire.SplitAnswer(plain); ok && c.waitsForGetDir(id) {
-		// A data answer as the launcher writes it, to a get-dir: decoding
-		// the data in one pass checks all of it (wire.DecodeFast), so the
-		// envelope need not be parsed first, which would read it twice.
-		// Anything the one-pass decoder declines is parsed in full below.
-		if dir := new(wire.GetDirResponse); wire.DecodeFast(data, dir) {
-			c.deliver(id, result{dir: dir})
-			return readOK
-		}
-	}
 	r, perr := wire.ParseResponse(plain)
 	if perr != nil {
 		c.end(fmt.Errorf("client: malformed answer: %w", perr))
@@ -673,38 +663,11 @@ type sizeHinter interface{ EncodedSize() int }
 // envelopeFrame builds {"endpoint":E,"data":D} behind sealRoom bytes, as
 // json.Marshal(envelope{E, D}) would write it.
 func (c *Client) envelopeFrame(endpoint string, data any) ([]byte, error) {
-	a, fast := data.(wire.JSONAppender)
-	fast = (fast || data == nil) && plainASCII(endpoint)
-	if !fast {
-		msg, err := json.Marshal(envelope{Endpoint: endpoint, Data: data})
-		if err != nil {
-			return nil, err
-		}
-		return append(make([]byte, sealRoom, sealRoom+len(msg)), msg...), nil
+	msg, err := json.Marshal(envelope{Endpoint: endpoint, Data: data})
+	if err != nil {
+		return nil, err
 	}
-	hint := 256
-	if h, ok := data.(sizeHinter); ok {
-		hint += h.EncodedSize()
-	}
-	n := sealRoom + len(endpoint) + hint
-	var buf []byte
-	if n >= bigFrame {
-		buf = c.big.Get(n)
-	} else if p, _ := c.frames.Get().(*[]byte); p != nil && cap(*p) >= n {
-		buf = *p
-	}
-	if buf == nil {
-		buf = make([]byte, 0, n)
-	}
-	buf = buf[:sealRoom]
-	buf = append(buf, `{"endpoint":"`...)
-	buf = append(buf, endpoint...)
-	buf = append(buf, '"')
-	if a != nil {
-		buf = append(buf, `,"data":`...)
-		buf = a.AppendJSON(buf)
-	}
-	return append(buf, '}'), nil
+	return append(make([]byte, sealRoom, sealRoom+len(msg)), msg...), nil
 }
 
 // plainASCII reports whether s is printable ASCII that JSON (with

@@ -26,15 +26,15 @@ import (
 type gateModule struct{ release chan struct{} }
 
 func (m gateModule) Register(t *route.Table) {
-	t.Handle("test", "echo", wire.V1_0, func(_ context.Context, _ route.Caller, data json.RawMessage) (any, error) {
-		return data, nil
+	t.Handle("test", "echo", wire.V1_0, func(_ context.Context, _ route.Caller, data json.RawMessage) (route.Result, error) {
+		return route.Answer(wire.RawObject(data)), nil
 	})
-	t.Handle("test", "held", wire.V1_0, func(ctx context.Context, _ route.Caller, data json.RawMessage) (any, error) {
+	t.Handle("test", "held", wire.V1_0, func(ctx context.Context, _ route.Caller, data json.RawMessage) (route.Result, error) {
 		select {
 		case <-m.release:
 		case <-ctx.Done():
 		}
-		return data, nil
+		return route.Answer(wire.RawObject(data)), nil
 	})
 }
 

@@ -244,7 +244,7 @@ func (w *FileWriter) flush() error {
 }
 
 // sendReq sends one request after making room in the window.
-func (w *FileWriter) sendReq(request string, data wire.JSONAppender) error {
+func (w *FileWriter) sendReq(request string, data any) error {
 	for len(w.inflight) >= w.opt.Window {
 		if err := w.wait(); err != nil {
 			return err

@@ -29,30 +29,40 @@ import (
 type testModule struct{ calls atomic.Int64 }
 
 func (m *testModule) Register(t *route.Table) {
-	t.Handle("test", "echo", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	t.Handle("test", "echo", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 		m.calls.Add(1)
-		return data, nil
+		return echo(data), nil
 	})
-	t.Handle("test", "empty", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-		return nil, nil
+	t.Handle("test", "empty", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+		return route.Result{}, nil
 	})
-	t.Handle("test", "whoami", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-		return map[string]any{"app": c.AppID(), "root": c.RootDir(), "shared": c.SharedAllowed()}, nil
+	t.Handle("test", "whoami", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+		b, err := json.Marshal(map[string]any{"app": c.AppID(), "root": c.RootDir(), "shared": c.SharedAllowed()})
+		return route.Answer(wire.RawObject(b)), err
 	})
-	t.Handle("test", "panic", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	t.Handle("test", "panic", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 		panic("boom")
 	})
-	t.Handle("test", "sleep", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	t.Handle("test", "sleep", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 		select {
 		case <-time.After(300 * time.Millisecond):
-			return map[string]bool{"slept": true}, nil
+			return route.Answer(wire.RawObject(`{"slept":true}`)), nil
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return route.Result{}, ctx.Err()
 		}
 	})
-	t.Handle("test", "added", wire.V1_1, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-		return map[string]bool{"v11": true}, nil
+	t.Handle("test", "added", wire.V1_1, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+		return route.Answer(wire.RawObject(`{"v11":true}`)), nil
 	})
+}
+
+// echo answers with the request's data, or success without data when there
+// is none (or null).
+func echo(data json.RawMessage) route.Result {
+	if d := strings.TrimSpace(string(data)); d == "" || d == "null" {
+		return route.Result{}
+	}
+	return route.Answer(wire.RawObject(data))
 }
 
 func start(t *testing.T, cfg launcher.Config) (*launchertest.Daemon, launcher.App) {

@@ -26,10 +26,26 @@ type Caller interface {
 	SharedAllowed() bool
 }
 
+// Result is what a handler returns when its request succeeded.
+type Result struct {
+	// Answer is the answer's data; nil is success without data (error code 0).
+	Answer wire.Answer
+	// Durable, if not nil, is what the answer waits for: the request changed
+	// the store, the change is applied and visible to later requests, and it
+	// may be acknowledged only once Durable returned nil. The session calls
+	// it once, from its writer, so that the session's next requests run
+	// meanwhile; an error replaces the answer.
+	Durable func() error
+}
+
+// Answer is a Result with data and nothing to wait for.
+func Answer(a wire.Answer) Result { return Result{Answer: a} }
+
 // Handler serves one request. data is the request's "data" object (nil when
-// absent). A nil answer with a nil error is success without data (error code 0).
-// Errors become error answers through the daemon's single error mapping.
-type Handler func(ctx context.Context, c Caller, data json.RawMessage) (answer any, err error)
+// absent). Errors become error answers through the daemon's single error
+// mapping: a *wire.Error is sent as it is, anything else as an internal
+// error. A handler that returns an error releases any answer it made.
+type Handler func(ctx context.Context, c Caller, data json.RawMessage) (Result, error)
 
 type key struct {
 	v       wire.Version
@@ -118,11 +134,11 @@ func (t *Table) versionList() string {
 func Typed[R any, P interface {
 	*R
 	wire.Decoder
-}](h func(ctx context.Context, c Caller, r P) (any, error)) Handler {
-	return func(ctx context.Context, c Caller, data json.RawMessage) (any, error) {
+}](h func(ctx context.Context, c Caller, r P) (Result, error)) Handler {
+	return func(ctx context.Context, c Caller, data json.RawMessage) (Result, error) {
 		r := P(new(R))
 		if err := wire.Decode(data, r); err != nil {
-			return nil, err
+			return Result{}, err
 		}
 		return h(ctx, c, r)
 	}

@@ -29,6 +29,7 @@ const (
 	CodeLauncherString  Code = -130 // launcher string wrong, used or expired (unassociated)
 	CodeHandshake       Code = -131 // malformed handshake request (unassociated)
 	CodeFixedRefused    Code = -132 // fixed-nonce sessions are refused (unassociated)
+	CodePeerRefused     Code = -133 // the connection comes from another user's process (unassociated)
 	CodeBusy            Code = -140 // a server limit (connections, in-flight bytes) was hit
 	CodeTimeout         Code = -150 // the request's timeout expired
 	CodeShuttingDown    Code = -151 // the launcher is shutting down
@@ -105,6 +106,8 @@ var (
 	ErrUnknownRequest  = &Error{Code: CodeUnknownRequest}
 	ErrDecrypt         = &Error{Code: CodeDecrypt}
 	ErrLauncherString  = &Error{Code: CodeLauncherString}
+	ErrHandshake       = &Error{Code: CodeHandshake}
+	ErrPeerRefused     = &Error{Code: CodePeerRefused}
 	ErrBusy            = &Error{Code: CodeBusy}
 	ErrTimeout         = &Error{Code: CodeTimeout}
 	ErrInternal        = &Error{Code: CodeInternal}
