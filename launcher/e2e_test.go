@@ -506,7 +506,10 @@ func TestGracefulShutdown(t *testing.T) {
 		var out map[string]bool
 		result <- c.Call(context.Background(), "safe-api/v1.0/test/sleep", nil, &out)
 	}()
-	time.Sleep(50 * time.Millisecond) // let the request reach the daemon
+	require.Eventually(t, func() bool { // the request reached the daemon
+		ss := d.Srv.Sessions()
+		return len(ss) == 1 && ss[0].Requests == 1
+	}, 5*time.Second, time.Millisecond)
 	d.Stop()
 	require.NoError(t, <-result, "in-flight request must finish")
 	select {
