@@ -61,6 +61,12 @@ type Config struct {
 	// whose peer socket belongs to another user than PeerCheck.UID (see
 	// docs/security.md). Nil turns the check off.
 	PeerCheck *PeerCheck
+	// Version is the build's semantic version, which launcher/version
+	// reports (default "0.0.0-dev").
+	Version string
+	// GatewayURL, if not nil, returns the web gateway's base URL for
+	// launcher/version ("" when the gateway is off).
+	GatewayURL func() string
 	// Logger receives the daemon's logs (default: discard).
 	Logger *slog.Logger
 	// Rand is the source of keys, nonces and launcher strings (default crypto/rand).
@@ -114,6 +120,7 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.MaxJSONDepth, d.MaxJSONDepth)
 	orDefault(&c.WriteTimeout, d.WriteTimeout)
 	orDefault(&c.ShutdownGrace, d.ShutdownGrace)
+	orDefault(&c.Version, "0.0.0-dev")
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -49,6 +49,9 @@ type Server struct {
 	lns         map[net.Listener]struct{}
 	wg          sync.WaitGroup // one per session goroutine
 
+	wmu      sync.RWMutex
+	watchers map[*session]struct{} // sessions with at least one watch
+
 	accepted atomic.Int64
 	rejected atomic.Int64
 	evicted  atomic.Int64
@@ -65,10 +68,7 @@ func New(cfg Config, apps Apps, modules ...Module) (*Server, error) {
 		return nil, fmt.Errorf("%w: nil Apps", ErrConfig)
 	}
 	t := route.NewTable(wire.V1_0, wire.V1_1)
-	for _, m := range modules {
-		m.Register(t)
-	}
-	return &Server{
+	s := &Server{
 		cfg:         cfg,
 		log:         cfg.Logger,
 		apps:        apps,
@@ -80,8 +80,15 @@ func New(cfg Config, apps Apps, modules ...Module) (*Server, error) {
 		peerLog:     newRateLog(cfg.Logger, cfg.Now, time.Second),
 		sessions:    map[*session]struct{}{},
 		handshaking: map[uint32]int{},
+		watchers:    map[*session]struct{}{},
 		lns:         map[net.Listener]struct{}{},
-	}, nil
+	}
+	t.SetNotifier(s)
+	s.registerModule(t)
+	for _, m := range modules {
+		m.Register(t)
+	}
+	return s, nil
 }
 
 // MintLauncherString returns a fresh single-use launcher string for a
@@ -116,6 +123,16 @@ func (s *Server) EndApp(appID string) {
 	}
 	s.mu.Unlock()
 	for _, c := range victims {
+		if c.hasWatches() {
+			// Its watches hear "closing" before the session ends: requests
+			// are cancelled, nothing more is read, and the writer sends
+			// what is due, then the session closes.
+			c.killed.Store(true) // gone for Sessions and Stats at once
+			c.tellWatches(wire.EventClosing, func(*watch) bool { return true })
+			c.cancel()
+			c.stopReading()
+			continue
+		}
 		c.kill()
 	}
 }
@@ -327,6 +344,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Interrupt reads: each session finishes the request it is executing and
 	// writes the answers it owes, then ends.
 	for _, c := range all {
+		if c.hasWatches() {
+			c.tellWatches(wire.EventClosing, func(*watch) bool { return true })
+		}
 		c.stopReading()
 	}
 	done := make(chan struct{})

@@ -67,6 +67,7 @@ type session struct {
 	br  *budgetReader   // in, holding budget for a body's bytes
 	fr  *framing.Reader // frames from br
 	out chan answer     // reader to writer, in request order
+	ev  events          // watches and the push events queued for the writer
 
 	since    time.Time
 	requests atomic.Int64
@@ -108,6 +109,7 @@ const maxQueued = 64
 
 func newSession(parent context.Context, s *Server, nc net.Conn, seq uint64) *session {
 	c := &session{srv: s, nc: nc, seq: seq, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
+	c.ev.signal = make(chan struct{}, 1)
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(parent))
 	return c
 }
@@ -355,7 +357,7 @@ func (c *session) frame(size uint64) bool {
 		return false
 	}
 	c.bytesIn.Add(int64(size) + framing.HeaderSize)
-	c.requests.Add(1)
+	c.took()
 
 	// The answer id is the SHA-512 of the body as received.
 	id := wire.ID(body)
@@ -375,6 +377,14 @@ func (c *session) frame(size uint64) bool {
 	return true
 }
 
+// took counts a request taken off the connection, which will have an answer.
+func (c *session) took() {
+	c.requests.Add(1)
+	c.ev.mu.Lock()
+	c.ev.reqs++
+	c.ev.mu.Unlock()
+}
+
 // refuseFrame answers a frame whose bytes did not fit the in-flight budget:
 // the rest of its body is read and discarded while hashed, and a busy error
 // is queued.
@@ -388,6 +398,7 @@ func (c *session) refuseFrame(got []byte, size uint64) bool {
 		return false
 	}
 	c.ch.Skip()
+	c.took()
 	c.srv.refusedLog.info("frame refused: in-flight budget exhausted", "app", c.appID, "bytes", size)
 	id := base64.StdEncoding.EncodeToString(h.Sum(nil))
 	c.out <- answer{id: id, err: wire.Errorf(wire.CodeBusy, "the launcher is busy: a %d-byte frame did not fit the in-flight budget; retry later", size)}
@@ -427,43 +438,96 @@ func (c *session) dispatch(plain []byte) (res route.Result, err error) {
 }
 
 // write sends the session's frames until the reader is done: the answers,
-// in request order. Once a write fails it goes on draining the queue (a
-// change's durability clean-up still runs) but writes nothing more.
+// in request order, and the push events of its watches between them (an
+// event of a change this session made after that request's answer). Once a
+// write fails it goes on draining the queue (a change's durability clean-up
+// still runs) but writes nothing more.
 func (c *session) write() {
 	w := bufio.NewWriterSize(&deadlineWriter{c: c}, 16<<10)
 	broken := false
 	var buf []byte
-	for a := range c.out {
-		if d := a.res.Durable; d != nil {
-			if !broken && w.Buffered() > 0 && w.Flush() != nil {
-				broken = true
-				c.kill()
+	var answered, seq uint64
+	var evs []wire.Event
+	fail := func() {
+		broken = true
+		c.kill()
+	}
+	for {
+		var a answer
+		var ok, isAnswer bool
+		select {
+		case a, ok = <-c.out:
+			if !ok {
+				// The reader is done: the events already due go out last
+				// (a closing event, when the session ends in order).
+				if !broken {
+					evs = c.takeReady(answered, &seq, evs[:0])
+					if buf, ok = c.writeEvents(w, buf, evs); !ok || w.Flush() != nil {
+						fail()
+					}
+				}
+				return
 			}
-			if err := d(); err != nil && a.err == nil {
-				c.log.Error("change not durable", "app", c.appID, "err", err)
+			isAnswer = true
+		case <-c.ev.signal:
+		}
+		if isAnswer {
+			answered++
+			if d := a.res.Durable; d != nil {
+				if !broken && w.Buffered() > 0 && w.Flush() != nil {
+					fail()
+				}
+				if err := d(); err != nil && a.err == nil {
+					c.log.Error("change not durable", "app", c.appID, "err", err)
+					wire.ReleaseAnswer(a.res.Answer)
+					a.res.Answer, a.err = nil, err
+				}
+			}
+			if broken {
 				wire.ReleaseAnswer(a.res.Answer)
-				a.res.Answer, a.err = nil, err
+				continue
+			}
+			var err error
+			if buf, err = c.writeAnswer(w, buf, a); err != nil || a.last {
+				if err == nil {
+					_ = w.Flush()
+				}
+				fail()
+				continue
 			}
 		}
 		if broken {
-			wire.ReleaseAnswer(a.res.Answer)
 			continue
 		}
-		var err error
-		if buf, err = c.writeAnswer(w, buf, a); err == nil && (a.last || len(c.out) == 0) {
-			err = w.Flush()
+		evs = c.takeReady(answered, &seq, evs[:0])
+		if buf, ok = c.writeEvents(w, buf, evs); !ok {
+			fail()
+			continue
 		}
-		if err != nil || a.last {
-			broken = true
-			c.kill()
+		if len(c.out) == 0 && w.Flush() != nil {
+			fail()
 		}
 		if cap(buf) > 64<<10 {
 			buf = nil // an idle session keeps no large buffer
 		}
 	}
-	if !broken {
-		_ = w.Flush()
+}
+
+// writeEvents seals and writes push frames into w.
+func (c *session) writeEvents(w *bufio.Writer, buf []byte, evs []wire.Event) ([]byte, bool) {
+	for _, ev := range evs {
+		var err error
+		buf = append(buf[:0], make([]byte, sealRoom)...)
+		if buf, err = wire.AppendPush(buf, ev); err != nil {
+			c.log.Error("encoding an event", "err", err)
+			return buf, false
+		}
+		c.ch.SealInPlace(buf[framing.HeaderSize:])
+		if framing.WriteFramed(w, buf) != nil {
+			return buf, false
+		}
 	}
+	return buf, true
 }
 
 // sealRoom is the room an answer's JSON is built behind: the frame header,

@@ -77,6 +77,16 @@ func change(ctx context.Context, fn func(context.Context) error) (route.Result, 
 	return route.Result{Durable: d.Wait}, nil
 }
 
+// changeThen is change, then, if the change succeeded, then (which tells the
+// watches).
+func changeThen(ctx context.Context, fn func(context.Context) error, then func()) (route.Result, error) {
+	res, err := change(ctx, fn)
+	if err == nil {
+		then()
+	}
+	return res, err
+}
+
 // Change is change for the dns module.
 func Change(ctx context.Context, fn func(context.Context) error) (route.Result, error) {
 	return change(ctx, fn)

@@ -12,6 +12,8 @@ package nfs
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/safe-launcher/launcher/route"
@@ -21,7 +23,8 @@ import (
 
 // Module serves the nfs requests.
 type Module struct {
-	store *vfs.Store
+	store  *vfs.Store
+	notify route.Notifier
 }
 
 // New returns the nfs module over store. The store must already hold the
@@ -30,6 +33,7 @@ func New(store *vfs.Store) *Module { return &Module{store: store} }
 
 // Register adds the eight requests, from v1.0 on.
 func (m *Module) Register(t *route.Table) {
+	m.notify = t.Notifier()
 	t.Handle("nfs", "create-dir", wire.V1_0, route.Typed(m.createDir))
 	t.Handle("nfs", "delete-dir", wire.V1_0, route.Typed(m.deleteDir))
 	t.Handle("nfs", "get-dir", wire.V1_0, route.Typed(m.getDir))
@@ -76,15 +80,30 @@ func named(c route.Caller, shared bool, field, p string) (vfs.Root, vfs.Path, er
 	return root, path, err
 }
 
+// changed tells the watches of a change made by c; rename, if not nil, is an
+// entry's new name.
+func (m *Module) changed(c route.Caller, root vfs.Root, p vfs.Path, kind string, isDir bool, rename *string) {
+	ch := route.Change{Shared: root == vfs.SharedRoot(), Kind: kind, Path: strings.Join(p, "/"), IsDir: isDir}
+	if !ch.Shared {
+		ch.RootDir = c.RootDir()
+	}
+	if rename != nil {
+		ch.Kind = wire.EventRenamed
+		np := append(slices.Clone(p[:len(p)-1]), *rename)
+		ch.NewPath = strings.Join(np, "/")
+	}
+	m.notify.Notify(c, ch)
+}
+
 func (m *Module) createDir(ctx context.Context, c route.Caller, r *wire.CreateDirRequest) (route.Result, error) {
 	root, p, err := named(c, r.IsPathShared, "dir_path", r.DirPath)
 	if err != nil {
 		return route.Result{}, err
 	}
-	return change(ctx, func(ctx context.Context) error {
+	return changeThen(ctx, func(ctx context.Context) error {
 		_, err := m.store.CreateDir(ctx, root, p, r.IsPrivate, r.IsVersioned, r.UserMetadata)
 		return err
-	})
+	}, func() { m.changed(c, root, p, wire.EventCreated, true, nil) })
 }
 
 func (m *Module) deleteDir(ctx context.Context, c route.Caller, r *wire.DirRequest) (route.Result, error) {
@@ -92,7 +111,8 @@ func (m *Module) deleteDir(ctx context.Context, c route.Caller, r *wire.DirReque
 	if err != nil {
 		return route.Result{}, err
 	}
-	return change(ctx, func(ctx context.Context) error { return m.store.DeleteDir(ctx, root, p) })
+	return changeThen(ctx, func(ctx context.Context) error { return m.store.DeleteDir(ctx, root, p) },
+		func() { m.changed(c, root, p, wire.EventDeleted, true, nil) })
 }
 
 // MaxTimeout is the longest timeout_ms honoured; larger values are clamped to
@@ -170,10 +190,10 @@ func (m *Module) modifyDir(ctx context.Context, c route.Caller, r *wire.ModifyDi
 		b := []byte(*r.NewValues.UserMetadata)
 		ch.UserMetadata = &b
 	}
-	return change(ctx, func(ctx context.Context) error {
+	return changeThen(ctx, func(ctx context.Context) error {
 		_, err := m.store.ModifyDir(ctx, root, p, ch)
 		return err
-	})
+	}, func() { m.modified(c, root, p, true, ch.Name, ch.UserMetadata != nil) })
 }
 
 func (m *Module) createFile(ctx context.Context, c route.Caller, r *wire.CreateFileRequest) (route.Result, error) {
@@ -181,10 +201,10 @@ func (m *Module) createFile(ctx context.Context, c route.Caller, r *wire.CreateF
 	if err != nil {
 		return route.Result{}, err
 	}
-	return change(ctx, func(ctx context.Context) error {
+	return changeThen(ctx, func(ctx context.Context) error {
 		_, err := m.store.CreateFile(ctx, root, p, r.UserMetadata)
 		return err
-	})
+	}, func() { m.changed(c, root, p, wire.EventCreated, false, nil) })
 }
 
 func (m *Module) deleteFile(ctx context.Context, c route.Caller, r *wire.FileRequest) (route.Result, error) {
@@ -192,7 +212,8 @@ func (m *Module) deleteFile(ctx context.Context, c route.Caller, r *wire.FileReq
 	if err != nil {
 		return route.Result{}, err
 	}
-	return change(ctx, func(ctx context.Context) error { return m.store.DeleteFile(ctx, root, p) })
+	return changeThen(ctx, func(ctx context.Context) error { return m.store.DeleteFile(ctx, root, p) },
+		func() { m.changed(c, root, p, wire.EventDeleted, false, nil) })
 }
 
 func (m *Module) getFile(ctx context.Context, c route.Caller, r *wire.GetFileRequest) (route.Result, error) {
@@ -205,6 +226,19 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, r *wire.GetFileReq
 		return route.Result{}, err
 	}
 	return route.Answer(a), nil
+}
+
+// modified tells the watches of a modify-dir or modify-file: renamed (to
+// the new name) and then modified (at the new path) when the content or
+// metadata changed too.
+func (m *Module) modified(c route.Caller, root vfs.Root, p vfs.Path, isDir bool, name *string, changed bool) {
+	if name != nil && *name != p[len(p)-1] {
+		m.changed(c, root, p, "", isDir, name)
+		p = append(slices.Clone(p[:len(p)-1]), *name)
+	}
+	if changed {
+		m.changed(c, root, p, wire.EventModified, isDir, nil)
+	}
 }
 
 // ReadFile opens a file's range as a get-file answer. The content is streamed
@@ -248,8 +282,8 @@ func (m *Module) modifyFile(ctx context.Context, c route.Caller, data json.RawMe
 	if nv.Content != nil {
 		ch.Content = &vfs.Content{Offset: nv.Content.Offset, Bytes: nv.Content.Bytes}
 	}
-	return change(ctx, func(ctx context.Context) error {
+	return changeThen(ctx, func(ctx context.Context) error {
 		_, err := m.store.ModifyFile(ctx, root, p, ch)
 		return err
-	})
+	}, func() { m.modified(c, root, p, false, ch.Name, ch.UserMetadata != nil || ch.Content != nil) })
 }

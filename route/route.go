@@ -47,6 +47,29 @@ func Answer(a wire.Answer) Result { return Result{Answer: a} }
 // error. A handler that returns an error releases any answer it made.
 type Handler func(ctx context.Context, c Caller, data json.RawMessage) (Result, error)
 
+// Change is a change of a store tree that a session's watches may report
+// (see the launcher module's watch). Paths are relative to the root, in the
+// form requests use ("a/b", no leading "/").
+type Change struct {
+	Shared  bool   // in SAFEDrive; else in the private root RootDir
+	RootDir string // the app's private root, when not Shared
+	Kind    string // wire.EventCreated, EventModified, EventDeleted or EventRenamed
+	Path    string
+	NewPath string // for EventRenamed
+	IsDir   bool
+}
+
+// Notifier hears of the changes modules make. by is the session whose
+// request made the change: its own events are sent after that request's
+// answer. Notify must not block.
+type Notifier interface {
+	Notify(by Caller, ch Change)
+}
+
+type nobody struct{}
+
+func (nobody) Notify(Caller, Change) {}
+
 type key struct {
 	v       wire.Version
 	module  string
@@ -59,6 +82,7 @@ type Table struct {
 	versions []wire.Version
 	routes   map[key]Handler
 	modules  map[string]bool
+	notifier Notifier
 }
 
 // NewTable returns a table serving the given versions (in ascending order).
@@ -73,8 +97,16 @@ func NewTable(versions ...wire.Version) *Table {
 		}
 		return 0
 	})
-	return &Table{versions: v, routes: map[key]Handler{}, modules: map[string]bool{}}
+	return &Table{versions: v, routes: map[key]Handler{}, modules: map[string]bool{}, notifier: nobody{}}
 }
+
+// SetNotifier sets who hears of the changes modules make (the daemon, which
+// delivers them to watches). Call it before the modules register.
+func (t *Table) SetNotifier(n Notifier) { t.notifier = n }
+
+// Notifier returns who hears of changes; modules keep it at Register. It is
+// never nil (by default changes go nowhere).
+func (t *Table) Notifier() Notifier { return t.notifier }
 
 // Versions returns the versions the table serves.
 func (t *Table) Versions() []wire.Version { return slices.Clone(t.versions) }

@@ -34,6 +34,8 @@ const (
 	CodeTimeout         Code = -150 // the request's timeout expired
 	CodeShuttingDown    Code = -151 // the launcher is shutting down
 	CodeAppRemoved      Code = -152 // the app was removed; the session ends
+	CodeNeedsCounter    Code = -160 // the request needs a counter-nonce session (launcher/watch)
+	CodeUnknownWatch    Code = -161 // no watch of that id in this session
 	CodeInternal        Code = -199 // an unexpected failure inside the launcher
 	CodePathNotFound    Code = -200 // a path segment or file does not exist
 	CodeAlreadyExists   Code = -201 // a file or directory of that name exists
@@ -109,6 +111,8 @@ var (
 	ErrHandshake       = &Error{Code: CodeHandshake}
 	ErrPeerRefused     = &Error{Code: CodePeerRefused}
 	ErrBusy            = &Error{Code: CodeBusy}
+	ErrNeedsCounter    = &Error{Code: CodeNeedsCounter}
+	ErrUnknownWatch    = &Error{Code: CodeUnknownWatch}
 	ErrTimeout         = &Error{Code: CodeTimeout}
 	ErrInternal        = &Error{Code: CodeInternal}
 	ErrPathNotFound    = &Error{Code: CodePathNotFound}
