@@ -204,7 +204,7 @@ func (m *Module) home(ctx context.Context, c route.Caller, r wire.ServiceRequest
 	}
 	p, err := vfs.ParsePath(r.ServiceHomeDirPath)
 	if err != nil {
-		return serviceRecord{}, wire.Errorf(wire.CodeInvalidPath, "field %q: %v", "data.service_home_dir_path", err)
+		return serviceRecord{}, wire.Errorf(wire.CodeInvalidPath, "field %q: %s", "data.service_home_dir_path", nfs.Describe(err))
 	}
 	if len(p) == 0 {
 		return serviceRecord{}, wire.Errorf(wire.CodeRootOperation, "field %q names the root itself; a service's home must be a directory below it", "data.service_home_dir_path")
@@ -397,7 +397,7 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessa
 	}
 	rel, err := vfs.ParsePath(r.FilePath)
 	if err != nil {
-		return route.Result{}, wire.Errorf(wire.CodeInvalidPath, "field %q: %v", "data.file_path", err)
+		return route.Result{}, wire.Errorf(wire.CodeInvalidPath, "field %q: %s", "data.file_path", nfs.Describe(err))
 	}
 	if len(rel) == 0 {
 		return route.Result{}, wire.Errorf(wire.CodeRootOperation, "field %q names the home directory itself; get-file needs a file below it", "data.file_path")

@@ -268,10 +268,6 @@ func TestErrors(t *testing.T) {
 			return c.CreateDir(ctx, wire.CreateDirRequest{IsPathShared: true, DirPath: "x", UserMetadata: wire.Bytes{}})
 		}, wire.ErrSharedDenied},
 	}
-	// Known: nfs's target() puts vfs.ParsePath's error text in the
-	// description as it is ("vfs: invalid path: ..."); these cases are to
-	// be checked too once it goes through describe.
-	parsePathPrefixed := map[string]bool{"dotdot": true, "dot": true, "nul": true, "long name": true}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
@@ -280,9 +276,7 @@ func TestErrors(t *testing.T) {
 			require.True(t, errors.As(err, &we))
 			assert.NotEmpty(t, we.Description)
 			assert.NotContains(t, we.Description, e.dir, "errors never reveal the store's host path")
-			if !parsePathPrefixed[tc.name] {
-				assertNoInternalName(t, we.Description)
-			}
+			assertNoInternalName(t, we.Description)
 		})
 	}
 }

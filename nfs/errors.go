@@ -50,6 +50,10 @@ func StoreError(err error) error {
 	return err
 }
 
+// Describe is the text of a store error for an app, without the store's
+// package prefix; it is exported for the dns module.
+func Describe(err error) string { return describe(err) }
+
 // describe is the text of a store error without the store's package prefix
 // ("vfs: already exists: a/b" becomes "already exists: a/b").
 func describe(err error) string {

@@ -65,7 +65,7 @@ func target(c route.Caller, shared bool, field, p string) (vfs.Root, vfs.Path, e
 	}
 	path, err := vfs.ParsePath(p)
 	if err != nil {
-		return root, nil, wire.Errorf(wire.CodeInvalidPath, "field %q: %v", "data."+field, err)
+		return root, nil, wire.Errorf(wire.CodeInvalidPath, "field %q: %s", "data."+field, describe(err))
 	}
 	return root, path, nil
 }
