@@ -3,7 +3,7 @@ package handshake
 import (
 	"encoding/binary"
 
-	"golang.org/x/crypto/poly1305" //nolint:staticcheck // see the comment below
+	"golang.org/x/crypto/poly1305"
 	"golang.org/x/crypto/salsa20/salsa"
 )
 
