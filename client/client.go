@@ -501,7 +501,7 @@ func (c *Client) readOne() readResult {
 	}
 	// The answer is opened and parsed in its own buffer: the data handed
 	// to the caller points into it (each frame gets a new buffer).
-	plain, err := c.ch.OpenInPlace(body, nil)
+	plain, err := c.ch.OpenInPlace(body)
 	c.lastIn = len(plain)
 	if err != nil {
 		// An unencrypted frame here is the launcher's plain error (e.g.
@@ -528,13 +528,7 @@ func (c *Client) readOne() readResult {
 // then done while the launcher executes the request, rather than once the
 // answer is here. The holder of the reader role calls it when nothing is
 // buffered; the request's part is skipped while a caller sends.
-func (c *Client) prepare() {
-	c.ch.PrepareOpen(c.lastIn)
-	if c.writeMu.TryLock() {
-		c.ch.PrepareSeal(c.lastOut)
-		c.writeMu.Unlock()
-	}
-}
+func (c *Client) prepare() {}
 
 // end ends the session because of err: every waiting request fails with
 // it. Only the holder of the reader role calls it (or Close, taking the

@@ -8,6 +8,9 @@ package launcher_test
 // flood of wrong launcher strings is logged at a bounded rate.
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -212,4 +215,32 @@ func TestFairRefusalsAreRateLimited(t *testing.T) {
 	if lines > 1 {
 		assert.Contains(t, logs.String(), "suppressed=")
 	}
+}
+
+// TestLowOrderKeyRefused: a handshake whose asymm_pub_key is a low-order
+// point (all zeros: the shared key would be a constant anyone can compute)
+// is refused with -131 naming the field, and the launcher string it
+// presented is given back: the app's real handshake with it then succeeds.
+func TestLowOrderKeyRefused(t *testing.T) {
+	d, app := start(t, launcher.Config{})
+	tok, err := d.Srv.MintLauncherString(app.ID)
+	require.NoError(t, err)
+	zero := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	nonce := base64.StdEncoding.EncodeToString(make([]byte, 24))
+	for _, mode := range []string{"", `,"nonce_mode":"counter"`} {
+		r := dialRaw(t, d)
+		msg := fmt.Sprintf(`{"endpoint":"safe-api/v1.0/handshake/authenticate-app","data":{"launcher_string":%q,"asymm_nonce":%q,"asymm_pub_key":%q%s}}`, tok, nonce, zero, mode)
+		require.NoError(t, framing.WriteFrame(r, []byte(msg)))
+		b, err := r.fr.ReadFrame()
+		require.NoError(t, err)
+		var resp wire.Response
+		require.NoError(t, json.Unmarshal(b, &resp))
+		require.NotNil(t, resp.Error)
+		require.Equal(t, wire.CodeHandshake, resp.Error.Code)
+		assert.Contains(t, resp.Error.Description, "asymm_pub_key")
+		assert.Contains(t, resp.Error.Description, "low-order")
+		r.expectClosed(t)
+	}
+	ch := dialRaw(t, d).handshakeRaw(t, tok, handshake.Counter)
+	ch.Close()
 }

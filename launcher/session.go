@@ -361,7 +361,7 @@ func (c *session) frame(size uint64) bool {
 
 	// The answer id is the SHA-512 of the body as received.
 	id := wire.ID(body)
-	plain, err := c.ch.OpenInPlace(body, nil)
+	plain, err := c.ch.OpenInPlace(body)
 	if err != nil {
 		c.log.Info("message did not decrypt", "app", c.appID, "bytes", len(body))
 		last := c.mode != handshake.Fixed
