@@ -56,15 +56,19 @@ const (
 	kindMiniBefore = "mini-before"
 )
 
-// prepareStore lays out the store in dir: a 10-entry directory to list and an
-// empty directory for create+delete.
+// prepareStore lays out the store in dir (see layoutStore).
 func prepareStore(dir string) error {
 	store, err := openStore(dir, vfs.SyncBackground)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	ctx := context.Background()
+	return layoutStore(context.Background(), store)
+}
+
+// layoutStore makes, in the bench app's root of store, a 10-entry directory
+// to list and an empty directory for create+delete.
+func layoutStore(ctx context.Context, store *vfs.Store) error {
 	root := vfs.AppRoot(benchAppRoot)
 	mk := func(p ...string) error {
 		_, err := store.CreateDir(ctx, root, vfs.Path(p), true, false, nil)
