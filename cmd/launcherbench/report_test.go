@@ -43,7 +43,7 @@ func find(rs []row, figure, ref string) []row {
 
 func TestSmallTargets(t *testing.T) {
 	for _, c := range []struct {
-		sdk, mini        time.Duration
+		sdk, mini         time.Duration
 		floorMet, miniMet string
 	}{
 		{150 * us1, 125 * us1, "yes", "yes"}, // 1.5x the floor, 1.2x the client
