@@ -60,7 +60,7 @@ func fullPlan() plan {
 
 func quickPlan() plan {
 	return plan{
-		Quick: true, LatN: 200, LatCDN: 20, ThrDur: 150 * time.Millisecond, Depth1: 16, Depth64: 2,
+		Quick: true, LatN: 150, LatCDN: 20, ThrDur: 120 * time.Millisecond, Depth1: 16, Depth64: 2,
 		Sizes: []int{1 << 20}, Reps: map[int]int{1 << 20: 2},
 		HSDur: 200 * time.Millisecond, HSWorkers: 4, HSBudget: 1500, Sessions: 100,
 	}
@@ -115,10 +115,14 @@ Exit status: 0 when the report was written, 1 when a measurement failed,
 // newFlags declares the flags into o.
 func newFlags(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("launcherbench", flag.ContinueOnError)
-	fs.BoolVar(&o.quick, "quick", false,
-		"a smoke run of a few seconds: 200 get-dir and 20 create+delete round trips a client, 150 ms\n"+
-			"per request rate, 1 MiB files only, 4 handshake dialers for 200 ms, 100 idle sessions.\n"+
-			"The report says it was a quick run; its figures are not for comparison.")
+	q, f := quickPlan(), fullPlan()
+	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf(
+		"a smoke run of a few seconds: %d get-dir and %d create+delete round trips a client, %s\n"+
+			"per request rate, %d MiB files only, %d handshake dialers for %s, %d idle sessions\n"+
+			"(a full run: %d and %d, %s, 1, 16 and 64 MiB, %d dialers for %s, %d sessions).\n"+
+			"The report says it was a quick run; its figures are not for comparison.",
+		q.LatN, q.LatCDN, q.ThrDur, q.Sizes[0]>>20, q.HSWorkers, q.HSDur, q.Sessions,
+		f.LatN, f.LatCDN, f.ThrDur, f.HSWorkers, f.HSDur, f.Sessions))
 	fs.StringVar(&o.out, "out", "docs/perf.md",
 		"the markdown report to write, a `FILE` path (its directory is created).")
 	fs.StringVar(&o.chart, "chart", "",

@@ -462,7 +462,7 @@ server child and for this process while the round trips were timed, per round tr
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", x.Figure, x.Value, ref, x.Ratio, x.Target, x.VsTarget, x.Met)
 	}
 	if ba := beforeAfter(r); len(ba) > 0 {
-		fmt.Fprintf(&b, "\n## Before and after\n\nThe daemon of `%s` (before) and of this build (after), in the same run, through the same clients. After/before is the ratio of the figures (for latency, CPU and memory lower is better; for rates higher). The last column gives what the run saw of its own noise: the lowest and highest p50 of the ten rounds (before; after), or of the three rate rounds.\n\n", r.Before.Rev)
+		fmt.Fprintf(&b, "\n## Before and after\n\nThe daemon of `%s` (before) and of this build (after), in the same run, through the same clients. After/before is the ratio of the figures (for latency, CPU and memory lower is better; for rates higher). The last column gives what the run saw of its own noise: the lowest and highest p50 of the ten rounds (before; after), or of the three rate rounds. RSS rows are not like for like when the baseline's launcherbench is older than this one's: its server child returned freed memory to the OS (debug.FreeOSMemory) before each reading, this build's child only collects garbage; the heap+stacks rows are.\n\n", r.Before.Rev)
 		fmt.Fprintf(&b, "| Figure | Before (%s) | After | After/before | Notes |\n|---|---:|---:|---:|---|\n", r.Before.Rev)
 		for _, x := range ba {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", x.Figure, x.Before, x.After, x.Ratio, x.Note)
@@ -473,12 +473,31 @@ server child and for this process while the round trips were timed, per round tr
 	b.WriteString("\nThe machine may be shared with other work while the suite runs; ratios come from the same run and are steadier than absolute figures. ")
 	b.WriteString("The daemon and the net/http peer run their stores in the default sync mode (`--sync background`): a change is acknowledged once its log record is written, which survives a kill of the process, and the log is fsynced 10 ms behind. The rows marked `--sync commit` are the daemon with every change acknowledged only once an fsync covers it (what survives a power loss too): one connection waiting for each answer then pays two fsyncs per create+delete, and the durable floor row adds two measured append+fsync times on the same disk to the echo's round trips. Pipelined changes share fsyncs (group commit). These rows are references, with no target.\n")
 	b.WriteString("\nWhat bounds these figures on this kind of machine, and the decisions behind them: [perf-notes.md](perf-notes.md).\n")
+	b.WriteString(howToRun)
 	if chart != "" && chart != "." {
 		fmt.Fprintf(&b, "\n![chart](%s)\n", chart)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// howToRun ends the report: how to make it again, and with a baseline.
+const howToRun = `
+## How to run
+
+    go run ./cmd/launcherbench                     # full run: writes docs/perf.md and docs/perf.svg
+    go run ./cmd/launcherbench -only small         # one section: small, files, handshakes or sessions
+    go run ./cmd/launcherbench -baseline 8a59922   # and revision 8a59922's daemon beside this build's
+    go run ./cmd/launcherbench -quick -out /tmp/perf.md -chart none   # CI's smoke run, a few seconds
+
+` + "`-baseline REV`" + ` extracts REV of this repository with ` + "`git archive`" + ` into a temporary directory,
+builds its ` + "`cmd/launcherbench`" + ` there (the ` + "`go`" + ` command on PATH, ` + "`GOWORK=off`" + `) and starts that build's
+daemon child beside this build's: the same clients (this build's SDK, and the minimal client,
+which speaks only the wire protocol) measure both in the same interleaved rounds, and the report
+gets a before/after table. REV's launcherbench must have the ` + "`-child`" + ` server mode (it has
+since 2026-11-23). A full run takes one to two minutes, about twice that with a baseline; run it on
+a quiet machine (` + "`uptime`" + `'s load well under 1 on two cores). ` + "`launcherbench -h`" + ` lists every flag.
+`
 
 // buildText describes a build in a sentence.
 func buildText(b build) string {
