@@ -68,9 +68,11 @@ func run(p plan, after build, before *build, logw io.Writer) (*results, error) {
 		run  func(plan, *results, dirFunc, logFunc) error
 	}{{"small", runSmall}, {"files", runFiles}, {"handshakes", runHandshakes}, {"sessions", runSessions}} {
 		if p.runs(sec.name) {
+			t := time.Now()
 			if err := sec.run(p, res, dirOf, logf); err != nil {
 				return nil, err
 			}
+			logf("(%s: %s)", sec.name, time.Since(t).Round(10*time.Millisecond))
 		}
 	}
 	res.Took = time.Since(res.When)
