@@ -229,11 +229,15 @@ func FuzzDecodeRequests(f *testing.F) {
 	f.Add([]byte(`{"long_name":"example","service_name":"www","is_path_shared":false,"service_home_dir_path":"site"}`))
 	f.Add([]byte(`{"is_path_shared":false,"file_path":"a","offset":0,"length":-1,"include_metadata":true}`))
 	f.Add([]byte(`{"timeout_ms":"x"}`))
+	f.Add([]byte(`{"payload":"aGVsbG8="}`))
+	f.Add([]byte(`{"is_path_shared":true,"dir_path":"docs","recursive":true}`))
+	f.Add([]byte(`{"watch_id":"w1"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		decoders := []wire.Decoder{
 			&wire.CreateDirRequest{}, &wire.DirRequest{}, &wire.GetDirRequest{}, &wire.ModifyDirRequest{},
 			&wire.CreateFileRequest{}, &wire.FileRequest{}, &wire.GetFileRequest{}, &wire.ModifyFileRequest{},
 			&wire.ServiceRequest{}, &wire.LongNameRequest{}, &wire.ServiceNameRequest{}, &wire.ServiceFileRequest{},
+			&wire.PingRequest{}, &wire.WatchRequest{}, &wire.UnwatchRequest{}, &wire.Event{},
 		}
 		for _, d := range decoders {
 			if err := wire.Decode(data, d); err != nil {
