@@ -85,11 +85,11 @@ func (r *FileReader) Size() int64 { return r.size }
 // request sends the get-file of the chunk at r.next.
 func (r *FileReader) request() error {
 	req := wire.GetFileRequest{IsPathShared: r.opt.Shared, FilePath: r.path, Offset: r.next, Length: int64(r.opt.ChunkSize), IncludeMetadata: true}
-	frame, err := r.c.envelopeFrame(ep10("nfs", "get-file"), req)
+	frame, err := encodeRequest(ep10("nfs", "get-file"), req)
 	if err != nil {
 		return err
 	}
-	w, err := r.c.send(frame, false)
+	w, err := r.c.send(r.ctx, frame)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (r *FileReader) fill() error {
 	if len(r.inflight) == 0 {
 		return io.EOF
 	}
-	res := r.c.await(r.ctx, r.inflight[0])
+	res := r.c.wait(r.ctx, r.inflight[0])
 	if err := r.ctx.Err(); err != nil && res.err == err {
 		return err
 	}
@@ -244,17 +244,17 @@ func (w *FileWriter) flush() error {
 }
 
 // sendReq sends one request after making room in the window.
-func (w *FileWriter) sendReq(request string, data wire.JSONAppender) error {
+func (w *FileWriter) sendReq(request string, data any) error {
 	for len(w.inflight) >= w.opt.Window {
 		if err := w.wait(); err != nil {
 			return err
 		}
 	}
-	frame, err := w.c.envelopeFrame(ep10("nfs", request), data)
+	frame, err := encodeRequest(ep10("nfs", request), data)
 	if err != nil {
 		return err
 	}
-	ch, err := w.c.send(frame, false)
+	ch, err := w.c.send(w.ctx, frame)
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func (w *FileWriter) sendReq(request string, data wire.JSONAppender) error {
 
 // wait takes the oldest answer in flight.
 func (w *FileWriter) wait() error {
-	res := w.c.await(w.ctx, w.inflight[0])
+	res := w.c.wait(w.ctx, w.inflight[0])
 	if err := w.ctx.Err(); err != nil && res.err == err {
 		return err
 	}
