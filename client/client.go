@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,7 +123,7 @@ type Client struct {
 	wlock chan struct{}
 
 	mu      sync.Mutex
-	pending map[string][]chan<- result // by id; FIFO for identical ids (fixed mode)
+	pending map[string][]*waiter // by id; FIFO for identical ids (fixed mode)
 	err     error                      // why the session ended; set once, by end
 	cause   error                      // why a sender broke the connection (fail), for end
 
@@ -134,6 +135,16 @@ type Client struct {
 	fr       *framing.Reader // the receive loop's only
 	done     chan struct{}   // closed when the session has ended
 	loopDone chan struct{}   // closed when the receive loop has returned
+}
+
+// waiter is a request waiting for its answer.
+type waiter struct {
+	id string
+	ch chan result // room for one answer
+	// gone is set (under mu) when the caller gave up; its answer is then
+	// dropped. In fixed mode its slot stays queued, so that a later
+	// answer to an identical request still goes to that request's caller.
+	gone bool
 }
 
 // result is what a caller waiting for an answer gets: the answer's raw data
@@ -173,7 +184,7 @@ func Dial(ctx context.Context, value string, opts ...Option) (*Client, error) {
 	c := &Client{
 		nc: nc, ch: ch, mode: o.mode,
 		wlock:   make(chan struct{}, 1),
-		pending: map[string][]chan<- result{},
+		pending: map[string][]*waiter{},
 		// Answers are read through a buffer: a small answer's header and
 		// body come in one read (a large body bypasses the buffer).
 		fr:       framing.NewReader(bufio.NewReaderSize(nc, 32<<10), o.maxFrame),
@@ -364,15 +375,19 @@ func (c *Client) deliver(id string, r result) {
 		q[0] = nil
 		c.pending[id] = q[1:]
 	}
+	gone := w.gone
 	c.mu.Unlock()
-	w <- r // room for one: never blocks
+	if gone {
+		c.stray.Add(1)
+		return
+	}
+	w.ch <- r // room for one: never blocks
 }
 
 // end ends the session because of err: every waiting call fails with
 // ErrClosed (wrapping err, or the cause a sender recorded), the keys are
 // zeroed and Done is closed. Only the receive loop calls it, once.
 func (c *Client) end(err error) {
-	c.nc.Close()
 	c.mu.Lock()
 	if c.cause != nil {
 		err = c.cause
@@ -386,9 +401,10 @@ func (c *Client) end(err error) {
 	pending := c.pending
 	c.pending = nil
 	c.mu.Unlock()
+	c.nc.Close() // after err is set: a sender's write failing now is no cause
 	for _, q := range pending {
 		for _, w := range q {
-			w <- result{err: err}
+			w.ch <- result{err: err}
 		}
 	}
 	// A sender may be sealing: its write fails now that the connection is
@@ -404,7 +420,7 @@ func (c *Client) end(err error) {
 // recorded as the cause the receive loop reports.
 func (c *Client) fail(err error) {
 	c.mu.Lock()
-	if c.cause == nil {
+	if c.cause == nil && c.err == nil {
 		c.cause = err
 	}
 	c.mu.Unlock()
@@ -495,20 +511,35 @@ func (c *Client) roundTrip(ctx context.Context, frame []byte) result {
 	return c.wait(ctx, w)
 }
 
-// wait returns the answer that comes on w, or ctx.Err() if ctx ends first
-// (the answer is then dropped when it comes).
-func (c *Client) wait(ctx context.Context, w <-chan result) result {
+// wait returns the answer to w, or ctx.Err() if ctx ends first (the
+// answer is then dropped when it comes).
+func (c *Client) wait(ctx context.Context, w *waiter) result {
 	select {
-	case r := <-w:
+	case r := <-w.ch:
 		return r
 	case <-ctx.Done():
-		select {
-		case r := <-w: // both ready: the answer wins
-			return r
-		default:
-			return result{err: ctx.Err()}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case r := <-w.ch: // delivered meanwhile: the answer wins
+		return r
+	default:
+	}
+	w.gone = true
+	if c.mode == handshake.Counter {
+		// Ids never repeat in counter mode: the slot can go at once.
+		q := c.pending[w.id]
+		if i := slices.Index(q, w); i >= 0 {
+			q = slices.Delete(q, i, i+1)
+			if len(q) == 0 {
+				delete(c.pending, w.id)
+			} else {
+				c.pending[w.id] = q
+			}
 		}
 	}
+	return result{err: ctx.Err()}
 }
 
 // send seals the message in frame[sealRoom:] in place, registers its id
@@ -519,7 +550,7 @@ func (c *Client) wait(ctx context.Context, w <-chan result) result {
 // waits for the write lock; if ctx ends while the frame is being written,
 // the write is stopped and the session ends (a frame cannot be taken back
 // half sent).
-func (c *Client) send(ctx context.Context, frame []byte) (<-chan result, error) {
+func (c *Client) send(ctx context.Context, frame []byte) (*waiter, error) {
 	select {
 	case c.wlock <- struct{}{}:
 	case <-ctx.Done():
@@ -533,14 +564,13 @@ func (c *Client) send(ctx context.Context, frame []byte) (<-chan result, error) 
 	}
 	box := frame[framing.HeaderSize:]
 	c.ch.SealInPlace(box)
-	id := wire.ID(box)
-	w := make(chan result, 1)
+	w := &waiter{id: wire.ID(box), ch: make(chan result, 1)}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
 		return nil, c.err
 	}
-	c.pending[id] = append(c.pending[id], w)
+	c.pending[w.id] = append(c.pending[w.id], w)
 	c.mu.Unlock()
 	if err := c.write(ctx, frame); err != nil {
 		// The receive loop fails every waiting call, this one included.
