@@ -124,8 +124,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	pending map[string][]*waiter // by id; FIFO for identical ids (fixed mode)
-	err     error                      // why the session ended; set once, by end
-	cause   error                      // why a sender broke the connection (fail), for end
+	err     error                // why the session ended; set once, by end
+	cause   error                // why a sender broke the connection (fail), for end
 
 	// Frames that answer no request: push events, and answers whose id
 	// nobody waits for (their caller gave up). Counted, then dropped.

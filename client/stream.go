@@ -66,10 +66,10 @@ type FileReader struct {
 
 	size     int64 // -1 until the first chunk has answered
 	modified wire.Times
-	next     int64           // offset of the next chunk to request
+	next     int64     // offset of the next chunk to request
 	inflight []*waiter // in request order
-	cur      []byte          // unread bytes of the current chunk
-	err      error           // sticky
+	cur      []byte    // unread bytes of the current chunk
+	err      error     // sticky
 }
 
 // NewFileReader returns a reader of the file at path. ctx bounds every
