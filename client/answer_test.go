@@ -440,3 +440,15 @@ func TestWaitForTheWriteLock(t *testing.T) {
 	_, err = c.CallRaw(ctx, []byte(`{"endpoint":"safe-api/v1.0/test/after"}`))
 	require.NoError(t, err)
 }
+
+// TestAnswerOverMaxFrame: an answer frame over WithMaxFrame ends the
+// session before anything of it is allocated beyond what arrived.
+func TestAnswerOverMaxFrame(t *testing.T) {
+	ctx, c := scriptedSession(t, func(_ context.Context, n int, id string) []string {
+		return []string{`{"id":"` + id + `","data":"` + strings.Repeat("x", 4096) + `"}`, holdFrame}
+	}, client.WithMaxFrame(1024))
+	_, err := c.CallRaw(ctx, []byte(`{"endpoint":"safe-api/v1.0/test/big"}`))
+	require.ErrorIs(t, err, client.ErrClosed)
+	require.ErrorIs(t, err, framing.ErrTooLarge)
+	within(t, c.Done(), "the session to end")
+}

@@ -102,7 +102,9 @@ func WithDialer(d func(ctx context.Context, network, addr string) (net.Conn, err
 // WithRand replaces the randomness source (default crypto/rand), for tests.
 func WithRand(r io.Reader) Option { return func(o *options) { o.rand = r } }
 
-// WithMaxFrame sets the largest answer frame accepted (default 300 MiB).
+// WithMaxFrame sets the largest answer frame accepted (default 300 MiB, the
+// launcher's default). A larger answer ends the session: calls fail with an
+// error wrapping ErrClosed and framing.ErrTooLarge.
 func WithMaxFrame(n uint64) Option { return func(o *options) { o.maxFrame = n } }
 
 // Client is a session with the launcher. It is safe for concurrent use.
@@ -551,6 +553,9 @@ func (c *Client) wait(ctx context.Context, w *waiter) result {
 // the write is stopped and the session ends (a frame cannot be taken back
 // half sent).
 func (c *Client) send(ctx context.Context, frame []byte) (*waiter, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // not sent: select below could take the lock anyway
+	}
 	select {
 	case c.wlock <- struct{}{}:
 	case <-ctx.Done():

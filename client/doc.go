@@ -49,8 +49,8 @@
 //
 // NewFileWriter and NewFileReader move a file in chunks, a few in flight at
 // once, as an io.WriteCloser and an io.ReadCloser: memory stays bounded
-// whatever the file's size, and a file larger than one frame (300 MiB) can
-// be moved.
+// whatever the file's size, and a file larger than one frame (300 MiB by
+// default) can be moved.
 //
 //	w := c.NewFileWriter(ctx, "video.mp4", client.StreamOptions{Create: true})
 //	if _, err := io.Copy(w, f); err != nil { ... }
