@@ -34,6 +34,9 @@ var (
 	ErrNoLauncher = errors.New("client: no --launcher argument or " + EnvLauncher + " variable")
 	// ErrBadLauncherValue is returned for a value that is not tcp:<host>:<port>:<launcher_string>.
 	ErrBadLauncherValue = errors.New("client: launcher value is not tcp:<host>:<port>:<launcher_string>")
+	// ErrMalformedAnswer is wrapped (with ErrClosed) by the error that ends
+	// a session whose launcher sent a frame that is not an answer.
+	ErrMalformedAnswer = errors.New("client: malformed answer")
 )
 
 // Target is a parsed launcher value.
@@ -109,10 +112,10 @@ func WithMaxFrame(n uint64) Option { return func(o *options) { o.maxFrame = n } 
 
 // Client is a session with the launcher. It is safe for concurrent use.
 //
-// A Client owns one goroutine, its receive loop (see receive), started by
-// Dial and stopped by Close or by the end of the connection; Close waits for
-// it. Callers write their own requests, one at a time under the write lock,
-// and wait for their answers, which the loop delivers by id.
+// A Client owns one goroutine, its receive loop, started by Dial and
+// stopped by Close or by the end of the connection; Close waits for it.
+// Callers write their own requests, one at a time, and wait for their
+// answers, which the loop delivers by id.
 type Client struct {
 	nc   net.Conn
 	ch   *handshake.Channel
@@ -347,10 +350,6 @@ func parseAnswer(plain []byte) (answer, error) {
 	}
 	return answer{kind: kindStray, data: r.Data, err: r.Err()}, nil
 }
-
-// ErrMalformedAnswer is wrapped (with ErrClosed) by the error that ends a
-// session whose launcher sent a frame that is not an answer.
-var ErrMalformedAnswer = errors.New("client: malformed answer")
 
 // event is where a push event lands: a frame with an "event" member that
 // answers no request. Events are not part of the API yet: it counts the
