@@ -7,14 +7,13 @@ import (
 )
 
 // TestDeps enforces the direction of dependencies: the SDK shares only wire
-// types (and the protocol's leaf packages, internal/bigbuf, a buffer cache,
-// and internal/sockio, raw socket reads and writes, which import nothing of
-// ours) with the daemon, and the leaf packages import nothing of ours but
+// types and the protocol's leaf packages (framing, handshake) with the
+// daemon, and the leaf packages import nothing of ours but
 // internal/rawfile (the store's raw log appends), which imports nothing.
 func TestDeps(t *testing.T) {
 	const mod = "github.com/safe-launcher/launcher/"
 	allowed := map[string][]string{
-		"client":           {"wire", "framing", "handshake", "internal/bigbuf", "internal/sockio"},
+		"client":           {"wire", "framing", "handshake"},
 		"internal/bigbuf":  {},
 		"internal/sockio":  {},
 		"framing":          {},
