@@ -306,3 +306,24 @@ func FuzzSiteOf(f *testing.F) {
 		require.Equal(t, [2]string{long, svc}, [2]string{l2, s2})
 	})
 }
+
+// BenchmarkPlanRange: the cost of deciding on a Range header, for the
+// hostile 3,000-range one (stopped at MaxRangeSpecs) and for MaxRangeSpecs
+// specs merged into MaxRanges ranges.
+func BenchmarkPlanRange(b *testing.B) {
+	var specs []string
+	for i := range MaxRangeSpecs {
+		j := i % MaxRanges
+		specs = append(specs, fmt.Sprintf("%d-%d", j*100+i%7, j*100+50))
+	}
+	for _, bc := range []struct{ name, h string }{
+		{"3000-ranges", "bytes=" + strings.Repeat("0-0,1048575-1048575,", 1500)},
+		{"64-specs", "bytes=" + strings.Join(specs, ",")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				planRange(bc.h, 1<<20)
+			}
+		})
+	}
+}
