@@ -88,12 +88,15 @@ type GatewayOptions struct {
 	// one on a keep-alive connection once its first byte arrived.
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout is how long reading a whole request may take (0: 20 s).
+	// It ends when the handler starts (net/http lifts the read deadline
+	// while it watches for the client going away), so it does not limit
+	// how long an answer takes.
 	ReadTimeout time.Duration
 	// WriteTimeout is how long writing an answer may go without progress
 	// (0: 30 s): the deadline is set when the request has been read and
 	// moved forward each time another chunk (256 KiB) of the file is read
 	// for sending, so a long download goes on as long as the client reads
-	// 256 KiB per WriteTimeout. The read deadline moves with it.
+	// 256 KiB per WriteTimeout.
 	WriteTimeout time.Duration
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request (0: 60 s).
@@ -402,11 +405,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rs := &storeReader{ctx: ctx, store: g.m.store, root: t.root, path: t.path, info: t.info,
 		onChunk: func() {
-			// Progress: another WriteTimeout to send this chunk. Not
-			// supported outside an http.Server (a test's recorder).
-			d := time.Now().Add(g.opts.WriteTimeout)
-			_ = rc.SetWriteDeadline(d)
-			_ = rc.SetReadDeadline(d)
+			// Progress: another WriteTimeout to send this chunk. (Not
+			// supported outside an http.Server, e.g. by a recorder.)
+			_ = rc.SetWriteDeadline(time.Now().Add(g.opts.WriteTimeout))
 		}}
 	http.ServeContent(w, r, t.info.Name, t.info.Modified, rs)
 	if rs.err != nil && ctx.Err() == nil {

@@ -3,7 +3,9 @@ package dns
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -326,4 +328,77 @@ func BenchmarkPlanRange(b *testing.B) {
 			}
 		})
 	}
+}
+
+// gatePair returns a gateConn holding a slot of g (taken by the caller) and
+// the far end of its pipe.
+func gatePair(g *connGate) (*gateConn, net.Conn) {
+	a, b := net.Pipe()
+	return &gateConn{Conn: a, gate: g}, b
+}
+
+// TestConnGate drives the gate as http.Server would: slots, the idle list
+// in order, eviction only of idle connections, waiting when none is idle.
+func TestConnGate(t *testing.T) {
+	g := newConnGate(2)
+	closed := make(chan struct{})
+	close(closed)
+	drainWoke := func() {
+		select {
+		case <-g.woke:
+		default:
+		}
+	}
+
+	require.NoError(t, g.acquire(nil))
+	c1, far1 := gatePair(g)
+	g.connState(c1, http.StateNew)
+	require.NoError(t, g.acquire(nil))
+	c2, far2 := gatePair(g)
+	g.connState(c2, http.StateNew)
+	assert.Equal(t, GatewayStats{Max: 2, Open: 2}, g.stats())
+
+	// Both answering a request: nothing to evict, so acquire waits (here it
+	// gives up at once, its listener being closed).
+	g.connState(c1, http.StateActive)
+	g.connState(c2, http.StateActive)
+	drainWoke()
+	require.ErrorIs(t, g.acquire(closed), net.ErrClosed)
+	assert.Equal(t, 2, g.stats().Open)
+
+	// c2 goes idle, then c1: c2 has been idle longer and is evicted first.
+	g.connState(c2, http.StateIdle)
+	g.connState(c1, http.StateIdle)
+	require.NoError(t, g.acquire(closed))
+	_, err := far2.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "c2 was closed")
+	assert.Equal(t, GatewayStats{Max: 2, Open: 2, Evicted: 1}, g.stats())
+	c3, _ := gatePair(g)
+	g.connState(c3, http.StateNew)
+
+	// A waiting acquire takes the slot of the next connection to go idle.
+	g.connState(c1, http.StateActive)
+	g.connState(c3, http.StateActive)
+	drainWoke()
+	got := make(chan error, 1)
+	go func() { got <- g.acquire(nil) }()
+	g.connState(c1, http.StateIdle)
+	require.NoError(t, <-got)
+	_, err = far1.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "c1 was closed")
+	assert.Equal(t, uint64(2), g.stats().Evicted)
+
+	// c4 holds the slot that acquire took. Close frees it once, however
+	// often it is called, and a closed connection never joins the idle list
+	// again.
+	c4, _ := gatePair(g)
+	require.NoError(t, c4.Close())
+	_ = c4.Close()
+	_ = c2.Close()
+	g.connState(c4, http.StateIdle)
+	g.connState(c4, http.StateClosed)
+	assert.Equal(t, 1, g.stats().Open, "c3 alone")
+	assert.Equal(t, 0, g.idle.Len())
+	require.NoError(t, c3.Close())
+	assert.Equal(t, 0, g.stats().Open)
 }
