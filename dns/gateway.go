@@ -23,9 +23,11 @@ import (
 // DefaultGatewayAddr is the gateway's default listen address.
 const DefaultGatewayAddr = "127.0.0.1:30080"
 
-// LocalSuffix is the optional last label of a site's host name. Browsers
-// resolve every *.localhost name to the loopback address, so
-// http://www.example.localhost:30080/ opens a site with no DNS set-up.
+// LocalSuffix is the last label of every site's host name in the gateway:
+// "<service>.<long_name>.localhost". Browsers resolve every *.localhost name
+// to the loopback address, so http://www.example.localhost:30080/ opens a
+// site with no DNS set-up, and no public name (such as "shop.io", a real
+// TLD) can be made to reach the gateway by DNS rebinding.
 const LocalSuffix = "localhost"
 
 // IndexFile is served for a directory.
@@ -161,7 +163,10 @@ func (o GatewayOptions) withDefaults() GatewayOptions {
 //     absolute form ("GET http://host/ HTTP/1.1") is 400: net/http would let
 //     its host replace the Host header.
 //   - Only GET and HEAD (405 otherwise). Conditional requests and at most
-//     MaxRanges ranges are honoured (http.ServeContent); see planRange.
+//     MaxRanges ranges (after merging) are honoured, through
+//     http.ServeContent; a Range header with more, with more than
+//     MaxRangeSpecs specs, malformed or in another unit is ignored (200, the
+//     whole file).
 //   - A directory is served as its index.html; a directory URL without a
 //     trailing slash is redirected to one with it; there are no listings.
 //   - 404 for what does not exist, including a deleted home directory;
