@@ -234,8 +234,9 @@ func isLoopback(a net.Addr) bool {
 // requests in progress finish (for GatewayOptions.ShutdownTimeout at most,
 // then closes their connections) and waits for every handler to return. It
 // returns nil after such a shutdown, or the listener's error if it failed
-// first. A TCP listener must be on a loopback address (else ErrNotLoopback),
-// and the options valid (else ErrBadGatewayOptions); either way ln is closed.
+// first (then it closes the connections at once). A TCP listener must be on
+// a loopback address (else ErrNotLoopback), and the options valid (else
+// ErrBadGatewayOptions); either way ln is closed.
 //
 // Connections are held to GatewayOptions.MaxConns, shared by every Serve of
 // g, and the http.Server has the options' timeouts.
@@ -270,7 +271,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(gl) }()
 	select {
 	case err := <-errc:
-		gl.Close()
+		srv.Close() // the listener failed: end the connections too
 		handlers.Wait()
 		return fmt.Errorf("dns: gateway: %w", err)
 	case <-ctx.Done():

@@ -241,3 +241,42 @@ func TestGatewaySlowDownloadGoesOn(t *testing.T) {
 	assert.Greater(t, took, 2*timeout, "the download outlasted the timeouts")
 	assert.True(t, bytes.Equal(big, got), "the whole file arrived: %d of %d bytes in %v", len(got), len(big), took)
 }
+
+// TestGatewayListenerFailure: when the listener fails, Serve returns its
+// error and closes the connections it holds.
+func TestGatewayListenerFailure(t *testing.T) {
+	e := newEnvClock(t, newTestClock())
+	ctx := ctxT(t)
+	ln, err := dns.ListenGateway(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	g := dns.NewGateway(e.dns, dns.GatewayOptions{IdleTimeout: time.Hour, ReadHeaderTimeout: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, ln) }()
+	f := openFlood(t, ln.Addr().String(), "localhost", "/", 1) // accepted, idle
+	resp, _ := rawExchange(t, ln.Addr().String(), "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	require.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode, "served")
+
+	ln.Close() // as if the listener failed
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	f.waitClosed(t, 1)
+	assert.Zero(t, g.Stats().Open)
+}
+
+// TestGatewayBadOptions: Serve refuses negative options and closes the
+// listener.
+func TestGatewayBadOptions(t *testing.T) {
+	e := newEnvClock(t, newTestClock())
+	ln, err := dns.ListenGateway(ctxT(t), "127.0.0.1:0")
+	require.NoError(t, err)
+	g := dns.NewGateway(e.dns, dns.GatewayOptions{MaxConns: -5})
+	err = g.Serve(ctxT(t), ln)
+	require.ErrorIs(t, err, dns.ErrBadGatewayOptions)
+	assert.Contains(t, err.Error(), "MaxConns")
+	_, err = ln.Accept()
+	require.ErrorIs(t, err, net.ErrClosed)
+}
