@@ -274,7 +274,7 @@ func (c *Client) receive() {
 			c.end(perr)
 			return
 		}
-		plain, err := openInPlace(c.ch, body)
+		plain, err := c.ch.OpenInPlace(body)
 		if err != nil {
 			c.end(fmt.Errorf("client: an answer did not open: %w", err))
 			return
@@ -293,13 +293,6 @@ func (c *Client) receive() {
 			c.stray.Add(1)
 		}
 	}
-}
-
-// openInPlace opens box in its own buffer with the channel's next nonce.
-// It adapts the handshake.Channel.OpenInPlace of today (which takes a hash
-// to feed) to the form it is becoming, OpenInPlace(box).
-func openInPlace(ch *handshake.Channel, box []byte) ([]byte, error) {
-	return ch.OpenInPlace(box, nil)
 }
 
 // plainError returns the error of an unencrypted error answer, or nil if
