@@ -281,7 +281,7 @@ func flagError(cmd *cobra.Command, err error) error {
 	}
 	var vre *pflag.ValueRequiredError
 	if errors.As(err, &vre) {
-		return usagef("--%s needs a value; run %q", vre.GetFlag().Name, helpLine(cmd)+" for its meaning")
+		return usagef("--%s needs a value; run %q for its meaning", vre.GetFlag().Name, helpLine(cmd))
 	}
 	return usagef("%s: %v; run %q", cmdName(cmd), err, helpLine(cmd))
 }
