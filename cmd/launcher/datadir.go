@@ -8,9 +8,19 @@ import (
 	"syscall"
 )
 
-// errDataDir is wrapped by the refusals of a data directory (or of a file in
-// it) that is not the user's alone.
+// errDataDir is matched (errors.Is) by the refusals of a data directory, or
+// of a file in it, that is not the user's alone.
 var errDataDir = errors.New("unsafe data directory")
+
+// unsafeError is such a refusal; its text names the problem and the fix.
+type unsafeError struct{ msg string }
+
+func (e *unsafeError) Error() string        { return e.msg }
+func (e *unsafeError) Is(target error) bool { return target == errDataDir }
+
+func unsafef(format string, args ...any) error {
+	return &unsafeError{msg: fmt.Sprintf(format, args...)}
+}
 
 // prepareDataDir creates the data directory (mode 0700, parents too) when it
 // does not exist and refuses one that is not a directory, not owned by the
@@ -40,7 +50,7 @@ func ensurePrivateSubdir(path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if st.Mode()&fs.ModeSymlink != 0 {
-		return fmt.Errorf("%w: %s is a symbolic link, which the daemon never makes; remove it (rm %s) and start again", errDataDir, path, path)
+		return unsafef("%s is a symbolic link, which the daemon never makes; remove it (rm %s) and start again", path, path)
 	}
 	return checkPrivateDir("directory "+path, path, st)
 }
@@ -49,13 +59,13 @@ func ensurePrivateSubdir(path string) error {
 // directory owned by the user with no permission for group or others.
 func checkPrivateDir(what, path string, st fs.FileInfo) error {
 	if !st.IsDir() {
-		return fmt.Errorf("%w: %s is not a directory (%v)", errDataDir, what, st.Mode().Type())
+		return unsafef("%s is not a directory (%v)", what, st.Mode().Type())
 	}
 	if uid, ok := ownerOf(st); ok && uid != os.Geteuid() {
-		return fmt.Errorf("%w: %s belongs to uid %d, not to you (uid %d); use a directory of your own with --data, or have it removed", errDataDir, what, uid, os.Geteuid())
+		return unsafef("%s belongs to uid %d, not to you (uid %d); use a directory of your own with --data, or have it removed", what, uid, os.Geteuid())
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("%w: %s is open to other users (mode %v); it must be yours alone: chmod 700 %s", errDataDir, what, perm, path)
+	if st.Mode().Perm()&0o077 != 0 {
+		return unsafef("%s is open to other users (mode %v); it must be yours alone: chmod 700 %s", what, st.Mode(), path)
 	}
 	return nil
 }
@@ -69,13 +79,13 @@ func checkOwnFile(f *os.File, path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%w: %s is not a regular file (%v); remove it", errDataDir, path, st.Mode().Type())
+		return unsafef("%s is not a regular file (%v); remove it", path, st.Mode().Type())
 	}
 	if uid, ok := ownerOf(st); ok && uid != os.Geteuid() {
-		return fmt.Errorf("%w: %s belongs to uid %d, not to you (uid %d); remove it", errDataDir, path, uid, os.Geteuid())
+		return unsafef("%s belongs to uid %d, not to you (uid %d); remove it", path, uid, os.Geteuid())
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Nlink > 1 {
-		return fmt.Errorf("%w: %s has %d hard links, which the daemon never makes; remove it", errDataDir, path, sys.Nlink)
+		return unsafef("%s has %d hard links, which the daemon never makes; remove it", path, sys.Nlink)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func lockDataDir(dir string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("lock file %s is a symbolic link, which the daemon never makes; remove it (rm %s) and start again", path, path)
+			return nil, unsafef("lock file %s is a symbolic link, which the daemon never makes; remove it (rm %s) and start again", path, path)
 		}
 		return nil, fmt.Errorf("lock file: %w", err)
 	}

@@ -133,6 +133,24 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	}
 	defer unlock()
 
+	// The addresses first: a taken one is reported before anything is
+	// logged or opened.
+	ln, err := listen(ctx, "--listen", o.listen, netip.AddrFrom4([4]byte{127, 0, 0, 1}), "")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var gln net.Listener
+	gatewayURL := ""
+	if !o.gateway.off {
+		gln, err = listen(ctx, "--gateway", o.gateway, netip.Addr{}, ", or turn the gateway off with --gateway off")
+		if err != nil {
+			return err
+		}
+		defer gln.Close()
+		gatewayURL = "http://" + gln.Addr().String() + "/"
+	}
+
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	if syncMode == vfs.SyncBackground {
 		log.Info("store: changes are acknowledged once written; the log is fsynced right behind them", "sync", syncMode.String(), "sync_delay", o.syncDelay)
@@ -171,27 +189,11 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := listen(ctx, "--listen", o.listen, netip.AddrFrom4([4]byte{127, 0, 0, 1}))
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
 	cln, err := control.Listen(filepath.Join(dir, control.SocketName))
 	if err != nil {
 		return err
 	}
 	defer cln.Close()
-
-	var gln net.Listener
-	gatewayURL := ""
-	if !o.gateway.off {
-		gln, err = listen(ctx, "--gateway", o.gateway, netip.Addr{})
-		if err != nil {
-			return fmt.Errorf("dns web gateway: %w (or turn it off: --gateway off)", err)
-		}
-		defer gln.Close()
-		gatewayURL = "http://" + gln.Addr().String() + "/"
-	}
 
 	runner := apps.NewRunner(apps.RunnerConfig{LogDir: filepath.Join(dir, logsName), Env: e.environ, GatewayURL: gatewayURL, Logger: log})
 	ctlCfg := control.Config{
@@ -254,8 +256,8 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 // listen binds an address flag: a default address moves to the next free
 // port when taken (and to fallback, if valid, when its IP cannot be bound);
 // an address the user gave is bound exactly, and a taken one is an error
-// naming the flag and the address.
-func listen(ctx context.Context, flag string, a *addrFlag, fallback netip.Addr) (net.Listener, error) {
+// naming the flag and the address; more is appended to the advice.
+func listen(ctx context.Context, flag string, a *addrFlag, fallback netip.Addr, more string) (net.Listener, error) {
 	opts := launcher.ListenOptions{}
 	if !a.set {
 		opts = launcher.ListenOptions{NextFree: true, Fallback: fallback}
@@ -265,9 +267,9 @@ func listen(ctx context.Context, flag string, a *addrFlag, fallback netip.Addr) 
 	case err == nil:
 		return ln, nil
 	case errors.Is(err, launcher.ErrAddrInUse) && a.set:
-		return nil, fmt.Errorf("%s %s: the address is taken by another program; choose another port, or leave %s out to use the default, which moves to a free port", flag, a.text, flag)
+		return nil, fmt.Errorf("%s %s: the address is taken by another program; choose another port, or leave %s out for the default, which moves to a free port%s", flag, a.text, flag, more)
 	case errors.Is(err, launcher.ErrAddrInUse):
-		return nil, fmt.Errorf("%s: %w", flag, err)
+		return nil, fmt.Errorf("%s: %w; choose a free port with %s%s", flag, err, flag, more)
 	}
 	return nil, fmt.Errorf("%s %s: %w", flag, a.text, err)
 }

@@ -194,7 +194,7 @@ func Open(path string, roots Roots, opts Options) (*Registry, error) {
 		r.byID[a.ID], r.byName[a.Name] = &a, &a
 	}
 	for _, k := range f.KeptRoots {
-		if vfs.ValidName(k) == nil && !roots0[k] {
+		if vfs.ValidName(k) == nil && !roots0[k] && roots.RootExists(vfs.AppRoot(k)) {
 			r.kept[k] = true
 		}
 	}
@@ -321,7 +321,7 @@ func (r *Registry) freeRootLocked(name string) string {
 	}
 	for n := 1; ; n++ {
 		cand := rootName(name, n)
-		if !used[cand] && !r.kept[cand] && !r.roots.RootExists(vfs.AppRoot(cand)) {
+		if !used[cand] && !r.roots.RootExists(vfs.AppRoot(cand)) {
 			return cand
 		}
 	}
@@ -378,6 +378,11 @@ func (r *Registry) Remove(name string, purge bool) (Removed, error) {
 		}
 		delete(r.kept, root)
 		res.Deleted = append(res.Deleted, root)
+	}
+	// Drop the deleted roots from the file too (a failure only leaves names
+	// that Open and OrphanRoots skip, as their roots are gone).
+	if err := r.saveLocked(); err != nil {
+		r.log.Warn("recording the purged roots", "err", err)
 	}
 	return res, nil
 }

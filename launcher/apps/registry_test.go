@@ -188,7 +188,14 @@ func TestOrphanRoots(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"old-Root-Dir-4", "old-Root-Dir", "old-Root-Dir-2", "old-Root-Dir-3"}, res.Deleted)
 	assert.Empty(t, r.OrphanRoots())
-	assert.Empty(t, f.open(t).OrphanRoots())
+	r = f.open(t)
+	assert.Empty(t, r.OrphanRoots())
+	a, err = r.Add(AddRequest{Name: "old", Exec: f.exe})
+	require.NoError(t, err)
+	assert.Equal(t, "old-Root-Dir", a.RootDir, "purged names are free again, also after a reopen")
+	b, err := os.ReadFile(f.path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "kept_roots", "nothing kept is left in the file")
 }
 
 func TestParseRootName(t *testing.T) {
@@ -307,4 +314,3 @@ func TestConcurrentUse(t *testing.T) {
 		assert.True(t, a.SafeDrive)
 	}
 }
-
