@@ -571,6 +571,11 @@ func TestTokenMatchesAddress(t *testing.T) {
 	assert.Equal(t, d.addr, st.Address)
 	assert.Equal(t, 1, st.Apps)
 	assert.Equal(t, d.cmd.Process.Pid, st.PID)
+
+	// Shell completion asks the daemon for app names.
+	r := cli(t, data, "__complete", "app", "launch", "")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "a\n:4\n", r.stdout)
 }
 
 // TestDNSCommands registers a name through the SDK (as an app would), then

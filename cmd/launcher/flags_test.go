@@ -199,3 +199,14 @@ func TestByteAndDurationNotation(t *testing.T) {
 	}
 	assert.True(t, strings.HasPrefix(formatDuration(time.Hour+time.Second), "1h0m1s"))
 }
+
+// TestCompletionScripts: launcher completion SHELL prints a script for each
+// shell cobra supports.
+func TestCompletionScripts(t *testing.T) {
+	for shell, start := range map[string]string{"bash": "# bash completion V2 for launcher", "zsh": "#compdef launcher",
+		"fish": "# fish completion for launcher", "powershell": "# powershell completion for launcher"} {
+		code, out, errs := runIn(t, "completion", shell)
+		require.Equal(t, exitOK, code, errs)
+		assert.True(t, strings.HasPrefix(out, start), "%s: %.60q", shell, out)
+	}
+}

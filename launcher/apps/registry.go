@@ -8,8 +8,14 @@
 // A Registry implements launcher.Apps: the daemon asks it at every request, so
 // grants and revocations apply to live sessions at their next request.
 //
+// The registry also records the private roots that removed apps left in the
+// store (OrphanRoots lists the roots no app owns, PurgeRoot deletes one).
+//
 // The package also owns launching (Runner): an app is started as an
-// independent process, after its executable's hash was checked (Verify).
+// independent process, after its executable's hash was checked (Verify),
+// with its output in a log file of its own that the Runner rotates at a size
+// bound. Files in the data directory are opened without following symbolic
+// links.
 //
 // # What the caller must do
 //
