@@ -151,8 +151,9 @@ Global Flags:
 Run "launcher help {{if .HasParent}}{{slice .CommandPath 9}} {{end}}COMMAND" for more about a command.{{end}}
 `
 
-// newRootCmd builds the command tree. Output goes to e; nothing is read
-// from the process but what e holds.
+// newRootCmd builds the command tree: output goes to e.stdout and e.stderr,
+// and launched apps get e.environ. Every call builds a fresh tree (cobra
+// commands hold their parsed flags), so nothing is shared between runs.
 func newRootCmd(e *env) *cobra.Command {
 	g := &globalOptions{}
 	root := &cobra.Command{
