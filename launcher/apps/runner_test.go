@@ -206,3 +206,23 @@ func TestLogLinksRefused(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLogRotate measures one rotation of a 1 MiB log (copy to .1 and
+// truncate): the window in which a running app's output can be lost.
+func BenchmarkLogRotate(b *testing.B) {
+	dir := b.TempDir()
+	path := filepath.Join(dir, "sh.log")
+	chunk := bytes.Repeat([]byte("x"), DefaultMaxLogBytes)
+	r := NewRunner(RunnerConfig{LogDir: dir})
+	f, err := openNoFollow(path, os.O_RDWR|os.O_CREATE|os.O_APPEND)
+	require.NoError(b, err)
+	defer f.Close()
+	b.SetBytes(DefaultMaxLogBytes)
+	for b.Loop() {
+		b.StopTimer()
+		_, err := f.Write(chunk)
+		require.NoError(b, err)
+		b.StartTimer()
+		require.NoError(b, r.rotate(f, path))
+	}
+}
