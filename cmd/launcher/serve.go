@@ -100,7 +100,9 @@ func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	addrFlagVar(fs, o.gateway, "gateway", true, `loopback address of the dns web gateway, or "off"; the default moves to the next free port when taken, an address given here is used as is`)
 	countFlag(fs, &c.MaxConns, "max-conns", "concurrent connections; at the cap the oldest one still in its handshake is evicted, and when sessions alone fill it new ones are refused with a busy error (-140)")
 	bytesFlag(fs, &c.MaxFrame, "max-frame", c.MaxHandshakeFrame, 1<<40, "largest frame payload accepted, checked before anything is allocated (at least the 64KiB handshake frame, at most 1TiB)")
-	bytesFlag(fs, &c.InFlightBudget, "inflight-budget", 1, 1<<50, "bytes of frames being read or processed across all connections; a frame that does not fit within --budget-wait is refused with -140")
+	countFlag(fs, &c.MaxHandshakesPerUser, "max-handshakes-per-user", "connections of one user that may be in their handshake at once; more are refused with a busy error (-140)")
+	bytesFlag(fs, &c.InFlightBudget, "inflight-budget", 1, 1<<50, "bytes of frames being read or processed, and of large answers being written, across all connections, taken as bytes arrive; an eighth is kept for frames of at most 64KiB; a frame that does not fit within --budget-wait is refused with -140")
+	bytesFlag(fs, &c.AppBudget, "app-budget", 1, 1<<50, "the most of --inflight-budget one app's sessions may hold at once (default: half of it)")
 	durationFlag(fs, &c.HandshakeTimeout, "handshake-timeout", "a connection must finish the handshake within this")
 	durationFlag(fs, &c.TokenTTL, "token-ttl", "how long a minted launcher string stays valid")
 	durationFlag(fs, &c.BudgetWait, "budget-wait", "how long a frame waits for in-flight budget before it is refused with -140")
@@ -185,6 +187,8 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	modules := []launcher.Module{nfs.New(store), dnsMod}
 	cfg := o.cfg
 	cfg.Logger = log
+	cfg.Version = version()
+	cfg.GatewayURL = func() string { return gatewayURL }
 	srv, err := launcher.New(cfg, reg, modules...)
 	if err != nil {
 		return err

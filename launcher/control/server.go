@@ -42,6 +42,7 @@ var ErrConfig = errors.New("control: invalid config")
 type Daemon interface {
 	MintLauncherString(appID string) (string, error)
 	EndApp(appID string)
+	AccessChanged(appID string)
 	Sessions() []launcher.SessionInfo
 	Stats() launcher.Stats
 }
@@ -324,6 +325,7 @@ func (s *Server) grant(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.cfg.Daemon.AccessChanged(a.ID)
 	return info(a, s.sessionsByApp()[a.ID]), nil
 }
 
@@ -332,6 +334,7 @@ func (s *Server) revoke(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.cfg.Daemon.AccessChanged(a.ID)
 	return info(a, s.sessionsByApp()[a.ID]), nil
 }
 
