@@ -61,6 +61,9 @@ type Config struct {
 	// whose peer socket belongs to another user than PeerCheck.UID (see
 	// docs/security.md). Nil turns the check off.
 	PeerCheck *PeerCheck
+	// Locked starts the launcher locked (see Server.Lock): apps are refused
+	// with -134 until Unlock.
+	Locked bool
 	// Version is the build's semantic version, which launcher/version
 	// reports (default "0.0.0-dev").
 	Version string

@@ -46,12 +46,14 @@ type Server struct {
 	evicting    int                   // sessions evicted whose goroutine has not exited
 	handshaking map[uint32]int        // verified peers not yet authenticated, by uid
 	closing     bool
+	locked      bool // see lock.go
 	lns         map[net.Listener]struct{}
 	wg          sync.WaitGroup // one per session goroutine
 
 	wmu      sync.RWMutex
 	watchers map[*session]struct{} // sessions with at least one watch
 
+	activity atomic.Int64 // unix ns of the last request, for LastActivity
 	accepted atomic.Int64
 	rejected atomic.Int64
 	evicted  atomic.Int64
@@ -83,6 +85,8 @@ func New(cfg Config, apps Apps, modules ...Module) (*Server, error) {
 		watchers:    map[*session]struct{}{},
 		lns:         map[net.Listener]struct{}{},
 	}
+	s.locked = cfg.Locked
+	s.touch()
 	t.SetNotifier(s)
 	s.registerModule(t)
 	for _, m := range modules {

@@ -74,6 +74,13 @@ type session struct {
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
 
+	// done is closed when the session's goroutine has ended (Lock waits
+	// for it).
+	done chan struct{}
+	// lastWord, if set, is sent as a last unassociated encrypted error
+	// frame once the session's answers are written (the launcher locks).
+	lastWord atomic.Pointer[wire.Error]
+
 	stopOnce sync.Once
 	stopping atomic.Bool
 	// killed is set by kill: the session is over for Sessions and Stats even
@@ -110,6 +117,7 @@ const maxQueued = 64
 func newSession(parent context.Context, s *Server, nc net.Conn, seq uint64) *session {
 	c := &session{srv: s, nc: nc, seq: seq, log: s.log.With("remote", nc.RemoteAddr().String()), since: s.cfg.Now()}
 	c.ev.signal = make(chan struct{}, 1)
+	c.done = make(chan struct{})
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(parent))
 	return c
 }
@@ -144,6 +152,7 @@ func (c *session) info() SessionInfo {
 }
 
 func (c *session) run() {
+	defer close(c.done)
 	defer c.kill()
 	defer func() {
 		if r := recover(); r != nil {
@@ -258,6 +267,10 @@ func (c *session) handshake() bool {
 		c.plainError(wire.CodeFixedRefused, handshake.ErrFixedRefused.Error())
 		return false
 	}
+	if s.Locked() {
+		c.refuseLocked()
+		return false
+	}
 	appID, tk, err := s.tokens.reserve(req.Data.LauncherString)
 	if err != nil {
 		s.refusedLog.info("handshake refused", "remote", c.nc.RemoteAddr().String(), "reason", err)
@@ -297,9 +310,13 @@ func (c *session) handshake() bool {
 	s.mu.Lock()
 	// Re-check under the lock that EndApp scans with: an app removed since
 	// its string was reserved must not get a session that EndApp missed.
-	if _, still := s.apps.App(appID); s.closing || c.evicted || !still {
+	if _, still := s.apps.App(appID); s.closing || s.locked || c.evicted || !still {
+		locked := s.locked
 		s.mu.Unlock()
 		ch.Close()
+		if locked {
+			c.refuseLocked()
+		}
 		return false
 	}
 	s.handshakeDoneLocked(c.uid)
@@ -380,6 +397,7 @@ func (c *session) frame(size uint64) bool {
 // took counts a request taken off the connection, which will have an answer.
 func (c *session) took() {
 	c.requests.Add(1)
+	c.srv.touch()
 	c.ev.mu.Lock()
 	c.ev.reqs++
 	c.ev.mu.Unlock()
@@ -462,9 +480,15 @@ func (c *session) write() {
 				// (a closing event, when the session ends in order).
 				if !broken {
 					evs = c.takeReady(answered, &seq, evs[:0])
-					if buf, ok = c.writeEvents(w, buf, evs); !ok || w.Flush() != nil {
+					if buf, ok = c.writeEvents(w, buf, evs); !ok {
 						fail()
+					} else if we := c.lastWord.Load(); we != nil {
+						buf = append(buf[:0], make([]byte, sealRoom)...)
+						buf = wire.AppendError(buf, "", we.Code, we.Description)
+						c.ch.SealInPlace(buf[framing.HeaderSize:])
+						_ = framing.WriteFramed(w, buf)
 					}
+					_ = w.Flush()
 				}
 				return
 			}

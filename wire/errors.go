@@ -30,6 +30,7 @@ const (
 	CodeHandshake       Code = -131 // malformed handshake request (unassociated)
 	CodeFixedRefused    Code = -132 // fixed-nonce sessions are refused (unassociated)
 	CodePeerRefused     Code = -133 // the connection comes from another user's process (unassociated)
+	CodeLocked          Code = -134 // the launcher is locked: the user must unlock it (unassociated)
 	CodeBusy            Code = -140 // a server limit (connections, in-flight bytes) was hit
 	CodeTimeout         Code = -150 // the request's timeout expired
 	CodeShuttingDown    Code = -151 // the launcher is shutting down
@@ -110,6 +111,7 @@ var (
 	ErrLauncherString  = &Error{Code: CodeLauncherString}
 	ErrHandshake       = &Error{Code: CodeHandshake}
 	ErrPeerRefused     = &Error{Code: CodePeerRefused}
+	ErrLocked          = &Error{Code: CodeLocked}
 	ErrBusy            = &Error{Code: CodeBusy}
 	ErrNeedsCounter    = &Error{Code: CodeNeedsCounter}
 	ErrUnknownWatch    = &Error{Code: CodeUnknownWatch}
