@@ -50,6 +50,9 @@ type Server struct {
 	lns         map[net.Listener]struct{}
 	wg          sync.WaitGroup // one per session goroutine
 
+	writers sync.Pool // of *bufio.Writer: sessions' output buffers (outWriter)
+	bufs    sync.Pool // of *[]byte: frame buffers, cleared before they go back
+
 	wmu      sync.RWMutex
 	watchers map[*session]struct{} // sessions with at least one watch
 

@@ -461,9 +461,10 @@ func (c *session) dispatch(plain []byte) (res route.Result, err error) {
 // write fails it goes on draining the queue (a change's durability clean-up
 // still runs) but writes nothing more.
 func (c *session) write() {
-	w := bufio.NewWriterSize(&deadlineWriter{c: c}, 16<<10)
+	w := &outWriter{c: c}
 	broken := false
 	var buf []byte
+	defer func() { c.srv.putBuf(buf) }()
 	var answered, seq uint64
 	var evs []wire.Event
 	fail := func() {
@@ -483,8 +484,7 @@ func (c *session) write() {
 					if buf, ok = c.writeEvents(w, buf, evs); !ok {
 						fail()
 					} else if we := c.lastWord.Load(); we != nil {
-						buf = append(buf[:0], make([]byte, sealRoom)...)
-						buf = wire.AppendError(buf, "", we.Code, we.Description)
+						buf = wire.AppendError(c.srv.frameBuf(buf), "", we.Code, we.Description)
 						c.ch.SealInPlace(buf[framing.HeaderSize:])
 						_ = framing.WriteFramed(w, buf)
 					}
@@ -528,20 +528,23 @@ func (c *session) write() {
 			fail()
 			continue
 		}
-		if len(c.out) == 0 && w.Flush() != nil {
-			fail()
-		}
-		if cap(buf) > 64<<10 {
-			buf = nil // an idle session keeps no large buffer
+		if len(c.out) == 0 {
+			// Nothing more to send for now: what is buffered goes out,
+			// and an idle session keeps no buffer.
+			if w.Flush() != nil {
+				fail()
+			}
+			c.srv.putBuf(buf)
+			buf = nil
 		}
 	}
 }
 
 // writeEvents seals and writes push frames into w.
-func (c *session) writeEvents(w *bufio.Writer, buf []byte, evs []wire.Event) ([]byte, bool) {
+func (c *session) writeEvents(w *outWriter, buf []byte, evs []wire.Event) ([]byte, bool) {
 	for _, ev := range evs {
 		var err error
-		buf = append(buf[:0], make([]byte, sealRoom)...)
+		buf = c.srv.frameBuf(buf)
 		if buf, err = wire.AppendPush(buf, ev); err != nil {
 			c.log.Error("encoding an event", "err", err)
 			return buf, false
@@ -563,13 +566,13 @@ const largeAnswer = 64 << 10
 
 // writeAnswer encodes, seals and writes one answer into w, building it in
 // buf (returned for reuse).
-func (c *session) writeAnswer(w *bufio.Writer, buf []byte, a answer) ([]byte, error) {
+func (c *session) writeAnswer(w *outWriter, buf []byte, a answer) ([]byte, error) {
 	if a.plain {
 		we, _ := toWire(a.err)
 		_, err := w.Write(framing.AppendFrame(nil, wire.AppendError(nil, "", we.Code, we.Description)))
 		return buf, err
 	}
-	buf = append(buf[:0], make([]byte, sealRoom)...)
+	buf = c.srv.frameBuf(buf)
 	err := a.err
 	if err == nil {
 		if n := wire.AnswerSize(a.res.Answer); n > largeAnswer {
@@ -722,6 +725,79 @@ func (c *session) setReadDeadline(t time.Time) {
 	if c.stopping.Load() {
 		_ = c.nc.SetReadDeadline(time.Now())
 	}
+}
+
+// outWriter buffers a session's frames so that answers ready together go
+// out in one write. Its buffer comes from the server's pool when there is
+// something to write and goes back once flushed, so an idle session holds
+// none (a flushed buffer holds only sealed bytes).
+type outWriter struct {
+	c *session
+	w *bufio.Writer // nil while nothing is buffered
+}
+
+// outBufSize is the size of the buffer answers are coalesced in; larger
+// frames are written directly.
+const outBufSize = 16 << 10
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	if o.w == nil {
+		if w, _ := o.c.srv.writers.Get().(*bufio.Writer); w != nil {
+			o.w = w
+			o.w.Reset(&deadlineWriter{c: o.c})
+		} else {
+			o.w = bufio.NewWriterSize(&deadlineWriter{c: o.c}, outBufSize)
+		}
+	}
+	return o.w.Write(p)
+}
+
+// Buffered reports how many bytes wait to be written.
+func (o *outWriter) Buffered() int {
+	if o.w == nil {
+		return 0
+	}
+	return o.w.Buffered()
+}
+
+// Flush writes what is buffered and gives the buffer back.
+func (o *outWriter) Flush() error {
+	if o.w == nil {
+		return nil
+	}
+	if err := o.w.Flush(); err != nil {
+		return err
+	}
+	o.w.Reset(nil)
+	o.c.srv.writers.Put(o.w)
+	o.w = nil
+	return nil
+}
+
+// frameBuf returns buf (or a buffer from the pool when buf is nil), emptied
+// and extended by the sealRoom bytes a frame is built behind.
+func (s *Server) frameBuf(buf []byte) []byte {
+	if buf == nil {
+		if p, _ := s.bufs.Get().(*[]byte); p != nil {
+			buf = *p
+		}
+	}
+	return append(buf[:0], make([]byte, sealRoom)...)
+}
+
+// maxPooledBuf is the largest frame buffer kept in the pool.
+const maxPooledBuf = 64 << 10
+
+// putBuf gives a frame buffer back to the pool, cleared first: it may hold
+// plaintext past what was sealed (an answer whose encoding failed part way),
+// and another session may get it next.
+func (s *Server) putBuf(buf []byte) {
+	if buf == nil || cap(buf) > maxPooledBuf {
+		return
+	}
+	clear(buf[:cap(buf)])
+	buf = buf[:0]
+	s.bufs.Put(&buf)
 }
 
 // deadlineWriter writes to the connection, each write bounded by
