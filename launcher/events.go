@@ -89,7 +89,8 @@ func (c *session) offer(ch route.Change, mine bool) {
 	for i := range c.ev.watches {
 		w := &c.ev.watches[i]
 		if w.matches(c.app, ch) {
-			c.queueLocked(wire.Event{WatchID: w.id, Kind: ch.Kind, Path: ch.Path, NewPath: ch.NewPath, IsDir: ch.IsDir}, after)
+			// Never before the watch's own answer.
+			c.queueLocked(wire.Event{WatchID: w.id, Kind: ch.Kind, Path: ch.Path, NewPath: ch.NewPath, IsDir: ch.IsDir}, max(after, w.since))
 			n++
 		}
 	}

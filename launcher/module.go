@@ -75,7 +75,18 @@ func (s *Server) bye(_ context.Context, c route.Caller, data json.RawMessage) (r
 			return route.Result{}, err
 		}
 	}
-	sessionOf(c).stopReading()
+	sess := sessionOf(c)
+	// No push frame follows the bye answer: the watches end now, and what
+	// is still queued is dropped once the answer is written.
+	sess.bye.Store(true)
+	sess.ev.mu.Lock()
+	hadWatches := len(sess.ev.watches) > 0
+	sess.ev.watches = nil
+	sess.ev.mu.Unlock()
+	if hadWatches {
+		s.watching(sess, false)
+	}
+	sess.stopReading()
 	return route.Result{}, nil
 }
 
@@ -134,7 +145,10 @@ func watchPath(p string) (string, error) {
 
 // watch is one directory a session watches.
 type watch struct {
-	id        string
+	id string
+	// since is the number of the request that made the watch: its events
+	// wait for that request's answer.
+	since     uint64
 	shared    bool
 	dir       string // "" is the root
 	recursive bool
@@ -173,6 +187,7 @@ func (c *session) addWatch(w watch) (string, error) {
 	}
 	c.ev.nextID++
 	w.id = "w" + strconv.FormatUint(c.ev.nextID, 10)
+	w.since = c.ev.reqs
 	c.ev.watches = append(c.ev.watches, w)
 	return w.id, nil
 }

@@ -80,6 +80,9 @@ type session struct {
 	// lastWord, if set, is sent as a last unassociated encrypted error
 	// frame once the session's answers are written (the launcher locks).
 	lastWord atomic.Pointer[wire.Error]
+	// bye is set by launcher/bye: once its answer is written, no push frame
+	// follows.
+	bye atomic.Bool
 
 	stopOnce sync.Once
 	stopping atomic.Bool
@@ -480,7 +483,10 @@ func (c *session) write() {
 				// The reader is done: the events already due go out last
 				// (a closing event, when the session ends in order).
 				if !broken {
-					evs = c.takeReady(answered, &seq, evs[:0])
+					evs = evs[:0]
+					if !c.bye.Load() {
+						evs = c.takeReady(answered, &seq, evs)
+					}
 					if buf, ok = c.writeEvents(w, buf, evs); !ok {
 						fail()
 					} else if we := c.lastWord.Load(); we != nil {
@@ -523,7 +529,10 @@ func (c *session) write() {
 		if broken {
 			continue
 		}
-		evs = c.takeReady(answered, &seq, evs[:0])
+		evs = evs[:0]
+		if !c.bye.Load() || len(c.out) > 0 {
+			evs = c.takeReady(answered, &seq, evs)
+		}
 		if buf, ok = c.writeEvents(w, buf, evs); !ok {
 			fail()
 			continue
