@@ -62,6 +62,26 @@ func TestNodeLibsodium(t *testing.T) {
 	require.Len(t, l.Dirs, 2)
 }
 
+// TestNodeSelftest runs node/selftest.js (npm test): client.js against a
+// fake launcher written independently of it (BigInt nonces, its own
+// framing), for the cases the real daemon does not produce on demand (push
+// frames before a watch's answer, malformed frames, seq gaps). CI runs it
+// through go test; it is skipped with -short.
+func TestNodeSelftest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the Node self-test takes seconds")
+	}
+	node := nodeOrSkip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "selftest.js")
+	cmd.Dir = "node"
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "selftest.js:\n%s", out)
+	assert.Contains(t, string(out), "tests passed")
+	assert.NotContains(t, string(out), "FAIL")
+}
+
 // nodeOrSkip returns the node binary, or skips the test when node or the
 // client's dependencies are not installed (it fails in CI instead).
 func nodeOrSkip(t *testing.T) string {
