@@ -2,17 +2,31 @@
 /*
  * Interop client for the launcher daemon, written the way the original
  * Node.js apps spoke to the original launcher (see
- * shared/spec/launcher-service-rfc.md and shared/spec/wire-notes.md).
+ * shared/spec/launcher-service-rfc.md and shared/spec/wire-notes.md), plus
+ * this project's v1.1 launcher module (docs/protocol.md, "launcher (v1.1)"
+ * and "Push frames").
+ *
+ * As a program:
  *
  *   node client.js tcp:<host>:<port>:<launcher_string> <fixed|counter>
  *
- * It performs the handshake, then pipelines three encrypted requests
+ * performs the handshake, then pipelines three encrypted v1.0 requests
  * (create-dir, get-dir on the same directory, a request to an unknown
  * module), matches the answers by id and prints exactly one JSON line:
  *   {"ok":true,...}  exit 0      or      {"ok":false,"error":"..."}  exit 1
  *
- * `main` (and the protocol helpers) are exported so selftest.js can drive
- * the same code against a fake launcher.
+ * As a library (driver.js and selftest.js use it), the same calls as the Go
+ * SDK's:
+ *
+ *   const s = await connect(value, { mode: 'counter' });
+ *   await s.version();                  // launcher/version
+ *   await s.ping(bytes);                // launcher/ping (payload optional)
+ *   const w = await s.watch({ dirPath: 'docs', recursive: true });
+ *   for await (const ev of w) { ... }   // or s.watch(spec, { onEvent })
+ *   await w.unwatch();                  // launcher/unwatch
+ *   await s.close();                    // launcher/bye, then the socket closes
+ *
+ * `main`, `connect` and the protocol helpers are exported.
  */
 
 const net = require('node:net');
@@ -21,7 +35,22 @@ const sodium = require('libsodium-wrappers');
 
 const USAGE = 'usage: node client.js tcp:<host>:<port>:<launcher_string> <fixed|counter>';
 const HANDSHAKE_ENDPOINT = 'safe-api/v1.0/handshake/authenticate-app';
+const LAUNCHER_MODULE = 'safe-api/v1.1/launcher/';
 const DEFAULT_TIMEOUT_MS = 10000;
+
+/** Error codes the client acts on (docs/errors.md). */
+const CODES = Object.freeze({
+  NEEDS_COUNTER: -160, // watch in a fixed-nonce session
+  UNKNOWN_WATCH: -161, // unwatch of a watch the session does not hold
+});
+
+/**
+ * Push frames kept for watches whose answer has not arrived yet (the
+ * launcher may send a watch's first events before the watch's own answer).
+ */
+const MAX_EARLY_EVENTS = 4096;
+/** Events a watch without onEvent buffers for its iterator by default. */
+const DEFAULT_MAX_BUFFERED = 4096;
 
 // ---------------------------------------------------------------------------
 // Base64 (standard alphabet, '=' padding) and ids
@@ -131,9 +160,20 @@ class NonceSchedule {
   }
 }
 
+
 // ---------------------------------------------------------------------------
-// Connection: handshake, encrypted requests, answers matched by id
+// Errors, promises, cancellation
 // ---------------------------------------------------------------------------
+
+/** An error the launcher answered: a negative `code` and its `description`. */
+class LauncherError extends Error {
+  constructor(what, error) {
+    super(`${what}: ${describeError(error)}`);
+    this.name = 'LauncherError';
+    this.code = isObject(error) ? error.code : undefined;
+    this.description = isObject(error) ? error.description : undefined;
+  }
+}
 
 function deferred() {
   let resolve;
@@ -145,30 +185,97 @@ function deferred() {
   return { promise, resolve, reject };
 }
 
-class LauncherConnection {
+/**
+ * promise, or a rejection with signal.reason once the AbortSignal aborts
+ * (onAbort runs first). The original promise keeps a handler either way, so
+ * a later rejection of it is never unhandled.
+ */
+function abortable(promise, signal, onAbort) {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    if (onAbort) onAbort();
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const abort = () => {
+      if (onAbort) onAbort();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', abort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', abort);
+        reject(e);
+      },
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Session: handshake, encrypted requests, answers matched by id, push frames
+// ---------------------------------------------------------------------------
+
+/**
+ * One connection to the launcher. Every frame the launcher sends after the
+ * handshake, answer or push, is opened with the launcher's next nonce, in
+ * the order received. A frame whose plaintext has an "id" key is an answer
+ * (matched to its request by id); one with an "event" key and no "id" key is
+ * a push frame, routed to its watch by watch_id.
+ *
+ * The session ends once: in order (the answer to bye, or a "closing" event,
+ * then the launcher closes the connection), or with an error (a socket
+ * error, a frame that does not open or parse, an unexpected close, a
+ * timeout or destroy()). `done` resolves then, with null or the Error; it
+ * never rejects. Requests still waiting are rejected, watches end.
+ */
+class Session {
   constructor(host, port) {
     this.reader = new FrameReader();
-    this.failure = null; // first fatal error; the connection is dead after it
-    this.waiters = new Set(); // every outstanding deferred, rejected on failure
+    this.ended = false;
+    this.endReason = null;
+    this.waiters = new Set(); // every outstanding deferred, rejected when the session ends
+    this.doneDeferred = deferred();
+    /** Resolves once the session has ended: null when in order, else the Error. */
+    this.done = this.doneDeferred.promise;
     this.connected = this.track(deferred());
     this.handshake = null; // state of the handshake in flight
-    this.session = null; // { key, nonces } once the handshake succeeded
-    this.pending = new Map(); // request id -> deferred answer
+    this.channel = null; // { key, nonces } once the handshake succeeded
+    this.pending = new Map(); // request id -> { endpoint, d (null once abandoned), onAnswer }
+    this.watches = new Map(); // watch_id -> Watch
+    this.watchRequests = 0; // watch requests sent and not yet answered
+    this.early = []; // push frames for watch ids not known yet (while watchRequests > 0)
+    this.lastSeq = 0; // seq of the last push frame
+    this.byeSent = false;
+    this.orderlyEnd = false; // bye answered or "closing" heard: the launcher closes next
+    this.closing = null; // the promise of close()
+    /** Push frames that concerned no watch of this session (e.g. sent just before an unwatch's answer). */
+    this.strayEvents = 0;
 
     this.socket = net.connect({ host, port });
     this.socket.on('connect', () => this.settle(this.connected, 'resolve'));
     this.socket.on('data', (chunk) => {
       try {
         for (const frame of this.reader.push(chunk)) {
-          if (this.failure) return;
+          if (this.ended) return;
           this.onFrame(frame);
         }
       } catch (e) {
-        this.fail(e);
+        this.end(e);
       }
     });
-    this.socket.on('error', (e) => this.fail(new Error(`socket error: ${e.message}`)));
-    this.socket.on('close', () => this.fail(new Error('connection closed by the launcher')));
+    this.socket.on('error', (e) => this.end(new Error(`socket error: ${e.message}`)));
+    this.socket.on('close', () => this.end(this.orderlyEnd ? null : new Error('connection closed by the launcher')));
+  }
+
+  /** "counter" or "fixed" once the handshake is done. */
+  get mode() {
+    if (!this.channel) return undefined;
+    return this.channel.nonces.counterMode ? 'counter' : 'fixed';
   }
 
   track(d) {
@@ -181,23 +288,33 @@ class LauncherConnection {
     d[how](value);
   }
 
-  /** Fatal error: reject everything still waiting; later failures are ignored. */
-  fail(err) {
-    if (this.failure) return;
-    this.failure = err;
+  /**
+   * Ends the session (once): reason null is an orderly end, else the Error.
+   * Rejects everything still waiting, ends every watch, closes the socket.
+   */
+  end(reason) {
+    if (this.ended) return;
+    this.ended = true;
+    this.endReason = reason;
+    const err = reason || new Error('the session has ended');
     for (const d of this.waiters) d.reject(err);
     this.waiters.clear();
     this.pending.clear();
+    for (const w of this.watches.values()) w.end(reason);
+    this.watches.clear();
+    this.early = [];
+    this.socket.destroy();
+    this.doneDeferred.resolve(reason);
   }
 
-  close() {
-    this.failure = this.failure || new Error('connection closed');
-    this.socket.destroy();
+  /** Ends the session at once, without bye (close() is the orderly way). */
+  destroy(reason = new Error('the session was destroyed by the app')) {
+    this.end(reason);
   }
 
   /** Plain-JSON handshake; resolves once the session key and nonce are known. */
   authenticate(launcherString, counterMode) {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.ended) return Promise.reject(this.endReason || new Error('the session has ended'));
     const keyPair = sodium.crypto_box_keypair();
     const asymmNonce = sodium.randombytes_buf(sodium.crypto_box_NONCEBYTES);
     const data = {
@@ -218,58 +335,466 @@ class LauncherConnection {
   }
 
   onFrame(frame) {
-    if (this.session) {
-      this.onAnswer(frame);
+    if (this.channel) {
+      this.onSessionFrame(frame);
     } else if (this.handshake) {
       const hs = this.handshake;
       this.handshake = null;
       // Processed synchronously so a frame coalesced right behind the
       // handshake answer is already decrypted with the new session.
-      this.session = openHandshakeAnswer(frame, hs);
+      this.channel = openHandshakeAnswer(frame, hs);
       this.settle(hs.done, 'resolve');
     } else {
       throw new Error('unexpected frame from the launcher before the handshake');
     }
   }
 
-  /** Encrypts and sends one request; resolves with the answer carrying its id. */
-  request(endpoint, data) {
-    if (this.failure) return Promise.reject(this.failure);
+  /** Opens one frame with the launcher's next nonce, then routes it. */
+  onSessionFrame(frame) {
+    const index = this.channel.nonces.received;
+    const nonce = this.channel.nonces.nextIncoming();
+    let plain;
+    try {
+      plain = sodium.crypto_secretbox_open_easy(frame, nonce, this.channel.key);
+    } catch (e) {
+      throw new Error(`cannot decrypt launcher message #${index}`);
+    }
+    const what = `launcher message #${index}`;
+    const msg = parseJson(sodium.to_string(plain), what);
+    if (Object.hasOwn(msg, 'id')) this.onAnswer(msg, what);
+    else if (Object.hasOwn(msg, 'event')) this.onPush(msg.event, what);
+    else throw new Error(`${what} has neither an id (an answer) nor an event (a push frame)`);
+  }
+
+  onAnswer(msg, what) {
+    if (typeof msg.id !== 'string') throw new Error(`${what} has no string id`);
+    const entry = this.pending.get(msg.id);
+    if (entry) {
+      this.pending.delete(msg.id);
+      let how = 'resolve';
+      let value = msg;
+      if (entry.onAnswer) {
+        // Run synchronously, before the next frame (a watch must be known
+        // before the push frame right behind its answer is routed).
+        try {
+          value = entry.onAnswer(msg, entry.d === null);
+        } catch (e) {
+          how = 'reject';
+          value = e;
+        }
+      }
+      if (entry.d) this.settle(entry.d, how, value);
+    } else if (msg.id === '' && msg.error) {
+      throw new LauncherError('unassociated error from the launcher', msg.error);
+    } else {
+      throw new Error(`${what} answers an unknown id`);
+    }
+  }
+
+  onPush(raw, what) {
+    if (!this.channel.nonces.counterMode) {
+      throw new Error(`${what} is a push frame, but the session is in fixed-nonce mode`);
+    }
+    const ev = checkEvent(raw, what);
+    if (ev.seq !== this.lastSeq + 1) throw new Error(`${what}: push frame seq ${ev.seq}, expected ${this.lastSeq + 1}`);
+    this.lastSeq = ev.seq;
+    if (ev.kind === 'closing') this.orderlyEnd = true;
+    if (ev.watch_id === '') {
+      // overflow: it concerns every watch, those not answered yet included.
+      for (const w of this.watches.values()) w.push(ev);
+      if (this.watchRequests > 0) this.keepEarly(ev, what);
+      else if (this.watches.size === 0) this.strayEvents++;
+      return;
+    }
+    const w = this.watches.get(ev.watch_id);
+    if (w) {
+      w.push(ev);
+      if (ev.kind === 'closing') this.endWatch(w.id, null);
+    } else if (this.watchRequests > 0) {
+      this.keepEarly(ev, what);
+    } else {
+      this.strayEvents++;
+    }
+  }
+
+  keepEarly(ev, what) {
+    if (this.early.length >= MAX_EARLY_EVENTS) {
+      throw new Error(`${what}: more than ${MAX_EARLY_EVENTS} push frames for watches not answered yet`);
+    }
+    this.early.push(ev);
+  }
+
+  /** Ends a watch locally (no request). */
+  endWatch(id, reason) {
+    const w = this.watches.get(id);
+    if (!w) return;
+    this.watches.delete(id);
+    w.end(reason);
+  }
+
+  /** Why a request cannot be sent now, or null. */
+  refusal(endpoint) {
+    if (this.ended) return this.endReason || new Error('the session has ended');
+    if (!this.channel) return new Error(`${endpoint}: the handshake is not done`);
+    if (this.byeSent) return new Error(`${endpoint}: the session is closing (bye was sent)`);
+    return null;
+  }
+
+  /**
+   * Encrypts and sends one request (data omitted when undefined); resolves
+   * with the answer carrying its id, or with what opts.onAnswer(answer,
+   * abandoned) returns (it runs synchronously when the answer is read, even
+   * after opts.signal aborted the wait). opts.onSent runs once it is written.
+   */
+  request(endpoint, data, opts = {}) {
+    const refused = this.refusal(endpoint);
+    if (refused) return Promise.reject(refused);
     const plain = sodium.from_string(JSON.stringify({ endpoint, data }));
-    const nonce = this.session.nonces.nextOutgoing();
-    const body = Buffer.from(sodium.crypto_secretbox_easy(plain, nonce, this.session.key));
+    const nonce = this.channel.nonces.nextOutgoing();
+    const body = Buffer.from(sodium.crypto_secretbox_easy(plain, nonce, this.channel.key));
     const id = requestId(body);
     if (this.pending.has(id)) {
       // Only possible with the fixed nonce and two identical requests.
       return Promise.reject(new Error(`${endpoint}: a request with the same id is still pending`));
     }
-    const answer = this.track(deferred());
-    this.pending.set(id, answer);
+    const d = this.track(deferred());
+    const entry = { endpoint, d, onAnswer: opts.onAnswer };
+    this.pending.set(id, entry);
     this.socket.write(Buffer.concat([frameHeader(body.length), body]));
-    return answer.promise;
+    if (opts.onSent) opts.onSent();
+    return abortable(d.promise, opts.signal, () => {
+      // The answer will still come (and be consumed); nobody waits for it.
+      this.waiters.delete(d);
+      entry.d = null;
+    });
   }
 
-  onAnswer(frame) {
-    const index = this.session.nonces.received;
-    const nonce = this.session.nonces.nextIncoming();
-    let plain;
-    try {
-      plain = sodium.crypto_secretbox_open_easy(frame, nonce, this.session.key);
-    } catch (e) {
-      throw new Error(`cannot decrypt launcher message #${index}`);
+  /**
+   * request() that returns the answer's data: null for the "success without
+   * data" answer (code 0); a LauncherError for an error answer.
+   */
+  async call(endpoint, data, opts = {}) {
+    return answerData(await this.request(endpoint, data, opts), endpoint);
+  }
+
+  /** launcher/version: {version, api_versions, started, nonce_mode, gateway}. */
+  async version(opts = {}) {
+    const data = await this.call(`${LAUNCHER_MODULE}version`, undefined, opts);
+    if (!isObject(data)) throw new Error('launcher/version: the answer has no data object');
+    return data;
+  }
+
+  /**
+   * launcher/ping, with payload (Uint8Array or string, at most 1 KiB) or
+   * without (undefined: the request has no data). Resolves with
+   * {payload: Uint8Array, time_ms}: the payload echoed and the launcher's
+   * unix time in ms.
+   */
+  async ping(payload, opts = {}) {
+    let data;
+    if (payload !== undefined) {
+      const bytes = typeof payload === 'string' ? sodium.from_string(payload) : payload;
+      if (!(bytes instanceof Uint8Array)) throw new TypeError('ping payload must be a Uint8Array or a string');
+      data = { payload: toB64(bytes) };
     }
-    const msg = parseJson(sodium.to_string(plain), `launcher message #${index}`);
-    if (typeof msg.id !== 'string') throw new Error(`launcher message #${index} has no string id`);
-    const answer = this.pending.get(msg.id);
-    if (answer) {
-      this.pending.delete(msg.id);
-      this.settle(answer, 'resolve', msg);
-    } else if (msg.id === '' && msg.error) {
-      throw new Error(`unassociated error from the launcher: ${describeError(msg.error)}`);
-    } else {
-      throw new Error(`launcher message #${index} answers an unknown id`);
+    const out = await this.call(`${LAUNCHER_MODULE}ping`, data, opts);
+    if (!isObject(out)) throw new Error('launcher/ping: the answer has no data object');
+    if (!Number.isSafeInteger(out.time_ms)) throw new Error('launcher/ping: time_ms is not an integer');
+    return { payload: fromB64(out.payload, 'launcher/ping payload'), time_ms: out.time_ms };
+  }
+
+  /**
+   * launcher/watch (counter-nonce sessions only; a fixed-mode session gets a
+   * LauncherError with code -160). spec: {dirPath, isPathShared, recursive}.
+   * Resolves with a Watch: its events go to options.onEvent(event) if given
+   * (called synchronously as each push frame is read), otherwise to the
+   * Watch's async iterator, which buffers at most options.maxBuffered.
+   */
+  watch(spec = {}, options = {}) {
+    const { dirPath = '', isPathShared = false, recursive = false } = spec;
+    const { onEvent, maxBuffered = DEFAULT_MAX_BUFFERED, signal } = options;
+    if (onEvent !== undefined && typeof onEvent !== 'function') {
+      return Promise.reject(new TypeError('onEvent must be a function'));
+    }
+    if (!Number.isSafeInteger(maxBuffered) || maxBuffered < 1) {
+      return Promise.reject(new TypeError('maxBuffered must be a positive integer'));
+    }
+    const data = { is_path_shared: isPathShared, dir_path: dirPath, recursive };
+    return this.request(`${LAUNCHER_MODULE}watch`, data, {
+      signal,
+      onSent: () => {
+        this.watchRequests++;
+      },
+      onAnswer: (msg, abandoned) => {
+        this.watchRequests--;
+        try {
+          const out = answerData(msg, 'launcher/watch');
+          if (!isObject(out) || typeof out.watch_id !== 'string' || out.watch_id === '') {
+            throw new Error('launcher/watch: the answer has no watch_id');
+          }
+          const id = out.watch_id;
+          if (this.watches.has(id)) throw new Error(`launcher/watch: watch_id ${JSON.stringify(id)} is already in use`);
+          if (abandoned) {
+            // Nobody will read this watch: end it on the launcher too.
+            this.early = this.early.filter((ev) => ev.watch_id !== id);
+            this.unwatch(id).catch(() => {});
+            return null;
+          }
+          return this.registerWatch(id, { dirPath, isPathShared, recursive }, { onEvent, maxBuffered });
+        } finally {
+          if (this.watchRequests === 0) this.early = [];
+        }
+      },
+    });
+  }
+
+  /** Makes the Watch of an answered watch request and hands it its early events. */
+  registerWatch(id, spec, options) {
+    const w = new Watch(this, id, spec, options);
+    this.watches.set(id, w);
+    const kept = [];
+    for (const ev of this.early) {
+      if (ev.watch_id === id || ev.watch_id === '') {
+        w.push(ev);
+        if (ev.kind === 'closing') this.endWatch(id, null);
+      }
+      if (ev.watch_id !== id) kept.push(ev); // overflow is also for the other watches not answered yet
+    }
+    this.early = kept;
+    return w;
+  }
+
+  /**
+   * launcher/unwatch (a Watch or its id). The watch ends once answered; an
+   * unknown watch (-161, e.g. one a SAFEDrive revoke ended) ends it locally
+   * too, and rejects with that LauncherError.
+   */
+  unwatch(watchOrId, opts = {}) {
+    const id = typeof watchOrId === 'string' ? watchOrId : watchOrId && watchOrId.id;
+    if (typeof id !== 'string') return Promise.reject(new TypeError('unwatch needs a Watch or a watch id'));
+    return this.request(`${LAUNCHER_MODULE}unwatch`, { watch_id: id }, {
+      signal: opts.signal,
+      onAnswer: (msg) => {
+        const code = isObject(msg.error) ? msg.error.code : undefined;
+        if (code === 0 || code === CODES.UNKNOWN_WATCH) this.endWatch(id, null);
+        answerData(msg, 'launcher/unwatch');
+        return undefined;
+      },
+    });
+  }
+
+  /**
+   * Orderly goodbye: sends launcher/bye (no request may follow it), waits
+   * for its answer and the push frames due before it, then for the launcher
+   * to close the connection. Resolves once the socket is closed; rejects
+   * (and destroys the session) if the session ended otherwise. opts.signal
+   * aborts the wait (destroying the session). Calling it again returns the
+   * same promise.
+   */
+  close(opts = {}) {
+    if (!this.closing) this.closing = this.closeInOrder(opts.signal);
+    return this.closing;
+  }
+
+  async closeInOrder(signal) {
+    if (this.ended) {
+      if (this.endReason) throw this.endReason;
+      return;
+    }
+    try {
+      await this.request(`${LAUNCHER_MODULE}bye`, undefined, {
+        signal,
+        onSent: () => {
+          this.byeSent = true;
+        },
+        onAnswer: (msg) => {
+          answerData(msg, 'launcher/bye');
+          this.orderlyEnd = true;
+          return null;
+        },
+      });
+    } catch (e) {
+      this.destroy(e);
+      throw e;
+    }
+    const reason = await abortable(this.done, signal, () => this.destroy(signal.reason));
+    if (reason) throw reason;
+  }
+}
+
+/**
+ * A watch: launcher/watch's answer. Its events are the push frames' "event"
+ * objects ({watch_id, seq, kind, path, new_path, is_dir}), plus "overflow"
+ * (watch_id "") which concerns every watch.
+ *
+ * Without onEvent it is an async iterator (one consumer): it yields the
+ * events in order and finishes once the watch ends: unwatched, "closing",
+ * or the session ended in order; it throws the Error when the session
+ * ended with one. Leaving a for-await loop early (break) unwatches. When
+ * more than maxBuffered events wait unread, they are dropped for one
+ * {kind: "overflow", watch_id: "", local: true} event (as the launcher
+ * does for a slow reader): re-read what is watched.
+ *
+ * `ended` resolves when the watch ends, with null or the session's Error.
+ * An "access-changed" event does not end a watch here: the launcher sends
+ * it on a grant as well as on a revoke, and a revoke ends SAFEDrive watches
+ * without saying which; unwatch answers -161 for such a watch.
+ */
+class Watch {
+  constructor(session, id, spec, { onEvent, maxBuffered }) {
+    this.session = session;
+    this.id = id;
+    this.dirPath = spec.dirPath;
+    this.isPathShared = spec.isPathShared;
+    this.recursive = spec.recursive;
+    this.onEvent = onEvent || null;
+    this.maxBuffered = maxBuffered;
+    this.buffer = [];
+    this.finished = false;
+    this.reason = null;
+    this.reasonThrown = false;
+    this.waiter = null; // the deferred of a next() waiting for an event
+    this.endedDeferred = deferred();
+    this.ended = this.endedDeferred.promise;
+  }
+
+  push(ev) {
+    if (this.finished) return;
+    if (this.onEvent) {
+      try {
+        this.onEvent(ev);
+      } catch (e) {
+        // A listener's bug is the app's, not the protocol's: report it as
+        // uncaught, like an EventEmitter listener's, but keep reading.
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+      return;
+    }
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.resolve({ value: ev, done: false });
+      return;
+    }
+    if (this.buffer.length >= this.maxBuffered) {
+      this.buffer = [
+        Object.freeze({ watch_id: '', seq: ev.seq, kind: 'overflow', path: '', new_path: '', is_dir: false, local: true }),
+      ];
+      return;
+    }
+    this.buffer.push(ev);
+  }
+
+  end(reason) {
+    if (this.finished) return;
+    this.finished = true;
+    this.reason = reason;
+    this.endedDeferred.resolve(reason);
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      this.settleEnd(w);
     }
   }
+
+  settleEnd(d) {
+    if (this.reason && !this.reasonThrown) {
+      this.reasonThrown = true;
+      d.reject(this.reason);
+    } else {
+      d.resolve({ value: undefined, done: true });
+    }
+  }
+
+  next() {
+    if (this.onEvent) {
+      return Promise.reject(new TypeError('this watch delivers its events to onEvent: it cannot be iterated'));
+    }
+    if (this.buffer.length) return Promise.resolve({ value: this.buffer.shift(), done: false });
+    if (this.waiter) return Promise.reject(new Error('watch: next() called before the previous call settled'));
+    const d = deferred();
+    if (this.finished) this.settleEnd(d);
+    else this.waiter = d;
+    return d.promise;
+  }
+
+  /** Ends the iteration (a for-await loop left early): unwatches in the background. */
+  return() {
+    const live = !this.finished;
+    this.buffer = [];
+    this.reasonThrown = true;
+    this.session.endWatch(this.id, null);
+    this.end(null);
+    if (live && !this.session.refusal('unwatch')) this.session.unwatch(this.id).catch(() => {});
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** launcher/unwatch for this watch. */
+  unwatch(opts) {
+    return this.session.unwatch(this.id, opts);
+  }
+}
+
+/** Checks a push frame's "event" object; absent fields are ""/false, as in the Go SDK. */
+function checkEvent(raw, what) {
+  if (!isObject(raw)) throw new Error(`${what}: "event" is not a JSON object`);
+  const field = (key, type, absent) => {
+    if (!Object.hasOwn(raw, key)) return absent;
+    if (typeof raw[key] !== type) throw new Error(`${what}: event.${key} is not a ${type}`);
+    return raw[key];
+  };
+  if (!Number.isSafeInteger(raw.seq) || raw.seq < 1) throw new Error(`${what}: event.seq is not a positive integer`);
+  const kind = field('kind', 'string', '');
+  if (kind === '') throw new Error(`${what}: the event has no kind`);
+  return Object.freeze({
+    watch_id: field('watch_id', 'string', ''),
+    seq: raw.seq,
+    kind,
+    path: field('path', 'string', ''),
+    new_path: field('new_path', 'string', ''),
+    is_dir: field('is_dir', 'boolean', false),
+  });
+}
+
+/** An answer's data: null for code 0, a LauncherError for an error. */
+function answerData(answer, what) {
+  if (Object.hasOwn(answer, 'error')) {
+    if (isObject(answer.error) && answer.error.code === 0) return null;
+    if (isObject(answer.error) && Number.isInteger(answer.error.code)) throw new LauncherError(what, answer.error);
+    throw new Error(`${what}: malformed error ${JSON.stringify(answer.error)}`);
+  }
+  if (!Object.hasOwn(answer, 'data')) throw new Error(`${what}: the answer has neither data nor error`);
+  return answer.data;
+}
+
+/**
+ * Connects and authenticates: resolves with a Session. options.mode is
+ * "counter" (the default; needed for watch) or "fixed"; options.signal
+ * aborts (destroying the session).
+ */
+async function connect(launcherValue, options = {}) {
+  const { mode = 'counter', signal } = options;
+  if (mode !== 'fixed' && mode !== 'counter') throw new Error(`mode must be fixed or counter, got ${JSON.stringify(mode)}`);
+  const { host, port, launcherString } = parseLauncherValue(launcherValue);
+  await sodium.ready;
+  const s = new Session(host, port);
+  const setup = (async () => {
+    await s.connected.promise;
+    await s.authenticate(launcherString, mode === 'counter');
+  })();
+  try {
+    await abortable(setup, signal, () => s.destroy(signal.reason));
+  } catch (e) {
+    s.destroy(e);
+    throw e;
+  }
+  return s;
 }
 
 /** Checks the handshake answer and opens the sealed nonce||key. */
@@ -351,7 +876,7 @@ function parseLauncherValue(value) {
 }
 
 // ---------------------------------------------------------------------------
-// The interop run
+// The interop run (the program): v1.0 requests, as the original apps sent
 // ---------------------------------------------------------------------------
 
 /** Expects the "success without data" answer {"error":{"code":0,...}}. */
@@ -391,8 +916,8 @@ async function run(launcherValue, mode, { timeoutMs = DEFAULT_TIMEOUT_MS } = {})
   const { host, port, launcherString } = parseLauncherValue(launcherValue);
   await sodium.ready;
 
-  const conn = new LauncherConnection(host, port);
-  const timer = setTimeout(() => conn.fail(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  const conn = new Session(host, port);
+  const timer = setTimeout(() => conn.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
   try {
     await conn.connected.promise;
     await conn.authenticate(launcherString, mode === 'counter');
@@ -426,7 +951,7 @@ async function run(launcherValue, mode, { timeoutMs = DEFAULT_TIMEOUT_MS } = {})
     };
   } finally {
     clearTimeout(timer);
-    conn.close();
+    conn.destroy();
   }
 }
 
@@ -443,6 +968,12 @@ async function main(argv, options = {}) {
 module.exports = {
   main,
   run,
+  connect,
+  Session,
+  Watch,
+  LauncherError,
+  CODES,
+  checkEvent,
   parseLauncherValue,
   frameHeader,
   FrameReader,

@@ -73,15 +73,29 @@ function sleep(ms) {
  *                   'reversed' : wait for all 3 requests, answer in reverse
  *                                order, all frames coalesced in ONE write
  *   wrongNonce      encrypt answers with the base nonce even in counter mode
+ *   watchEarly      on launcher/watch, push this many events for the new
+ *                   watch BEFORE its answer (the daemon may do so)
+ *   byeEvents       events pushed after the answer to launcher/bye, before
+ *                   the connection is closed
+ *
+ * state.conns gets one control object per connection, to push frames from
+ * a test: push(event, {seq}) (seq: the next one unless given), sendSealed(msg)
+ * (any plaintext object, sealed with the launcher's next nonce), end() (close
+ * in order, after what is queued), destroy(), forget(watchId).
  */
 function startFakeLauncher(options) {
-  const state = { problems: [], requests: [], handshakes: [] };
+  const state = { problems: [], requests: [], handshakes: [], conns: [] };
 
   const server = net.createServer((socket) => {
     let buffered = Buffer.alloc(0);
     let session = null; // { key, base, counter, appCount, launcherCount }
     const queued = []; // answers waiting for 'reversed' delivery
     const dirs = new Map();
+    const watches = new Set();
+    let watchCount = 0;
+    let pushSeq = 0;
+    let byeDone = false;
+    let post = null; // runs after the answer being made is sent
 
     socket.on('error', () => {});
     socket.on('data', (chunk) => {
@@ -109,9 +123,11 @@ function startFakeLauncher(options) {
     // tiny pieces (keeping frame order) so the client must reassemble.
     let outbox = Buffer.alloc(0);
     let pumping = false;
+    let endWhenDrained = false;
     function pump() {
       if (outbox.length === 0 || socket.destroyed) {
         pumping = false;
+        if (endWhenDrained) socket.end();
         return;
       }
       const n = 1 + Math.floor(Math.random() * 3);
@@ -131,6 +147,35 @@ function startFakeLauncher(options) {
         pump();
       }
     }
+
+    /** Closes the connection in order once every queued byte is written. */
+    function endAfterOutbox() {
+      if (pumping) endWhenDrained = true;
+      else socket.end();
+    }
+
+    /** Seals a plaintext object with the launcher's next nonce, now. */
+    function seal(msg) {
+      const k = session.launcherCount++;
+      const nonce = session.counter && !options.wrongNonce ? refNonce(session.base, 2 * k + 1) : session.base;
+      const plain = sodium.from_string(JSON.stringify(msg));
+      return frame(Buffer.from(sodium.crypto_secretbox_easy(plain, nonce, session.key)));
+    }
+
+    /** Sends a push frame; its seq is the next one unless given. */
+    function push(ev, { seq } = {}) {
+      pushSeq = seq === undefined ? pushSeq + 1 : seq;
+      const event = { watch_id: '', kind: 'created', path: '', new_path: '', is_dir: false, ...ev, seq: pushSeq };
+      send(seal({ event }));
+    }
+
+    state.conns.push({
+      push,
+      sendSealed: (msg) => send(seal(msg)),
+      end: endAfterOutbox,
+      destroy: () => socket.destroy(),
+      forget: (id) => watches.delete(id),
+    });
 
     function onHandshake(body) {
       const req = JSON.parse(body.toString('utf8'));
@@ -180,7 +225,13 @@ function startFakeLauncher(options) {
         return;
       }
       state.requests.push(req);
+      if (byeDone) state.problems.push(`request after bye: ${req.endpoint}`);
       answer(handle(id, req));
+      if (post) {
+        const after = post;
+        post = null;
+        after();
+      }
       if (options.delivery === 'reversed' && state.requests.length === 3) {
         // All encrypted answers in reverse order of the requests, one write.
         socket.write(Buffer.concat(queued.reverse().map((make) => make())));
@@ -189,17 +240,49 @@ function startFakeLauncher(options) {
 
     /** Encrypts with the launcher's next nonce at send time (send order). */
     function answer(msg) {
-      const make = () => {
-        const k = session.launcherCount++;
-        const nonce = session.counter && !options.wrongNonce ? refNonce(session.base, 2 * k + 1) : session.base;
-        const plain = sodium.from_string(JSON.stringify(msg));
-        return frame(Buffer.from(sodium.crypto_secretbox_easy(plain, nonce, session.key)));
-      };
+      const make = () => seal(msg);
       if (options.delivery === 'reversed') queued.push(make);
       else send(make());
     }
 
+    /** The v1.1 launcher module, as docs/protocol.md describes it. */
+    function handleLauncher(id, request, d) {
+      switch (request) {
+        case 'version':
+          return {
+            id,
+            data: { version: '0.0.1-fake', api_versions: ['v1.0', 'v1.1'], started: 1765000000, nonce_mode: session.counter ? 'counter' : 'fixed', gateway: '' },
+          };
+        case 'ping': {
+          const payload = d.payload === undefined ? '' : d.payload;
+          if (unb64(payload).length > 1024) return { id, error: { code: -104, description: 'payload over 1 KiB' } };
+          return { id, data: { payload, time_ms: 1765000000123 } };
+        }
+        case 'bye':
+          byeDone = true;
+          post = () => {
+            for (const ev of options.byeEvents || []) push(ev);
+            endAfterOutbox();
+          };
+          return { id, error: { code: 0, description: '' } };
+        case 'watch': {
+          if (!session.counter) return { id, error: { code: -160, description: 'watch needs a session in counter nonce mode' } };
+          const wid = `w${++watchCount}`;
+          watches.add(wid);
+          for (let i = 0; i < (options.watchEarly || 0); i++) push({ watch_id: wid, path: `early-${i}` });
+          return { id, data: { watch_id: wid } };
+        }
+        case 'unwatch':
+          if (!watches.delete(d.watch_id)) return { id, error: { code: -161, description: `no watch ${d.watch_id}` } };
+          return { id, error: { code: 0, description: '' } };
+        default:
+          return { id, error: { code: -113, description: `unknown request ${request}` } };
+      }
+    }
+
     function handle(id, req) {
+      const m11 = /^safe-api\/v1\.1\/launcher\/([^/]+)$/.exec(req.endpoint || '');
+      if (m11) return handleLauncher(id, m11[1], req.data || {});
       const m = /^safe-api\/v1\.0\/([^/]+)\/([^/]+)$/.exec(req.endpoint || '');
       const route = m ? `${m[1]}/${m[2]}` : '';
       const d = req.data || {};
@@ -471,6 +554,318 @@ test('CLI: prints exactly one JSON line, exit 0 on success, 1 on failure', async
   assert.equal(bad.code, 1);
   assert.equal(bad.stdout.split('\n').length, 2);
   assert.equal(JSON.parse(bad.stdout).ok, false);
+});
+
+// ---------------------------------------------------------------------------
+// The v1.1 launcher module and push frames (the library API)
+// ---------------------------------------------------------------------------
+
+/** Connects a Session to a new fake launcher; done() closes the fake. */
+async function open(mode, fakeOptions = {}) {
+  const fake = await startFakeLauncher({ launcherString: LAUNCHER_STRING, ...fakeOptions });
+  const s = await client.connect(`tcp:127.0.0.1:${fake.port}:${LAUNCHER_STRING}`, { mode });
+  return {
+    s,
+    state: fake.state,
+    conn: fake.state.conns[0],
+    done: () => {
+      s.destroy();
+      fake.server.close();
+    },
+  };
+}
+
+/** Reads n events from a watch's iterator, leaving the loop afterwards. */
+async function take(w, n) {
+  const out = [];
+  if (n === 0) return out;
+  for await (const ev of w) {
+    out.push(ev);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+function ev(watchId, seq, kind, path, extra = {}) {
+  return { watch_id: watchId, seq, kind, path, new_path: '', is_dir: false, ...extra };
+}
+
+for (const mode of ['fixed', 'counter']) {
+  test(`v1.1 ${mode}: version, ping with and without payload, close sends bye and waits for the close`, async () => {
+    const t = await open(mode, { delivery: 'bytewise' });
+    try {
+      const v = await t.s.version();
+      assert.equal(v.nonce_mode, mode);
+      assert.deepEqual(v.api_versions, ['v1.0', 'v1.1']);
+      const p0 = await t.s.ping();
+      assert.deepEqual(Array.from(p0.payload), []);
+      assert.equal(p0.time_ms, 1765000000123);
+      const p1 = await t.s.ping(Uint8Array.from([0, 1, 254, 255]));
+      assert.deepEqual(Array.from(p1.payload), [0, 1, 254, 255]);
+      await assert.rejects(t.s.ping(new Uint8Array(1025)), (e) => e instanceof client.LauncherError && e.code === -104);
+
+      const closing = t.s.close();
+      assert.equal(t.s.close(), closing, 'close() twice is the same promise');
+      await assert.rejects(t.s.ping(), /session is closing/, 'nothing may follow bye');
+      await closing;
+      assert.equal(await t.s.done, null, 'an orderly end');
+      await assert.rejects(t.s.version(), /session has ended/);
+
+      assert.deepEqual(t.state.problems, []);
+      const eps = t.state.requests.map((r) => r.endpoint.replace('safe-api/v1.1/launcher/', ''));
+      assert.deepEqual(eps, ['version', 'ping', 'ping', 'ping', 'bye']);
+      // Without a payload, and for version and bye, the request has no data.
+      for (const i of [0, 1, 4]) assert.equal('data' in t.state.requests[i], false, eps[i]);
+      assert.deepEqual(t.state.requests[2].data, { payload: 'AAH+/w==' });
+    } finally {
+      t.done();
+    }
+  });
+}
+
+test('watch: events through the async iterator, interleaved with answers, each frame with the next nonce', async () => {
+  const t = await open('counter', { delivery: 'bytewise' });
+  try {
+    const w = await t.s.watch({ dirPath: 'docs', recursive: true });
+    assert.equal(w.id, 'w1');
+    assert.deepEqual(t.state.requests[0].data, { is_path_shared: false, dir_path: 'docs', recursive: true });
+    t.conn.push({ watch_id: 'w1', kind: 'created', path: 'docs/a', is_dir: true });
+    t.conn.push({ watch_id: 'w1', kind: 'renamed', path: 'docs/a', new_path: 'docs/b', is_dir: true });
+    await t.s.ping(); // its answer comes after two push frames and before the third
+    t.conn.push({ watch_id: 'w1', kind: 'deleted', path: 'docs/b' });
+    assert.deepEqual(await take(w, 3), [
+      ev('w1', 1, 'created', 'docs/a', { is_dir: true }),
+      ev('w1', 2, 'renamed', 'docs/a', { new_path: 'docs/b', is_dir: true }),
+      ev('w1', 3, 'deleted', 'docs/b'),
+    ]);
+    // Leaving the loop unwatched it (in the background, before the bye).
+    assert.equal(await w.ended, null);
+    await t.s.close();
+    assert.deepEqual(
+      t.state.requests.map((r) => r.endpoint.split('/').pop()),
+      ['watch', 'ping', 'unwatch', 'bye'],
+    );
+    assert.deepEqual(t.state.requests[2].data, { watch_id: 'w1' });
+    assert.deepEqual(t.state.problems, []);
+  } finally {
+    t.done();
+  }
+});
+
+test('watch: callback delivery; overflow reaches every watch; unwatch ends a watch, later frames for it are stray', async () => {
+  const t = await open('counter');
+  try {
+    const got = [];
+    const cb = await t.s.watch({ dirPath: '' }, { onEvent: (e) => got.push(e) });
+    const it = await t.s.watch({ dirPath: 'x', isPathShared: true });
+    assert.deepEqual(t.state.requests[1].data, { is_path_shared: true, dir_path: 'x', recursive: false });
+    await assert.rejects(cb.next(), /cannot be iterated/);
+    t.conn.push({ watch_id: cb.id, path: 'a' });
+    t.conn.push({ kind: 'overflow' });
+    t.conn.push({ watch_id: it.id, path: 'x/b' });
+    await t.s.unwatch(cb); // answered after the three frames
+    assert.deepEqual(got, [ev('w1', 1, 'created', 'a'), ev('', 2, 'overflow', '')]);
+    assert.equal(await cb.ended, null);
+    t.conn.push({ watch_id: cb.id, path: 'late' }); // sent before the launcher saw the unwatch
+    t.conn.push({ watch_id: it.id, path: 'x/c' });
+    assert.deepEqual(await take(it, 3), [ev('', 2, 'overflow', ''), ev('w2', 3, 'created', 'x/b'), ev('w2', 5, 'created', 'x/c')]);
+    assert.equal(got.length, 2);
+    assert.equal(t.s.strayEvents, 1);
+    await t.s.close();
+    assert.deepEqual(t.state.problems, []);
+  } finally {
+    t.done();
+  }
+});
+
+for (const delivery of ['bytewise', 'whole']) {
+  test(`watch: events sent before the watch's own answer go to the new watch, in order (${delivery})`, async () => {
+    const t = await open('counter', { watchEarly: 2, delivery });
+    try {
+      const got = [];
+      const cb = await t.s.watch({}, { onEvent: (e) => got.push(e) });
+      assert.deepEqual(got, [ev('w1', 1, 'created', 'early-0'), ev('w1', 2, 'created', 'early-1')]);
+      const it = await t.s.watch({});
+      t.conn.push({ watch_id: 'w2', path: 'later' });
+      assert.deepEqual(await take(it, 3), [
+        ev('w2', 3, 'created', 'early-0'),
+        ev('w2', 4, 'created', 'early-1'),
+        ev('w2', 5, 'created', 'later'),
+      ]);
+      assert.equal(got.length, 2);
+      assert.equal(t.s.strayEvents, 0);
+      await t.s.close();
+    } finally {
+      t.done();
+    }
+  });
+}
+
+test('close: push frames after the answer to bye are delivered, then the iterator finishes', async () => {
+  const t = await open('counter', {
+    delivery: 'bytewise',
+    byeEvents: [
+      { watch_id: 'w1', path: 'last-1' },
+      { watch_id: 'w1', path: 'last-2' },
+    ],
+  });
+  try {
+    const w = await t.s.watch({});
+    const all = (async () => {
+      const out = [];
+      for await (const e of w) out.push(e);
+      return out;
+    })();
+    await t.s.close();
+    assert.deepEqual(await all, [ev('w1', 1, 'created', 'last-1'), ev('w1', 2, 'created', 'last-2')]);
+    assert.equal(await t.s.done, null);
+  } finally {
+    t.done();
+  }
+});
+
+test('closing ends the watch, and the launcher closing the connection after it is an orderly end', async () => {
+  const t = await open('counter');
+  try {
+    const w = await t.s.watch({});
+    const pending = t.s.ping(); // never answered: the session ends first
+    t.conn.push({ watch_id: 'w1', kind: 'closing' });
+    t.conn.end();
+    assert.deepEqual(await take(w, 1), [ev('w1', 1, 'closing', '')]);
+    assert.equal(await w.ended, null);
+    assert.deepEqual(await w.next(), { value: undefined, done: true });
+    assert.equal(await t.s.done, null);
+    await assert.rejects(pending, /session has ended/);
+  } finally {
+    t.done();
+  }
+});
+
+test('the iterator throws once when the session fails, then finishes', async () => {
+  const t = await open('counter');
+  try {
+    const w = await t.s.watch({});
+    t.conn.push({ watch_id: 'w1', path: 'a' });
+    t.conn.destroy();
+    assert.deepEqual(await w.next(), { value: ev('w1', 1, 'created', 'a'), done: false });
+    await assert.rejects(w.next(), /connection closed by the launcher/);
+    assert.deepEqual(await w.next(), { value: undefined, done: true });
+    assert.match((await w.ended).message, /connection closed by the launcher/);
+  } finally {
+    t.done();
+  }
+});
+
+test('watch in a fixed-nonce session: LauncherError -160', async () => {
+  const t = await open('fixed');
+  try {
+    await assert.rejects(t.s.watch({}), (e) => e instanceof client.LauncherError && e.code === client.CODES.NEEDS_COUNTER);
+    await t.s.close();
+  } finally {
+    t.done();
+  }
+});
+
+test('unwatch of a watch the launcher no longer holds: LauncherError -161, and the watch ends', async () => {
+  const t = await open('counter');
+  try {
+    const w = await t.s.watch({});
+    t.conn.forget('w1'); // as a SAFEDrive revoke does
+    await assert.rejects(w.unwatch(), (e) => e instanceof client.LauncherError && e.code === -161);
+    assert.equal(await w.ended, null);
+    assert.deepEqual(await w.next(), { value: undefined, done: true });
+    await t.s.close();
+  } finally {
+    t.done();
+  }
+});
+
+test('an unread watch buffers at most maxBuffered events, then one local overflow', async () => {
+  const t = await open('counter');
+  try {
+    const w = await t.s.watch({}, { maxBuffered: 3 });
+    for (let i = 1; i <= 5; i++) t.conn.push({ watch_id: 'w1', path: `f${i}` });
+    await t.s.ping(); // after the five push frames
+    assert.deepEqual(await take(w, 2), [
+      { watch_id: '', seq: 4, kind: 'overflow', path: '', new_path: '', is_dir: false, local: true },
+      ev('w1', 5, 'created', 'f5'),
+    ]);
+    await t.s.close();
+  } finally {
+    t.done();
+  }
+});
+
+test('a watch whose wait was aborted is unwatched when its answer comes', async () => {
+  const t = await open('counter', { watchEarly: 1 });
+  try {
+    const ac = new AbortController();
+    const p = t.s.watch({}, { signal: ac.signal });
+    ac.abort(new Error('given up'));
+    await assert.rejects(p, /given up/);
+    await t.s.ping(); // sent before the watch's answer came; the unwatch goes out when it does
+    await t.s.close();
+    assert.deepEqual(
+      t.state.requests.map((r) => r.endpoint.split('/').pop()),
+      ['watch', 'ping', 'unwatch', 'bye'],
+    );
+    assert.equal(t.s.strayEvents, 0);
+    assert.deepEqual(t.state.problems, []);
+  } finally {
+    t.done();
+  }
+});
+
+/** Opens a counter session with one watch, sends bad, returns why the session ended. */
+async function endsWith(bad, mode = 'counter') {
+  const t = await open(mode);
+  try {
+    if (mode === 'counter') await t.s.watch({});
+    bad(t.conn);
+    const reason = await t.s.done;
+    assert.ok(reason instanceof Error, 'the session ends with an error');
+    return reason.message;
+  } finally {
+    t.done();
+  }
+}
+
+test('failure: a push frame seq that skips one', async () => {
+  const msg = await endsWith((c) => {
+    c.push({ watch_id: 'w1' });
+    c.push({ watch_id: 'w1' }, { seq: 3 });
+  });
+  assert.match(msg, /launcher message #2: push frame seq 3, expected 2/);
+});
+
+test('failure: a push frame in a fixed-nonce session', async () => {
+  assert.match(await endsWith((c) => c.push({}), 'fixed'), /launcher message #0 is a push frame, but the session is in fixed-nonce mode/);
+});
+
+test('failure: a frame with neither id nor event', async () => {
+  assert.match(await endsWith((c) => c.sendSealed({ data: {} })), /neither an id/);
+});
+
+test('failure: malformed events', async () => {
+  assert.match(await endsWith((c) => c.sendSealed({ event: { seq: '1', kind: 'created' } })), /event\.seq is not a positive integer/);
+  assert.match(await endsWith((c) => c.sendSealed({ event: { seq: 1 } })), /the event has no kind/);
+  assert.match(await endsWith((c) => c.sendSealed({ event: { seq: 1, kind: 'created', is_dir: 'no' } })), /event\.is_dir is not a boolean/);
+  assert.match(await endsWith((c) => c.sendSealed({ event: [] })), /"event" is not a JSON object/);
+});
+
+test('failure: an unassociated error ends the session with a LauncherError', async () => {
+  const t = await open('counter');
+  try {
+    const w = await t.s.watch({});
+    t.conn.push({ watch_id: 'w1', kind: 'closing' });
+    t.conn.sendSealed({ id: '', error: { code: -134, description: 'the launcher is locked' } });
+    const reason = await t.s.done;
+    assert.ok(reason instanceof client.LauncherError);
+    assert.equal(reason.code, -134);
+    assert.equal(await w.ended, null, 'closing ended the watch before the error');
+  } finally {
+    t.done();
+  }
 });
 
 async function runAll() {
