@@ -133,11 +133,11 @@ type Client struct {
 	// waiting for it can give up when its context ends.
 	wlock chan struct{}
 
-	mu      sync.Mutex
-	pending map[string][]*waiter // by id; FIFO for identical ids (fixed mode)
-	err     error                // why the session ended; set once, by end
-	cause   error                // why a sender broke the connection (fail), for end
-	watchState                   // the session's watches (watch.go), under mu
+	mu         sync.Mutex
+	pending    map[string][]*waiter // by id; FIFO for identical ids (fixed mode)
+	err        error                // why the session ended; set once, by end
+	cause      error                // why a sender broke the connection (fail), for end
+	watchState                      // the session's watches (watch.go), under mu
 
 	// Frames that answer no request: push events no watch takes, and
 	// answers whose id nobody waits for (their caller gave up). Counted,

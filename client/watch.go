@@ -162,13 +162,13 @@ type Watch struct {
 
 	notify chan struct{} // room for one: an event came or the watch ended
 
-	mu       sync.Mutex
-	stop     func() bool // stops the AfterFunc on ctx; nil until it is set
-	q        []Event
-	dropped  uint64
-	closing  bool  // a closing event came: the launcher dropped the watch
-	ended    bool  // the watch ended: err says why
-	err      error // ctx.Err(), ErrUnwatched, or the session's error
+	mu      sync.Mutex
+	stop    func() bool // stops the AfterFunc on ctx; nil until it is set
+	q       []Event
+	dropped uint64
+	closing bool  // a closing event came: the launcher dropped the watch
+	ended   bool  // the watch ended: err says why
+	err     error // ctx.Err(), ErrUnwatched, or the session's error
 }
 
 // Watch starts a watch (launcher/watch, v1.1) and returns it; ctx bounds
