@@ -46,6 +46,9 @@ type scriptOptions struct {
 	// answerBye makes the launcher answer launcher/bye itself, as the
 	// real one does (code 0, then it closes), without the script.
 	answerBye bool
+	// seen, if not nil, is given the plaintext of each request the
+	// script answers, before the script.
+	seen func(n int, plain []byte)
 }
 
 // scriptedLauncher runs a scripted launcher for one connection and returns
@@ -118,6 +121,9 @@ func scriptedLauncherWith(t *testing.T, answer script, so scriptOptions) string 
 				ok := `{"id":"` + wire.ID(box) + `","error":{"code":0,"description":""}}`
 				_ = framing.WriteFrame(conn, ch.Seal(nil, []byte(ok)))
 				return
+			}
+			if so.seen != nil {
+				so.seen(n, plain)
 			}
 			for _, a := range answer(ctx, n, wire.ID(box)) {
 				if a == holdFrame {

@@ -597,8 +597,9 @@ func (c *Client) wait(ctx context.Context, w *waiter) result {
 	default:
 	}
 	w.gone = true
-	if c.mode == handshake.Counter {
-		// Ids never repeat in counter mode: the slot can go at once.
+	if c.mode == handshake.Counter && w.late == nil {
+		// Ids never repeat in counter mode: the slot can go at once
+		// (unless the answer has a late hook to go to).
 		q := c.pending[w.id]
 		if i := slices.Index(q, w); i >= 0 {
 			q = slices.Delete(q, i, i+1)

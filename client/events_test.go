@@ -614,3 +614,98 @@ func TestNoGoroutineLeftWithWatches(t *testing.T) {
 	_, err = watcher.Watch(ctx, client.WatchOptions{})
 	require.ErrorIs(t, err, client.ErrClosed)
 }
+
+// pushFrame is the plaintext of a push frame of the launcher.
+func pushFrame(watchID string, seq int, kind, path string) string {
+	return `{"event":{"watch_id":"` + watchID + `","seq":` + strconv.Itoa(seq) + `,"kind":"` + kind + `","path":"` + path + `","new_path":"","is_dir":false}}`
+}
+
+// TestWatchEventBeforeItsAnswer: the launcher may push a watch's first
+// events before the watch's answer (another session's change races with
+// it): they are kept for the watch and delivered first, in order. An
+// overflow with no watch_id reaches every watch of the session; an event
+// for no watch is dropped.
+func TestWatchEventBeforeItsAnswer(t *testing.T) {
+	ctx, c := scriptedSession(t, func(_ context.Context, n int, id string) []string {
+		switch n {
+		case 0:
+			return []string{pushFrame("w1", 1, "created", "early"), pushFrame("w9", 2, "created", "nobody's"),
+				`{"id":"` + id + `","data":{"watch_id":"w1"}}`, pushFrame("w1", 3, "created", "later")}
+		case 1:
+			return []string{`{"id":"` + id + `","data":{"watch_id":"w2"}}`}
+		default:
+			return []string{pushFrame("", 4, "overflow", ""), pushFrame("w3", 5, "created", "unknown"),
+				`{"id":"` + id + `","data":{"payload":"","time_ms":1}}`}
+		}
+	})
+	w1, err := c.Watch(ctx, client.WatchOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "early", next(t, w1).Path)
+	assert.Equal(t, "later", next(t, w1).Path)
+	w2, err := c.Watch(ctx, client.WatchOptions{})
+	require.NoError(t, err)
+	_, err = c.Ping(ctx, nil)
+	require.NoError(t, err)
+	for _, w := range []*client.Watch{w1, w2} {
+		e := next(t, w)
+		assert.Equal(t, client.Event{Seq: 4, Kind: client.EventOverflow}, e, "the launcher's overflow, as it came")
+		expectQuietNow(t, w)
+	}
+	assert.Equal(t, uint64(2), c.DroppedEvents(), "w9 (no watch was pending for it after w1's answer) and w3")
+}
+
+// expectQuietNow checks that w holds no event.
+func expectQuietNow(t *testing.T, w *client.Watch) {
+	t.Helper()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	e, err := w.Next(done)
+	require.ErrorIs(t, err, context.Canceled, "no event was due, got %+v", e)
+}
+
+// TestWatchAnsweredAfterTheCallerGaveUp: a watch whose answer comes after
+// its caller's context ended started a watch nobody reads: the SDK
+// unwatches it by itself.
+func TestWatchAnsweredAfterTheCallerGaveUp(t *testing.T) {
+	gate := make(chan struct{})
+	unwatched := make(chan string, 1)
+	value := scriptedLauncherWith(t, func(ctx context.Context, n int, id string) []string {
+		if n == 0 {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+			return []string{`{"id":"` + id + `","data":{"watch_id":"w7"}}`}
+		}
+		return []string{`{"id":"` + id + `","error":{"code":0,"description":""}}`}
+	}, scriptOptions{answerBye: true, seen: func(n int, plain []byte) {
+		if n == 1 {
+			unwatched <- string(plain)
+		}
+	}})
+	bg := testCtx(t)
+	c, err := client.Dial(bg, value)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithCancel(bg)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Watch(ctx, client.WatchOptions{})
+		errc <- err
+	}()
+	eventually(t, func() bool { return c.PendingCalls() == 1 }, "the watch request to be sent")
+	cancel()
+	require.ErrorIs(t, within(t, errc, "Watch to give up"), context.Canceled)
+	close(gate)
+	assert.JSONEq(t, `{"endpoint":"safe-api/v1.1/launcher/unwatch","data":{"watch_id":"w7"}}`, within(t, unwatched, "the unwatch"))
+	require.NoError(t, c.Close())
+	requireNoClientGoroutines(t)
+}
+
+// TestWatchOptionsChecked: a negative buffer is refused before anything
+// is sent.
+func TestWatchOptionsChecked(t *testing.T) {
+	ctx, c := scriptedSession(t, func(context.Context, int, string) []string { return []string{holdFrame} })
+	_, err := c.Watch(ctx, client.WatchOptions{Buffer: -1})
+	require.ErrorContains(t, err, "Buffer")
+}

@@ -13,3 +13,14 @@ func (c *Client) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 // StrayAnswers reports how many answers the session dropped because nobody
 // waited for their id.
 func (c *Client) StrayAnswers() uint64 { return c.stray.Load() }
+
+// PendingCalls reports how many calls wait for their answer.
+func (c *Client) PendingCalls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, q := range c.pending {
+		n += len(q)
+	}
+	return n
+}

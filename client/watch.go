@@ -262,6 +262,7 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watch, error) {
 // pending. c.mu is held.
 func (c *Client) forgetOrphans() {
 	if c.calls == 0 {
+		c.events.Add(uint64(len(c.orphans))) // for no watch after all
 		c.orphans, c.orphanLost = nil, false
 	}
 }
