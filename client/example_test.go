@@ -331,7 +331,8 @@ func sha256Sum(b []byte) []byte {
 // events come after their answers.
 func ExampleClient_Watch() {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()                                // ends the watch, if the loop has not
+	defer cancel() // ends the watch, if the loop has not
+
 	value, err := client.LauncherValue(appArgs()) // in an app: os.Args[1:]
 	if err != nil {
 		fmt.Println(err)
