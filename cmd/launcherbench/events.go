@@ -32,6 +32,14 @@ type eventsResult struct {
 	Latency latencyPair
 	Early   int
 	Samples int
+	// FromSend is the same events' latency from the writer sending its
+	// request (the change's own round trip included).
+	FromSend latencyPair
+	// Spaced is the writer's create+delete round trip (the two changes'
+	// round trips added) while latency was measured: each change made
+	// once every watcher had heard of the one before, so that only its
+	// own fan-out competes with it.
+	Spaced latencyPair
 	// Ping is launcher/ping's round trip on one session with no watch:
 	// the reference for one sealed frame each way through the daemon.
 	Ping latencyPair
@@ -60,10 +68,12 @@ func runEvents(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		return fmt.Errorf("events: %w", err)
 	}
 	res.Events = &r
-	logf("events x%d watchers: latency p50 %s p99 %s (%d samples, %d before the answer); ping p50 %s",
-		r.Watchers, r.Latency.P50.Round(time.Microsecond), r.Latency.P99.Round(time.Microsecond), r.Samples, r.Early, r.Ping.P50.Round(time.Microsecond))
-	logf("events create+delete p50 %s without watchers, %s with %d (%.2fx); CPU per event %s + %s, per ping %s + %s",
+	logf("events x%d watchers: latency p50 %s p99 %s (%d samples, %d before the answer); from the request p50 %s p99 %s; ping p50 %s",
+		r.Watchers, r.Latency.P50.Round(time.Microsecond), r.Latency.P99.Round(time.Microsecond), r.Samples, r.Early,
+		r.FromSend.P50.Round(time.Microsecond), r.FromSend.P99.Round(time.Microsecond), r.Ping.P50.Round(time.Microsecond))
+	logf("events create+delete p50 %s without watchers, %s with %d (%.2fx), %s spaced; CPU per event %s + %s, per ping %s + %s",
 		r.Without.P50.Round(time.Microsecond), r.With.P50.Round(time.Microsecond), r.Watchers, ratio(float64(r.With.P50), float64(r.Without.P50)),
+		r.Spaced.P50.Round(time.Microsecond),
 		r.PerEvent.Server.Round(time.Microsecond), r.PerEvent.Client.Round(time.Microsecond),
 		r.PerPing.Server.Round(time.Microsecond), r.PerPing.Client.Round(time.Microsecond))
 	return nil
@@ -237,7 +247,7 @@ func changeIndex(ev client.Event) int {
 // every watcher has heard of the one before, and times each event from the
 // writer's answer to its arrival at each watcher's consumer.
 func eventLatency(ctx context.Context, ch *child, writer *client.Client, watching []*client.Client, r *eventsResult) error {
-	const warm = 20 // changes made first, not counted
+	const warm = 20 // changes made first, not counted (even: whole pairs)
 	n, total := len(watching), warm+r.Changes+r.Changes%2
 	arrive := make([][]time.Time, n)
 	for k := range arrive {
@@ -265,7 +275,7 @@ func eventLatency(ctx context.Context, ch *child, writer *client.Client, watchin
 	if err != nil {
 		return err
 	}
-	answered := make([]time.Time, total)
+	sent, answered := make([]time.Time, total), make([]time.Time, total)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var s0, c0 usage
@@ -276,6 +286,7 @@ func eventLatency(ctx context.Context, ch *child, writer *client.Client, watchin
 			c0, ok2 = readUsage(0)
 		}
 		p := eventName(i / 2)
+		sent[i] = time.Now()
 		if i%2 == 0 {
 			err = writer.CreateFile(ctx, wire.CreateFileRequest{FilePath: p, UserMetadata: wire.Bytes{}})
 		} else {
@@ -308,6 +319,8 @@ func eventLatency(ctx context.Context, ch *child, writer *client.Client, watchin
 		r.PerEvent = perOp(s1.since(s0), c1.since(c0), timed*n)
 	}
 	samples := make([]time.Duration, 0, timed*n)
+	fromSend := make([]time.Duration, 0, timed*n)
+	var spaced []time.Duration
 	for i := warm; i < total; i++ {
 		for k := range n {
 			d := arrive[k][i].Sub(answered[i])
@@ -316,10 +329,16 @@ func eventLatency(ctx context.Context, ch *child, writer *client.Client, watchin
 				d = 0
 			}
 			samples = append(samples, d)
+			fromSend = append(fromSend, arrive[k][i].Sub(sent[i]))
+		}
+		if i%2 == 1 {
+			spaced = append(spaced, answered[i].Sub(sent[i])+answered[i-1].Sub(sent[i-1]))
 		}
 	}
 	r.Samples = len(samples)
 	r.Latency = percentiles(samples, nil)
+	r.FromSend = percentiles(fromSend, nil)
+	r.Spaced = percentiles(spaced, nil)
 	r.Overflows = overflows.Load()
 	return nil
 }
@@ -408,7 +427,17 @@ func eventRows(r *results) []row {
 			Target: "<= 1.3x no watch", VsTarget: fx(1.3 / rr), Met: met(rr <= 1.3)},
 		row{Figure: fmt.Sprintf("create+delete round trip p99, SDK, 1 connection, %d sessions watching its directory", e.Watchers),
 			Value: us(e.With.P99), Ref: us(e.Without.P99), RefName: "the same with no watch, same run",
-			Ratio: fx(ratio(float64(e.With.P99), float64(e.Without.P99)))})
+			Ratio: fx(ratio(float64(e.With.P99), float64(e.Without.P99)))},
+		row{Figure: fmt.Sprintf("create+delete round trip p50, %d sessions watching, each change made once the last one's events were delivered", e.Watchers),
+			Value: us(e.Spaced.P50), Ref: us(e.Without.P50), RefName: "back to back with no watch, same run",
+			Ratio: fx(ratio(float64(e.Spaced.P50), float64(e.Without.P50)))})
+	for _, q := range []struct {
+		name   string
+		v, ref time.Duration
+	}{{"p50", e.FromSend.P50, e.Ping.P50}, {"p99", e.FromSend.P99, e.Ping.P99}} {
+		out = append(out, row{Figure: fmt.Sprintf("event latency %s, from the change's request to the event at a watching SDK, %d sessions watching", q.name, e.Watchers),
+			Value: us(q.v), Ref: us(q.ref), RefName: pingName + ", " + q.name, Ratio: fx(ratio(float64(q.v), float64(q.ref)))})
+	}
 	if e.PerEvent != (cost{}) && e.PerPing != (cost{}) {
 		pe, pp := e.PerEvent.Server+e.PerEvent.Client, e.PerPing.Server+e.PerPing.Client
 		out = append(out, row{Figure: "CPU per event delivered (daemon + this process's SDKs)",
@@ -424,8 +453,11 @@ const eventsText = `- **events** (launcher/watch, v1.1): a daemon child; one SDK
   directory that other SDK sessions of the same app in this process watch, each with a goroutine
   ranging over its watch's events. Latency runs from the writer's answer to each watcher's loop
   receiving the event, one change at a time (the next once every watcher heard the last); an event
-  that reaches a watcher before the writer has its answer counts as 0. Its reference is a
-  launcher/ping round trip on one session. The create+delete round trip is timed on the writer's
-  connection with no watch and with every session watching, in interleaved rounds; CPU per event
-  is the daemon's and this process's while latency was timed, over the events delivered.
+  that reaches a watcher before the writer has its answer counts as 0 (the daemon offers a change
+  to the watchers while it runs, before its answer is written, so most do); the same events are
+  also timed from the writer's request. Their reference is a launcher/ping round trip on one
+  session. The create+delete round trip is timed on the writer's connection back to back with no
+  watch and with every session watching, in interleaved rounds, and also from the latency run,
+  where each change waits until the last one's events were delivered. CPU per event is the daemon's
+  and this process's while latency was timed, over the events delivered.
 `
