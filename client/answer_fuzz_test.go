@@ -8,7 +8,8 @@ import (
 )
 
 // FuzzParseAnswer feeds the receive loop's decoding of an opened frame
-// (parseAnswer) and of an unencrypted one (plainError) arbitrary bytes:
+// (parseAnswer, push events' decoding included) and of an unencrypted one
+// (plainError) arbitrary bytes:
 // neither may panic; a frame is an answer to a request only with a
 // non-empty id, an event only without an id; and whatever
 // wire.ParseResponse refuses is a malformed answer.
@@ -20,6 +21,10 @@ func FuzzParseAnswer(f *testing.F) {
 		`{"id":"","error":{"code":-121,"description":"frame too large"}}`,
 		`{"event":"changed","data":{"path":"a/b"}}`,
 		`{"event":"changed","id":null}`,
+		`{"event":{"watch_id":"w1","seq":7,"kind":"renamed","path":"docs/a.txt","new_path":"docs/b.txt","is_dir":false}}`,
+		`{"event":{"watch_id":"","seq":9,"kind":"overflow","path":"","new_path":"","is_dir":false}}`,
+		`{"event":{"watch_id":7,"seq":"x","is_dir":"no"}}`,
+		`{"event":{"seq":-1,"kind":"created","extra":[1,{}]}}`,
 		`{"id":"abc","data":{},"id":"other"}`,
 		`{"id":"abc","data":{}}}`,
 		`{ "id" : "a\u0062c" , "data" : [1,2,3] }`,
@@ -51,6 +56,9 @@ func FuzzParseAnswer(f *testing.F) {
 		case kindEvent, kindStray:
 			if a.id != "" {
 				t.Fatalf("kind %d with id %q", a.kind, a.id)
+			}
+			if a.kind == kindStray && a.eventOK {
+				t.Fatal("a stray answer read as an event")
 			}
 		default:
 			t.Fatalf("kind %d", a.kind)

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -25,18 +26,41 @@ import (
 // ctx ends when the test does.
 type script func(ctx context.Context, n int, id string) []string
 
+// byeEndpoint is the request Close sends first; the scripted launcher
+// answers it itself.
+const byeEndpoint = `"safe-api/v1.1/launcher/bye"`
+
 // Special frames a script may return.
 const (
 	// holdFrame makes the scripted launcher stop reading (and writing)
 	// until the test ends, keeping the connection open.
 	holdFrame = "\x00hold"
+	// closeFrame makes the scripted launcher close the connection.
+	closeFrame = "\x00close"
 	// plainPrefix, before a frame, makes it go unsealed.
 	plainPrefix = "\x00plain"
 )
 
+// scriptOptions change how a scripted launcher behaves.
+type scriptOptions struct {
+	// answerBye makes the launcher answer launcher/bye itself, as the
+	// real one does (code 0, then it closes), without the script.
+	answerBye bool
+	// seen, if not nil, is given the plaintext of each request the
+	// script answers, before the script.
+	seen func(n int, plain []byte)
+}
+
 // scriptedLauncher runs a scripted launcher for one connection and returns
-// its launcher value. It stops when the test ends.
+// its launcher value. It answers Close's bye as the real launcher does. It
+// stops when the test ends.
 func scriptedLauncher(t *testing.T, answer script) string {
+	t.Helper()
+	return scriptedLauncherWith(t, answer, scriptOptions{answerBye: true})
+}
+
+// scriptedLauncherWith is scriptedLauncher with options.
+func scriptedLauncherWith(t *testing.T, answer script, so scriptOptions) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -87,12 +111,26 @@ func scriptedLauncher(t *testing.T, answer script) string {
 			if err != nil {
 				return
 			}
-			if _, err := ch.Open(nil, box); err != nil {
+			plain, err := ch.Open(nil, box)
+			if err != nil {
 				return
+			}
+			if so.answerBye && bytes.Contains(plain, []byte(byeEndpoint)) {
+				// Close's goodbye, answered as the launcher does: code
+				// 0, then the connection closes.
+				ok := `{"id":"` + wire.ID(box) + `","error":{"code":0,"description":""}}`
+				_ = framing.WriteFrame(conn, ch.Seal(nil, []byte(ok)))
+				return
+			}
+			if so.seen != nil {
+				so.seen(n, plain)
 			}
 			for _, a := range answer(ctx, n, wire.ID(box)) {
 				if a == holdFrame {
 					<-ctx.Done()
+					return
+				}
+				if a == closeFrame {
 					return
 				}
 				out := []byte(a)

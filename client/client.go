@@ -37,6 +37,12 @@ var (
 	// ErrMalformedAnswer is wrapped (with ErrClosed) by the error that ends
 	// a session whose launcher sent a frame that is not an answer.
 	ErrMalformedAnswer = errors.New("client: malformed answer")
+	// ErrLocked is the launcher's error -134: the launcher is locked (the
+	// user's keys are not loaded). Dial to a locked launcher returns an error
+	// that errors.Is matches with it, and so does the end of a session the
+	// launcher ended by locking: its pending calls, Err, and the iteration
+	// of its watches. It is wire.ErrLocked itself: either matches.
+	ErrLocked = wire.ErrLocked
 )
 
 // Target is a parsed launcher value.
@@ -127,19 +133,31 @@ type Client struct {
 	// waiting for it can give up when its context ends.
 	wlock chan struct{}
 
-	mu      sync.Mutex
-	pending map[string][]*waiter // by id; FIFO for identical ids (fixed mode)
-	err     error                // why the session ended; set once, by end
-	cause   error                // why a sender broke the connection (fail), for end
+	mu         sync.Mutex
+	pending    map[string][]*waiter // by id; FIFO for identical ids (fixed mode)
+	err        error                // why the session ended; set once, by end
+	cause      error                // why a sender broke the connection (fail), for end
+	watchState                      // the session's watches (watch.go), under mu
 
-	// Frames that answer no request: push events, and answers whose id
-	// nobody waits for (their caller gave up). Counted, then dropped.
+	// Frames that answer no request: push events no watch takes, and
+	// answers whose id nobody waits for (their caller gave up). Counted,
+	// then dropped.
 	events atomic.Uint64
 	stray  atomic.Uint64
 
-	fr       *framing.Reader // the receive loop's only
-	done     chan struct{}   // closed when the session has ended
-	loopDone chan struct{}   // closed when the receive loop has returned
+	fr *framing.Reader // the receive loop's only
+	// lastWord is the error of an unassociated error frame when it is the
+	// last frame read: the launcher's reason for closing (a lock). The
+	// receive loop's only.
+	lastWord error
+	done     chan struct{} // closed when the session has ended
+	loopDone chan struct{} // closed when the receive loop has returned
+
+	// bg tracks the goroutines that send unwatch for watches the app gave
+	// up (watch.go); Close waits for them. They start only while the
+	// session lives (c.err nil, under mu).
+	bg      sync.WaitGroup
+	byeOnce sync.Once
 }
 
 // waiter is a request waiting for its answer.
@@ -150,6 +168,9 @@ type waiter struct {
 	// dropped. In fixed mode its slot stays queued, so that a later
 	// answer to an identical request still goes to that request's caller.
 	gone bool
+	// late, if not nil, is given the answer of a caller that gave up,
+	// on the receive loop: it must not block.
+	late func(result)
 }
 
 // result is what a caller waiting for an answer gets: the answer's raw data
@@ -242,24 +263,58 @@ func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o opti
 // Mode reports the session's nonce mode ("counter" or "fixed").
 func (c *Client) Mode() string { return c.mode.String() }
 
-// Close ends the session and waits until its receive loop has stopped.
-// Calls still waiting fail with ErrClosed. It is idempotent.
+// byeTimeout bounds how long Close waits for the launcher's goodbye.
+const byeTimeout = time.Second
+
+// Close ends the session in order and waits until its receive loop has
+// stopped. While the session lives, it first sends launcher/bye (v1.1) and
+// waits for its answer and for the launcher to close the connection, at
+// most one second in all (a launcher that does not know bye, -113, or that
+// does not answer in time, is simply disconnected); then it closes the
+// connection. Calls still waiting fail with ErrClosed, and the iterations
+// of open watches end with it. It is idempotent.
 func (c *Client) Close() error {
+	c.byeOnce.Do(c.bye)
 	err := c.nc.Close()
 	<-c.loopDone
+	c.bg.Wait()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
 	return err
 }
 
+// bye says goodbye: launcher/bye, then the launcher closes the
+// connection; both within byeTimeout. Any failure (an older launcher's
+// -113, the session already ended, the time up) leaves Close to close.
+func (c *Client) bye() {
+	if c.sessionErr() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	defer cancel()
+	if err := c.Call(ctx, ep11("launcher", "bye"), nil, nil); err != nil {
+		return
+	}
+	select {
+	case <-c.done: // the launcher closed the connection after the answer
+	case <-ctx.Done():
+	}
+}
+
 // Done is closed when the session has ended (closed by either side).
 func (c *Client) Done() <-chan struct{} { return c.done }
 
+// Err returns why the session ended, or nil while it lives. The error
+// wraps ErrClosed, and the launcher's reason when it gave one before
+// closing: errors.Is(err, ErrLocked) when the launcher locked.
+func (c *Client) Err() error { return c.sessionErr() }
+
 // receive is the session's receive loop, owned by the Client: it reads
 // each frame, opens it, parses the answer envelope and delivers the answer
-// to the caller waiting for its id. It returns when the connection ends
-// (Close closes it), after failing every waiting call.
+// to the caller waiting for its id, and each push event to its watch. It
+// returns when the connection ends (Close closes it), after failing every
+// waiting call and ending every watch.
 func (c *Client) receive() {
 	defer close(c.loopDone)
 	for {
@@ -268,6 +323,7 @@ func (c *Client) receive() {
 			c.end(err)
 			return
 		}
+		c.lastWord = nil // a frame came after it: it was not the last
 		if perr := plainError(body); perr != nil {
 			// The launcher's unencrypted error (a frame over its limit)
 			// just before it closes.
@@ -286,10 +342,13 @@ func (c *Client) receive() {
 		}
 		switch a.kind {
 		case kindEvent:
-			c.event(plain)
+			c.event(a)
 		case kindReply:
 			c.deliver(a.id, result{data: a.data, err: a.err})
 		default:
+			// An unassociated answer: its error, if it is the last frame
+			// before the launcher closes, is why the session ends.
+			c.lastWord = a.err
 			c.stray.Add(1)
 		}
 	}
@@ -325,11 +384,16 @@ type answer struct {
 	id   string
 	data json.RawMessage // points into the frame
 	err  error           // the answer's error (*wire.Error), nil for success
+	// For kindEvent: the event, and whether its "event" member decoded as
+	// one (an object of the known fields with their types).
+	event   wire.Event
+	eventOK bool
 }
 
 // parseAnswer parses an opened frame: an answer envelope (wire.ParseResponse)
-// or a push event. The data is only delimited here: the caller's decoder
-// validates it. A frame that is neither is an error wrapping ErrMalformedAnswer.
+// or a push event, whose event is decoded (wire.Event). The data is only
+// delimited here: the caller's decoder validates it. A frame that is
+// neither is an error wrapping ErrMalformedAnswer.
 func parseAnswer(plain []byte) (answer, error) {
 	r, err := wire.ParseResponse(plain)
 	if err != nil {
@@ -339,17 +403,15 @@ func parseAnswer(plain []byte) (answer, error) {
 		return answer{kind: kindReply, id: r.ID, data: r.Data, err: r.Err()}, nil
 	}
 	if o := wire.NewObject("answer", plain); o.Err() == nil && o.Has("event") && !o.Has("id") {
-		return answer{kind: kindEvent, data: r.Data}, nil
+		a := answer{kind: kindEvent, data: r.Data}
+		sub := o.Object("event")
+		if sub.Err() == nil {
+			a.event.DecodeFrom(sub)
+			a.eventOK = sub.Err() == nil
+		}
+		return a, nil
 	}
 	return answer{kind: kindStray, data: r.Data, err: r.Err()}, nil
-}
-
-// event is where a push event lands: a frame with an "event" member that
-// answers no request. Events are not part of the API yet: it counts the
-// event and drops it; the session goes on.
-func (c *Client) event(msg []byte) {
-	_ = msg // the hook point for push events
-	c.events.Add(1)
 }
 
 // deliver hands r to the first caller waiting for id. An answer nobody
@@ -373,17 +435,27 @@ func (c *Client) deliver(id string, r result) {
 	c.mu.Unlock()
 	if gone {
 		c.stray.Add(1)
+		if w.late != nil {
+			w.late(r)
+		}
 		return
 	}
 	w.ch <- r // room for one: never blocks
 }
 
 // end ends the session because of err: every waiting call fails with
-// ErrClosed (wrapping err, or the cause a sender recorded), the keys are
-// zeroed and Done is closed. Only the receive loop calls it, once.
+// ErrClosed (wrapping err; or the launcher's last word, an unassociated
+// error frame just before the end; or the cause a sender recorded), every
+// watch ends with it, the keys are zeroed and Done is closed. Only the
+// receive loop calls it, once.
 func (c *Client) end(err error) {
 	c.mu.Lock()
-	if c.cause != nil {
+	switch {
+	case c.lastWord != nil:
+		// The launcher said why it closes (it locks): that is the
+		// session's end, whatever a read or a write met after it.
+		err = c.lastWord
+	case c.cause != nil:
 		err = c.cause
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
@@ -394,12 +466,16 @@ func (c *Client) end(err error) {
 	c.err = err
 	pending := c.pending
 	c.pending = nil
+	watches := c.takeWatches()
 	c.mu.Unlock()
 	c.nc.Close() // after err is set: a sender's write failing now is no cause
 	for _, q := range pending {
 		for _, w := range q {
 			w.ch <- result{err: err}
 		}
+	}
+	for _, w := range watches {
+		w.finish(err, true)
 	}
 	// A sender may be sealing: its write fails now that the connection is
 	// closed, and the keys go once it lets go of the write lock.
@@ -498,7 +574,7 @@ func (c *Client) CallRaw(ctx context.Context, msg []byte) (json.RawMessage, erro
 
 // roundTrip sends the request in frame[sealRoom:] and waits for its answer.
 func (c *Client) roundTrip(ctx context.Context, frame []byte) result {
-	w, err := c.send(ctx, frame)
+	w, err := c.sendHook(ctx, frame, nil)
 	if err != nil {
 		return result{err: err}
 	}
@@ -521,8 +597,9 @@ func (c *Client) wait(ctx context.Context, w *waiter) result {
 	default:
 	}
 	w.gone = true
-	if c.mode == handshake.Counter {
-		// Ids never repeat in counter mode: the slot can go at once.
+	if c.mode == handshake.Counter && w.late == nil {
+		// Ids never repeat in counter mode: the slot can go at once
+		// (unless the answer has a late hook to go to).
 		q := c.pending[w.id]
 		if i := slices.Index(q, w); i >= 0 {
 			q = slices.Delete(q, i, i+1)
@@ -545,6 +622,11 @@ func (c *Client) wait(ctx context.Context, w *waiter) result {
 // the write is stopped and the session ends (a frame cannot be taken back
 // half sent).
 func (c *Client) send(ctx context.Context, frame []byte) (*waiter, error) {
+	return c.sendHook(ctx, frame, nil)
+}
+
+// sendHook is send with a late hook for the waiter (see waiter.late).
+func (c *Client) sendHook(ctx context.Context, frame []byte, late func(result)) (*waiter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // not sent: select below could take the lock anyway
 	}
@@ -561,7 +643,7 @@ func (c *Client) send(ctx context.Context, frame []byte) (*waiter, error) {
 	}
 	box := frame[framing.HeaderSize:]
 	c.ch.SealInPlace(box)
-	w := &waiter{id: wire.ID(box), ch: make(chan result, 1)}
+	w := &waiter{id: wire.ID(box), ch: make(chan result, 1), late: late}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()

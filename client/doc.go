@@ -64,6 +64,37 @@
 // ListServices, GetHomeDir and GetServiceFile read any app's names;
 // AddService, DeleteService and DeleteDNS change only the app's own.
 //
+// # Events
+//
+// Watch (launcher/watch, v1.1) asks the launcher to push an Event for each
+// change of a directory's entries (and, when Recursive, of everything
+// below it), whoever in the app's sessions made it (for SAFEDrive, any
+// app). Range over the watch's events:
+//
+//	w, err := c.Watch(ctx, client.WatchOptions{DirPath: "inbox"})
+//	if err != nil {
+//		return err // wire.ErrNeedsCounter in fixed-nonce mode
+//	}
+//	for ev, err := range w.Events() {
+//		if err != nil {
+//			return err // ctx ended, or the session (ErrLocked: the launcher locked)
+//		}
+//		switch ev.Kind {
+//		case client.EventOverflow:
+//			// events were dropped: re-read the directory
+//		case client.EventCreated, client.EventModified, client.EventDeleted, client.EventRenamed:
+//			fmt.Println(ev.Kind, ev.Path, ev.NewPath)
+//		}
+//	}
+//
+// A watch ends when ctx ends, by Unwatch, or with the session. The
+// receive loop never waits for a consumer: each watch holds at most
+// WatchOptions.Buffer events (DefaultWatchBuffer), and when it is full the
+// events it holds are dropped for one overflow event. Watches need a
+// counter-nonce session.
+//
+// Version and Ping ask the launcher who it is and whether it is alive.
+//
 // # Errors
 //
 // When the launcher answers with an error, a method returns an *Error
@@ -80,17 +111,22 @@
 //	}
 //
 // Errors of the SDK itself start with "client: ". Once the session has
-// ended (Close, the launcher stopping, the app being removed, a broken
-// connection), every call returns an error wrapping ErrClosed and Done is
-// closed; a session does not reconnect, since its launcher string is used
-// up.
+// ended (Close, the launcher stopping or locking, the app being removed, a
+// broken connection), every call returns an error wrapping ErrClosed, Done
+// is closed and Err says why; a session does not reconnect, since its
+// launcher string is used up. When the launcher locks, it says so before
+// it closes: the session's error then also matches ErrLocked (wire.ErrLocked,
+// -134), and so does a Dial while it is locked.
 //
 // # The session
 //
 // The SDK asks for the counter nonce mode by default (a fresh nonce for
 // every message); WithFixedNonce selects the original protocol's fixed
 // nonce, which a launcher may refuse. A Client runs one goroutine, its
-// receive loop, from Dial until the session ends; Close waits for it.
+// receive loop, from Dial until the session ends, and, for a watch whose
+// context ended, a short-lived one that unwatches it; Close waits for
+// them. Close says goodbye first (launcher/bye), waiting at most a second
+// for the launcher to answer and close the connection.
 //
 // The package shares wire types with the daemon through package wire (the
 // request and answer types are aliased here) and never imports server

@@ -324,3 +324,95 @@ func sha256Sum(b []byte) []byte {
 	s := sha256.Sum256(b)
 	return s[:]
 }
+
+// An app watches a directory and ranges over its events. Here the app
+// changes the directory itself; the events of another session of the app
+// (or, for SAFEDrive, of another app) come the same way. Its own changes'
+// events come after their answers.
+func ExampleClient_Watch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the watch, if the loop has not
+
+	value, err := client.LauncherValue(appArgs()) // in an app: os.Args[1:]
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c, err := client.Dial(ctx, value)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	if err := c.CreateDir(ctx, client.CreateDirRequest{DirPath: "inbox", UserMetadata: client.Bytes{}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	w, err := c.Watch(ctx, client.WatchOptions{DirPath: "inbox"})
+	if err != nil {
+		fmt.Println(err) // wire.ErrNeedsCounter in fixed-nonce mode
+		return
+	}
+	if err := c.WriteFile(ctx, "inbox/a.txt", false, []byte("hello")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.DeleteFile(ctx, false, "inbox/a.txt"); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	for ev, err := range w.Events() {
+		if err != nil {
+			fmt.Println(err) // the session ended (errors.Is(err, client.ErrLocked) when the launcher locked)
+			return
+		}
+		if ev.Kind == client.EventOverflow {
+			fmt.Println("overflow: re-read inbox")
+			continue
+		}
+		fmt.Println(ev.Kind, ev.Path)
+		if ev.Kind == client.EventDeleted {
+			break // the watch stays open: range again, or Unwatch
+		}
+	}
+	if err := w.Unwatch(ctx); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// created inbox/a.txt
+	// modified inbox/a.txt
+	// deleted inbox/a.txt
+}
+
+// Who the launcher is, and a health check.
+func ExampleClient_Version() {
+	ctx := context.Background()
+	value, err := client.LauncherValue(appArgs()) // in an app: os.Args[1:]
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c, err := client.Dial(ctx, value)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close() // sends bye: the launcher ends the session in order
+	v, err := c.Version(ctx)
+	if err != nil {
+		fmt.Println(err) // wire.ErrUnknownRequest from a launcher older than v1.1
+		return
+	}
+	fmt.Println(v.APIVersions, v.NonceMode)
+	pong, err := c.Ping(ctx, []byte("hi"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(pong.Payload))
+	// Output:
+	// [v1.0 v1.1] counter
+	// hi
+}

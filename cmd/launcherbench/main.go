@@ -9,7 +9,7 @@
 // its target) and an SVG chart.
 //
 //	go run ./cmd/launcherbench [-quick] [-out docs/perf.md] [-chart docs/perf.svg]
-//	    [-only small,files,handshakes,sessions] [-baseline REV] [-profile DIR]
+//	    [-only small,files,handshakes,sessions,events] [-baseline REV] [-profile DIR]
 //
 // Run it with -h for every flag. Servers run in child processes (this
 // binary re-executed with -child), so that their memory is measured apart
@@ -42,19 +42,23 @@ type plan struct {
 	HSDur               time.Duration
 	HSWorkers, HSBudget int
 	Sessions            int
-	Only                map[string]bool // sections to run; nil: all
+	// The events section: sessions watching, changes timed one at a
+	// time, create+delete round trips with and without the watches.
+	EvWatchers, EvChanges, EvPairs int
+	Only                           map[string]bool // sections to run; nil: all
 }
 
 func (p plan) runs(section string) bool { return p.Only == nil || p.Only[section] }
 
 // sections are the parts of a run, in the order they run.
-var sections = []string{"small", "files", "handshakes", "sessions"}
+var sections = []string{"small", "files", "handshakes", "sessions", "events"}
 
 func fullPlan() plan {
 	return plan{
 		LatN: 3000, LatCDN: 1000, ThrDur: 2 * time.Second, Depth1: 32, Depth64: 4,
 		Sizes: []int{1 << 20, 16 << 20, 64 << 20}, Reps: map[int]int{1 << 20: 10, 16 << 20: 3, 64 << 20: 4},
 		HSDur: 2 * time.Second, HSWorkers: 16, HSBudget: 20000, Sessions: 1000,
+		EvWatchers: 100, EvChanges: 400, EvPairs: 1000,
 	}
 }
 
@@ -63,6 +67,7 @@ func quickPlan() plan {
 		Quick: true, LatN: 150, LatCDN: 20, ThrDur: 120 * time.Millisecond, Depth1: 16, Depth64: 2,
 		Sizes: []int{1 << 20}, Reps: map[int]int{1 << 20: 2},
 		HSDur: 200 * time.Millisecond, HSWorkers: 4, HSBudget: 1500, Sessions: 100,
+		EvWatchers: 20, EvChanges: 40, EvPairs: 40,
 	}
 }
 
@@ -104,6 +109,9 @@ Examples:
       the few-second smoke run CI makes; figures not for comparison
   go run ./cmd/launcherbench -only small -out /tmp/small.md
       small requests only (about 20 s)
+  go run ./cmd/launcherbench -only events -out /tmp/events.md -chart none
+      push events only: latency to 100 watching sessions, and what they
+      cost the session making changes
   go run ./cmd/launcherbench -baseline 8a59922
       a full run with the daemon of revision 8a59922 measured beside this
       build's (before/after table in the report)
@@ -118,11 +126,13 @@ func newFlags(o *options) *flag.FlagSet {
 	q, f := quickPlan(), fullPlan()
 	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf(
 		"a smoke run of a few seconds: %d get-dir and %d create+delete round trips a client, %s\n"+
-			"per request rate, %d MiB files only, %d handshake dialers for %s, %d idle sessions\n"+
-			"(a full run: %d and %d, %s, 1, 16 and 64 MiB, %d dialers for %s, %d sessions).\n"+
+			"per request rate, %d MiB files only, %d handshake dialers for %s, %d idle sessions,\n"+
+			"%d sessions watching %d changes\n"+
+			"(a full run: %d and %d, %s, 1, 16 and 64 MiB, %d dialers for %s, %d sessions,\n"+
+			"%d sessions watching %d changes).\n"+
 			"The report says it was a quick run; its figures are not for comparison.",
-		q.LatN, q.LatCDN, q.ThrDur, q.Sizes[0]>>20, q.HSWorkers, q.HSDur, q.Sessions,
-		f.LatN, f.LatCDN, f.ThrDur, f.HSWorkers, f.HSDur, f.Sessions))
+		q.LatN, q.LatCDN, q.ThrDur, q.Sizes[0]>>20, q.HSWorkers, q.HSDur, q.Sessions, q.EvWatchers, q.EvChanges,
+		f.LatN, f.LatCDN, f.ThrDur, f.HSWorkers, f.HSDur, f.Sessions, f.EvWatchers, f.EvChanges))
 	fs.StringVar(&o.out, "out", "docs/perf.md",
 		"the markdown report to write, a `FILE` path (its directory is created).")
 	fs.StringVar(&o.chart, "chart", "",
@@ -130,7 +140,8 @@ func newFlags(o *options) *flag.FlagSet {
 			"Default: the -out path with .svg in place of its extension.")
 	fs.Func("only", "run only these sections, a comma-separated `LIST`: small (get-dir and create+delete round\n"+
 		"trips and rates), files (1, 16 and 64 MiB uploads and downloads, peak RSS), handshakes\n"+
-		"(handshakes per second), sessions (memory per idle session). Default: all four.",
+		"(handshakes per second), sessions (memory per idle session), events (push-event latency\n"+
+		"to 100 watching sessions, create+delete round trips with and without them). Default: all five.",
 		func(v string) error {
 			for _, x := range strings.Split(v, ",") {
 				x = strings.TrimSpace(x)

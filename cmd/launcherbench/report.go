@@ -230,6 +230,7 @@ func rows(r *results) []row {
 			Ref: fmt.Sprintf("%.1f KiB", p.RSSBytes/1024), RefName: "echo conn", Ratio: fx(ratio(d.RSSBytes, p.RSSBytes)),
 			Target: "<= 32 KiB", VsTarget: fx(32 * 1024 / d.RSSBytes), Met: met(d.RSSBytes <= 32*1024)})
 	}
+	out = append(out, eventRows(r)...)
 	return out
 }
 
@@ -436,6 +437,9 @@ Beside it, in the same run:
   SHA-512 (the answer's id is the hash of the small request).
 - **handshake crypto**: both sides of the handshake in memory, on both cores.
 `)
+	if r.Events != nil {
+		b.WriteString(eventsText)
+	}
 	if r.Before != nil {
 		b.WriteString(`- **before**: the daemon of the baseline revision, built from it (its cmd/launcherbench's daemon
   child), measured with the same clients (this build's SDK, the minimal client) in the same rounds.
@@ -468,8 +472,9 @@ server child and for this process while the round trips were timed, per round tr
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", x.Figure, x.Before, x.After, x.Ratio, x.Note)
 		}
 	}
-	fmt.Fprintf(&b, "\nSettings: latency over %d get-dir and %d create+delete round trips a client; rates over %s with %d requests in flight on 1 connection and %d per connection on 64; transfers best of %v repetitions; handshakes from %d goroutines for %s; %d idle sessions.\n",
-		r.Plan.LatN, r.Plan.LatCDN, r.Plan.ThrDur, r.Plan.Depth1, r.Plan.Depth64, repsText(r.Plan), r.Plan.HSWorkers, r.Plan.HSDur, r.Plan.Sessions)
+	fmt.Fprintf(&b, "\nSettings: latency over %d get-dir and %d create+delete round trips a client; rates over %s with %d requests in flight on 1 connection and %d per connection on 64; transfers best of %v repetitions; handshakes from %d goroutines for %s; %d idle sessions; events: %d sessions watching, %d changes timed, %d create+delete round trips each with and without the watches.\n",
+		r.Plan.LatN, r.Plan.LatCDN, r.Plan.ThrDur, r.Plan.Depth1, r.Plan.Depth64, repsText(r.Plan), r.Plan.HSWorkers, r.Plan.HSDur, r.Plan.Sessions,
+		r.Plan.EvWatchers, r.Plan.EvChanges, r.Plan.EvPairs)
 	b.WriteString("\nThe machine may be shared with other work while the suite runs; ratios come from the same run and are steadier than absolute figures. ")
 	b.WriteString("The daemon and the net/http peer run their stores in the default sync mode (`--sync background`): a change is acknowledged once its log record is written, which survives a kill of the process, and the log is fsynced 10 ms behind. The rows marked `--sync commit` are the daemon with every change acknowledged only once an fsync covers it (what survives a power loss too): one connection waiting for each answer then pays two fsyncs per create+delete, and the durable floor row adds two measured append+fsync times on the same disk to the echo's round trips. Pipelined changes share fsyncs (group commit). These rows are references, with no target.\n")
 	b.WriteString("\nWhat bounds these figures on this kind of machine, and the decisions behind them: [perf-notes.md](perf-notes.md).\n")
@@ -486,7 +491,7 @@ const howToRun = `
 ## How to run
 
     go run ./cmd/launcherbench                     # full run: writes docs/perf.md and docs/perf.svg
-    go run ./cmd/launcherbench -only small         # one section: small, files, handshakes or sessions
+    go run ./cmd/launcherbench -only small         # one section: small, files, handshakes, sessions or events
     go run ./cmd/launcherbench -baseline 8a59922   # and revision 8a59922's daemon beside this build's
     go run ./cmd/launcherbench -quick -out /tmp/perf.md -chart none   # CI's smoke run, a few seconds
 

@@ -125,7 +125,8 @@ func TestRunEndToEnd(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	p := plan{LatN: 20, LatCDN: 10, ThrDur: 60 * time.Millisecond, Depth1: 2, Depth64: 1,
-		Sizes: []int{64 << 10}, Reps: map[int]int{64 << 10: 1}, HSDur: 50 * time.Millisecond, HSWorkers: 2, HSBudget: 200, Sessions: 5}
+		Sizes: []int{64 << 10}, Reps: map[int]int{64 << 10: 1}, HSDur: 50 * time.Millisecond, HSWorkers: 2, HSBudget: 200, Sessions: 5,
+		EvWatchers: 3, EvChanges: 6, EvPairs: 4}
 	var progress bytes.Buffer
 	r, err := run(p, build{Rev: "test"}, &build{Rev: "self", Exe: exe}, &progress)
 	require.NoError(t, err, progress.String())
@@ -145,11 +146,15 @@ func TestRunEndToEnd(t *testing.T) {
 	assert.Positive(t, r.HS["before-counter"])
 	assert.Positive(t, r.Sess[kindBefore].Goroutines)
 	assert.Positive(t, r.Sess[kindDaemon].GoBytes)
+	require.NotNil(t, r.Events)
+	assert.Equal(t, 3*6, r.Events.Samples)
+	assert.Positive(t, r.Events.With.P50)
+	assert.Positive(t, r.Events.Without.P50)
 
 	var md, svg bytes.Buffer
 	require.NoError(t, writeMarkdown(&md, r, "perf.svg"))
 	require.NoError(t, writeSVG(&svg, r))
-	for _, want := range []string{"small-request floor: echo", "<= 1.2x minimal client", "## Before and after"} {
+	for _, want := range []string{"small-request floor: echo", "<= 1.2x minimal client", "## Before and after", "3 sessions watching"} {
 		assert.Contains(t, md.String(), want)
 	}
 	assert.NotContains(t, md.String(), "NaN")

@@ -45,6 +45,7 @@ type results struct {
 	HSCost      map[string]cost    // "counter", "fixed", "before-…": per handshake, daemon and dialer
 	Sync        time.Duration      // median append + fsync of a small record on the store's disk
 	Sess        map[string]sessionMem
+	Events      *eventsResult // the events section's, or nil
 }
 
 // run measures everything, logging progress to logw. before, if not nil, is
@@ -66,7 +67,7 @@ func run(p plan, after build, before *build, logw io.Writer) (*results, error) {
 	for _, sec := range []struct {
 		name string
 		run  func(plan, *results, dirFunc, logFunc) error
-	}{{"small", runSmall}, {"files", runFiles}, {"handshakes", runHandshakes}, {"sessions", runSessions}} {
+	}{{"small", runSmall}, {"files", runFiles}, {"handshakes", runHandshakes}, {"sessions", runSessions}, {"events", runEvents}} {
 		if p.runs(sec.name) {
 			t := time.Now()
 			if err := sec.run(p, res, dirOf, logf); err != nil {
