@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/safe-launcher/launcher/route"
@@ -18,8 +19,9 @@ import (
 //   - a session's queue is bounded: when it is full, what it holds is
 //     dropped and replaced by one overflow event, so a stalled reader never
 //     slows the store or other apps;
-//   - an event of a change a session made itself is sent after that
-//     request's answer;
+//   - a change made by a session's request is offered to the watches once
+//     that request's answer is written, so every app hears of it after the
+//     app that made it has its answer;
 //   - a session that never watches sees no difference at all.
 
 // maxEvents is how many events a session queues for its writer.
@@ -32,9 +34,12 @@ type events struct {
 	nextID  uint64
 	queue   []queued
 	// reqs is the number of requests the reader has taken (the one being
-	// run included): an event of a change made by this session waits
-	// until that many answers are written.
+	// run included): a watch's events wait until the answer to the request
+	// that made it is written.
 	reqs uint64
+	// changes are the changes this session's requests made, offered to the
+	// watching sessions once their answers are written.
+	changes []madeBy
 	// signal wakes the writer when an event is queued.
 	signal chan struct{}
 }
@@ -57,23 +62,65 @@ func (s *Server) watching(sess *session, on bool) {
 	}
 }
 
-// Notify implements route.Notifier: it offers a change to every session
-// that watches something. It does not block.
+// Notify implements route.Notifier. A change made by a session's request is
+// offered to the watching sessions once that request's answer is written
+// (by the session's writer, after the change is durable when the answer
+// waits for that), so that no app hears of a change before the app that made
+// it has its answer; anything else at once. When no session watches, it
+// does nothing. It does not block.
 func (s *Server) Notify(by route.Caller, ch route.Change) {
-	var origin *session
-	if k, ok := by.(caller); ok {
-		origin = k.c
+	s.wmu.RLock()
+	n := len(s.watchers)
+	s.wmu.RUnlock()
+	if n == 0 {
+		return
 	}
+	if k, ok := by.(caller); ok {
+		c := k.c
+		c.ev.mu.Lock()
+		c.ev.changes = append(c.ev.changes, madeBy{ch: ch, req: c.ev.reqs})
+		c.ev.mu.Unlock()
+		return
+	}
+	s.fanOut(ch)
+}
+
+// madeBy is a change made by a session's request number req, to offer once
+// its answer is written.
+type madeBy struct {
+	ch  route.Change
+	req uint64
+}
+
+// fanOut offers a change to every session that watches something.
+func (s *Server) fanOut(ch route.Change) {
 	s.wmu.RLock()
 	defer s.wmu.RUnlock()
 	for sess := range s.watchers {
-		sess.offer(ch, sess == origin)
+		sess.offer(ch)
 	}
 }
 
-// offer queues the events of ch that c's watches cover. mine says c made
-// the change: its events wait for the answer of the request being run.
-func (c *session) offer(ch route.Change, mine bool) {
+// takeChanges removes and returns the changes of c's requests whose answers
+// are written (all of them when all is true).
+func (c *session) takeChanges(answered uint64, all bool) []madeBy {
+	c.ev.mu.Lock()
+	defer c.ev.mu.Unlock()
+	i := 0
+	for ; i < len(c.ev.changes) && (all || c.ev.changes[i].req <= answered); i++ {
+	}
+	if i == 0 {
+		return nil
+	}
+	out := slices.Clone(c.ev.changes[:i])
+	n := copy(c.ev.changes, c.ev.changes[i:])
+	clear(c.ev.changes[n:])
+	c.ev.changes = c.ev.changes[:n]
+	return out
+}
+
+// offer queues the events of ch that c's watches cover.
+func (c *session) offer(ch route.Change) {
 	if ch.Shared {
 		// SAFEDrive events only while the grant holds.
 		if a, ok := c.srv.apps.App(c.app.ID); !ok || !a.SharedDrive {
@@ -81,16 +128,12 @@ func (c *session) offer(ch route.Change, mine bool) {
 		}
 	}
 	c.ev.mu.Lock()
-	after := uint64(0)
-	if mine {
-		after = c.ev.reqs
-	}
 	n := 0
 	for i := range c.ev.watches {
 		w := &c.ev.watches[i]
 		if w.matches(c.app, ch) {
 			// Never before the watch's own answer.
-			c.queueLocked(wire.Event{WatchID: w.id, Kind: ch.Kind, Path: ch.Path, NewPath: ch.NewPath, IsDir: ch.IsDir}, max(after, w.since))
+			c.queueLocked(wire.Event{WatchID: w.id, Kind: ch.Kind, Path: ch.Path, NewPath: ch.NewPath, IsDir: ch.IsDir}, w.since)
 			n++
 		}
 	}

@@ -465,6 +465,13 @@ func (c *session) dispatch(plain []byte) (res route.Result, err error) {
 // still runs) but writes nothing more.
 func (c *session) write() {
 	w := &outWriter{c: c}
+	// However the writer ends, the changes its requests made are offered
+	// to the watches (they were made, answered or not).
+	defer func() {
+		for _, m := range c.takeChanges(0, true) {
+			c.srv.fanOut(m.ch)
+		}
+	}()
 	broken := false
 	var buf []byte
 	defer func() { c.srv.putBuf(buf) }()
@@ -524,6 +531,15 @@ func (c *session) write() {
 				}
 				fail()
 				continue
+			}
+			if chs := c.takeChanges(answered, false); len(chs) > 0 {
+				// The answer goes out before anyone hears of its change.
+				if w.Flush() != nil {
+					fail()
+				}
+				for _, m := range chs {
+					c.srv.fanOut(m.ch)
+				}
 			}
 		}
 		if broken {
