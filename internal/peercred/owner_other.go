@@ -1,0 +1,12 @@
+//go:build !linux
+
+package peercred
+
+import (
+	"fmt"
+	"runtime"
+)
+
+func newOwner() (Owner, error) {
+	return nil, fmt.Errorf("%w: no peer uid lookup on %s", ErrUnsupported, runtime.GOOS)
+}

@@ -1,0 +1,109 @@
+// Package peercred finds the user that owns the other end of a loopback TCP
+// connection, so that the daemon can refuse, before the handshake, a
+// connection made by another local user: an app's launcher string is in its
+// argv, which every local user can read in /proc/PID/cmdline.
+//
+// The package owns the lookup only. Which uid to accept, and what to do with
+// a connection that fails, are the caller's: the daemon passes its own
+// uint32(os.Getuid()) to Check and closes the connection, unanswered, on any
+// error. There is deliberately no Self function: os.Getuid is the uid the
+// kernel gives the daemon's own sockets (a daemon that is not setuid has
+// real = effective = file-system uid), and the caller may want another.
+//
+// On Linux, New returns an Owner that reads /proc/net/tcp and /proc/net/tcp6
+// for each lookup (no cache: a stale answer would be a security bug). On
+// other systems New returns an error wrapping ErrUnsupported, and the daemon
+// runs with the check off and says so. A system gets its own lookup in a file
+// owner_<goos>.go that defines newOwner, and leaves owner_other.go's build
+// constraint.
+//
+// What the answer means: the uid the kernel records for the peer's socket,
+// which is the uid of the process that created it. A socket handed to another
+// process (inherited, passed over a Unix socket) keeps its creator's uid, and
+// a relay run by the same user (ssh -L, socat, a browser) passes the check
+// for whoever talks through it. Sockets of other network namespaces are never
+// found, so a connection that does not come from this machine's loopback in
+// this namespace fails with ErrNotFound.
+package peercred
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// Owner finds the uid owning the peer end of a loopback TCP connection.
+//
+// PeerUID does not block on the network: it reads the kernel's socket table,
+// which costs time in proportion to the number of sockets on the machine
+// (see BenchmarkPeerUID), and takes no context.
+//
+// Implementations return an error wrapping ErrNotTCP for a connection whose
+// addresses are not TCP addresses, ErrNotFound when the peer's socket is not
+// an established socket of this machine, and ErrMalformed when the kernel's
+// table cannot be read as expected. An Owner is safe for concurrent use.
+type Owner interface {
+	PeerUID(conn net.Conn) (uid uint32, err error)
+}
+
+var (
+	// ErrUnsupported is wrapped by New's error on systems where the package
+	// has no lookup. It wraps errors.ErrUnsupported.
+	ErrUnsupported = fmt.Errorf("peercred: %w", errors.ErrUnsupported)
+
+	// ErrNotFound means that no established socket is the peer of the
+	// connection: the peer has closed its end already, or is not on this
+	// machine's loopback in this network namespace. The caller refuses.
+	ErrNotFound = errors.New("peercred: peer socket not found")
+
+	// ErrNotTCP means that the connection's addresses are not TCP addresses.
+	ErrNotTCP = errors.New("peercred: not a TCP connection")
+
+	// ErrMalformed means that the kernel's socket table has a line the
+	// lookup cannot read. The caller refuses.
+	ErrMalformed = errors.New("peercred: malformed socket table")
+
+	// ErrOtherUser is wrapped by Check's error when the peer's socket
+	// belongs to another uid than the one wanted.
+	ErrOtherUser = errors.New("peercred: peer belongs to another user")
+)
+
+// Check returns nil if o finds that the peer of conn runs as uid, an error
+// wrapping ErrOtherUser (naming both uids) if it runs as another, and o's
+// error otherwise. The caller refuses the connection on any error.
+func Check(o Owner, conn net.Conn, uid uint32) error {
+	got, err := o.PeerUID(conn)
+	if err != nil {
+		return err
+	}
+	if got != uid {
+		return fmt.Errorf("%w: peer %v is uid %d, not %d", ErrOtherUser, conn.RemoteAddr(), got, uid)
+	}
+	return nil
+}
+
+// New returns this system's Owner, or an error wrapping ErrUnsupported if
+// there is none (the error names the system). On Linux it fails, with the
+// error of os.Open, if /proc/net/tcp cannot be read (/proc not mounted): that
+// is not ErrUnsupported, and the daemon should not start with the check
+// silently off.
+func New() (Owner, error) {
+	return newOwner()
+}
+
+// endpoints returns conn's local and remote addresses as the kernel's
+// tables print them: IPv4-mapped IPv6 addresses as IPv4, without zones.
+func endpoints(conn net.Conn) (local, remote netip.AddrPort, err error) {
+	la, ok1 := conn.LocalAddr().(*net.TCPAddr)
+	ra, ok2 := conn.RemoteAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 || la == nil || ra == nil {
+		return local, remote, fmt.Errorf("%w: %T", ErrNotTCP, conn)
+	}
+	return plain(la.AddrPort()), plain(ra.AddrPort()), nil
+}
+
+// plain unmaps an IPv4-mapped address and drops the zone.
+func plain(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+}
