@@ -140,4 +140,3 @@ func BenchmarkParseLine(b *testing.B) {
 		}
 	}
 }
-
