@@ -35,9 +35,12 @@ import (
 
 // Owner finds the uid owning the peer end of a loopback TCP connection.
 //
-// PeerUID does not block on the network: it reads the kernel's socket table,
-// which costs time in proportion to the number of sockets on the machine
-// (see BenchmarkPeerUID), and takes no context.
+// PeerUID does not block on the network, and takes no context: on Linux it
+// reads the kernel's socket tables, which costs CPU time in proportion to
+// the number of TCP sockets on the machine (TIME_WAIT ones included, any
+// user's) plus a walk of the kernel's established-socket hash table, whose
+// size grows with the machine's memory (see BenchmarkPeerUID). A peer that
+// is not found costs two full readings of both tables.
 //
 // Implementations return an error wrapping ErrNotTCP for a connection whose
 // addresses are not TCP addresses, ErrNotFound when the peer's socket is not
