@@ -1,23 +1,8 @@
-// Package client is the Go SDK for apps of the launcher.
-//
-// An app started by the launcher finds its connection value with
-// LauncherValue (the --launcher argument or the SAFE_LAUNCHER environment
-// variable), connects with Dial, and calls a method per endpoint. A Client is
-// safe for concurrent use: requests are pipelined on one connection and answers
-// are matched by id. Errors from the launcher are *wire.Error values; test them
-// with errors.Is against the wire.Err* sentinels (for example
-// errors.Is(err, wire.ErrPathNotFound)).
-//
-// The SDK asks for counter nonce mode by default (a fresh nonce per message);
-// WithFixedNonce selects the original protocol's fixed nonce, which a launcher
-// may refuse.
-//
-// The package shares wire types with the daemon through package wire and never
-// imports server packages.
 package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -26,14 +11,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/safe-launcher/launcher/framing"
 	"github.com/safe-launcher/launcher/handshake"
-	"github.com/safe-launcher/launcher/internal/bigbuf"
-	"github.com/safe-launcher/launcher/internal/sockio"
 	"github.com/safe-launcher/launcher/wire"
 )
 
@@ -42,12 +27,16 @@ import (
 const EnvLauncher = "SAFE_LAUNCHER"
 
 var (
-	// ErrClosed is returned by calls on a closed client or after the connection broke.
+	// ErrClosed is returned by calls on a closed client or after the
+	// connection broke; the cause, if any, is wrapped with it.
 	ErrClosed = errors.New("client: connection closed")
 	// ErrNoLauncher is returned by LauncherValue when the app was not given one.
 	ErrNoLauncher = errors.New("client: no --launcher argument or " + EnvLauncher + " variable")
 	// ErrBadLauncherValue is returned for a value that is not tcp:<host>:<port>:<launcher_string>.
 	ErrBadLauncherValue = errors.New("client: launcher value is not tcp:<host>:<port>:<launcher_string>")
+	// ErrMalformedAnswer is wrapped (with ErrClosed) by the error that ends
+	// a session whose launcher sent a frame that is not an answer.
+	ErrMalformedAnswer = errors.New("client: malformed answer")
 )
 
 // Target is a parsed launcher value.
@@ -116,88 +105,64 @@ func WithDialer(d func(ctx context.Context, network, addr string) (net.Conn, err
 // WithRand replaces the randomness source (default crypto/rand), for tests.
 func WithRand(r io.Reader) Option { return func(o *options) { o.rand = r } }
 
-// WithMaxFrame sets the largest answer frame accepted (default 300 MiB).
+// WithMaxFrame sets the largest answer frame accepted (default 300 MiB, the
+// launcher's default). A larger answer ends the session: calls fail with an
+// error wrapping ErrClosed and framing.ErrTooLarge.
 func WithMaxFrame(n uint64) Option { return func(o *options) { o.maxFrame = n } }
 
-// Client is a session with the launcher.
+// Client is a session with the launcher. It is safe for concurrent use.
+//
+// A Client owns one goroutine, its receive loop, started by Dial and
+// stopped by Close or by the end of the connection; Close waits for it.
+// Callers write their own requests, one at a time, and wait for their
+// answers, which the loop delivers by id.
 type Client struct {
 	nc   net.Conn
 	ch   *handshake.Channel
 	mode handshake.Mode
 
-	// writeMu orders sealing (SealInPlace, PrepareSeal) and writing, and
-	// guards lastOut; end closes the channel under it.
-	writeMu sync.Mutex
-	lastOut int // length of the last request sealed (writeMu)
-	// lastIn is the length of the last answer opened (the reader role's).
-	lastIn int
-	in     *bufio.Reader // under fr
+	// wlock is the write lock: a request is sealed (taking the next nonce
+	// in counter mode) and written while holding it, so frames go out in
+	// nonce order. A channel with room for one token, so that a caller
+	// waiting for it can give up when its context ends.
+	wlock chan struct{}
 
 	mu      sync.Mutex
-	pending map[string][]waiter // by id; FIFO for identical ids
-	err     error               // set when the reader stops
-	hashing int                 // large requests sent whose id is still being computed
-	hashed  *sync.Cond          // signalled (with mu) when one of them is registered
-	// unhashed is the one large request (counter mode only) sent without
-	// computing its id: an answer whose id matches no other pending request
-	// is its answer. Only one at a time, so no answer can be mistaken for
-	// another's; counter-mode boxes never repeat, so no id is shared.
-	unhashed chan result
+	pending map[string][]*waiter // by id; FIFO for identical ids (fixed mode)
+	err     error                // why the session ended; set once, by end
+	cause   error                // why a sender broke the connection (fail), for end
 
-	// Reading answers (see await). One goroutine at a time holds the
-	// reader role and reads from the connection: a caller waiting for its
-	// own answer, or a background reader while requests wait whose callers
-	// do not read, or while the session is idle (to notice its end).
-	fr          *framing.Reader // used only by the holder of the role
-	reading     bool            // the role is held (mu)
-	readGen     uint64          // changes whenever the role changes hands (mu)
-	interrupted bool            // a read deadline was set to stop the holder (mu)
-	ended       bool            // the session has ended: err is set, done closed (mu)
-	closing     bool            // Close was called (mu)
-	bgTurn      bool            // the role was handed to the background reader (mu)
-	wake        chan struct{}   // wakes the background reader (capacity 1)
-	idle        *time.Timer     // wakes the background reader once the session is idle
-	bgDone      chan struct{}   // closed when the background reader has stopped
+	// Frames that answer no request: push events, and answers whose id
+	// nobody waits for (their caller gave up). Counted, then dropped.
+	events atomic.Uint64
+	stray  atomic.Uint64
 
-	done chan struct{} // closed when the session has ended
-
-	// big keeps the last large request's frame buffer for a moment, for the
-	// next one: a burst of uploads then encodes into memory already faulted
-	// in instead of allocating, zeroing and faulting in each frame's size.
-	big *bigbuf.Cache
-	// frames holds small request frame buffers (*[]byte) once sent, for
-	// the next requests.
-	frames sync.Pool
+	fr       *framing.Reader // the receive loop's only
+	done     chan struct{}   // closed when the session has ended
+	loopDone chan struct{}   // closed when the receive loop has returned
 }
 
-// maxPooledFrame is the largest request frame buffer kept in frames.
-const maxPooledFrame = 16 << 10
+// waiter is a request waiting for its answer.
+type waiter struct {
+	id string
+	ch chan result // room for one answer
+	// gone is set (under mu) when the caller gave up; its answer is then
+	// dropped. In fixed mode its slot stays queued, so that a later
+	// answer to an identical request still goes to that request's caller.
+	gone bool
+}
 
-// bigFrame is the frame size from which its buffer is kept for the next
-// large request; bigKeep is how long it is kept unused.
-const (
-	bigFrame = 1 << 20
-	bigKeep  = 2 * time.Second
-)
-
+// result is what a caller waiting for an answer gets: the answer's raw data
+// (pointing into the answer's own buffer) and its error, or the error that
+// ended the session.
 type result struct {
 	data json.RawMessage
 	err  error
-	// dir, if not nil, is the answer's data, decoded by the reader for a
-	// waiter that asked for a get-dir answer (data is then nil).
-	dir *wire.GetDirResponse
-}
-
-// waiter is a request waiting for its answer: its caller's channel, and
-// whether the caller decodes the data as a get-dir answer, which the reader
-// then decodes itself when it can in one pass (see readOne).
-type waiter struct {
-	ch     chan result
-	getDir bool
 }
 
 // Dial connects to the launcher named by value ("tcp:<host>:<port>:<launcher_string>")
-// and completes the handshake. ctx bounds the dial and the handshake.
+// and completes the handshake. ctx bounds the dial and the handshake; the
+// session lives until Close or the connection's end.
 func Dial(ctx context.Context, value string, opts ...Option) (*Client, error) {
 	o := options{mode: handshake.Counter, rand: rand.Reader, maxFrame: framing.DefaultMaxSize}
 	for _, f := range opts {
@@ -216,30 +181,42 @@ func Dial(ctx context.Context, value string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", t.Addr(), err)
 	}
-	c, err := handshakeOn(ctx, nc, t.LauncherString, o)
+	ch, err := handshakeOn(ctx, nc, t.LauncherString, o)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
+	c := &Client{
+		nc: nc, ch: ch, mode: o.mode,
+		wlock:   make(chan struct{}, 1),
+		pending: map[string][]*waiter{},
+		// Answers are read through a buffer: a small answer's header and
+		// body come in one read (a large body bypasses the buffer).
+		fr:       framing.NewReader(bufio.NewReaderSize(nc, 32<<10), o.maxFrame),
+		done:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	go c.receive()
 	return c, nil
 }
 
-func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o options) (*Client, error) {
-	nc = sockio.Wrap(nc)
+// handshakeOn runs the authenticate-app exchange on nc within ctx and
+// returns the session's channel. It reads exactly the answer's frame, so
+// nothing of the session is left buffered.
+func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o options) (*handshake.Channel, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo()) })
 	defer stop()
 	app, req, err := handshake.NewApp(o.rand, launcherString, wire.V1_0.String(), o.mode)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	if err := framing.WriteFrame(nc, req); err != nil {
 		return nil, fmt.Errorf("client: sending handshake: %w", err)
 	}
-	fr := framing.NewReader(nc, o.maxFrame)
-	answer, err := fr.ReadFrame()
+	answer, err := framing.NewReader(nc, o.maxFrame).ReadFrame()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("client: handshake: %w", ctx.Err())
@@ -255,46 +232,21 @@ func handshakeOn(ctx context.Context, nc net.Conn, launcherString string, o opti
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	if !stop() {
+		ch.Close()
 		return nil, fmt.Errorf("client: handshake: %w", ctx.Err())
 	}
-	_ = nc.SetDeadline(timeZero)
-	c := &Client{nc: nc, ch: ch, mode: o.mode, pending: map[string][]waiter{}, done: make(chan struct{}),
-		big: bigbuf.New(bigKeep, nil)}
-	c.hashed = sync.NewCond(&c.mu)
-	// Answers are read through a buffer: a small answer's header and body
-	// come in one read (a large body bypasses the buffer).
-	c.in = bufio.NewReaderSize(nc, 32<<10)
-	c.fr = framing.NewReader(c.in, o.maxFrame)
-	c.wake, c.bgDone = make(chan struct{}, 1), make(chan struct{})
-	c.idle = time.AfterFunc(time.Hour, c.nudge)
-	c.idle.Stop()
-	// The session starts idle: the background reader holds the role.
-	c.reading, c.bgTurn = true, true
-	c.nudge()
-	go c.background()
-	return c, nil
+	_ = nc.SetDeadline(time.Time{})
+	return ch, nil
 }
 
 // Mode reports the session's nonce mode ("counter" or "fixed").
 func (c *Client) Mode() string { return c.mode.String() }
 
-// Close ends the session and waits until it has ended. It is idempotent.
+// Close ends the session and waits until its receive loop has stopped.
+// Calls still waiting fail with ErrClosed. It is idempotent.
 func (c *Client) Close() error {
 	err := c.nc.Close()
-	c.mu.Lock()
-	c.closing = true
-	free := !c.reading && !c.ended
-	if free {
-		c.reading = true // nobody reads: end the session here
-	}
-	c.mu.Unlock()
-	if free {
-		c.end(net.ErrClosed)
-	}
-	<-c.done
-	<-c.bgDone
-	c.idle.Stop()
-	c.big.Close()
+	<-c.loopDone
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
@@ -304,320 +256,176 @@ func (c *Client) Close() error {
 // Done is closed when the session has ended (closed by either side).
 func (c *Client) Done() <-chan struct{} { return c.done }
 
-// Reading answers.
-//
-// No goroutine is dedicated to reading: handing each answer from a reader
-// goroutine to its caller costs a goroutine wake-up, and on the 2-core
-// virtual machines here wake-ups are dear (BenchmarkRoundTrip, SDK and
-// daemon in one process: 55 µs with the hand-off, 30 µs without; between
-// two processes a get-dir p50 gains about 10 µs). A caller that finds
-// nobody reading reads itself (await) until its own answer comes,
-// delivering the answers of other requests on the way. When it stops,
-// requests still waiting get the background reader (a goroutine of the
-// Client's, parked while callers read); with none waiting, the role is
-// free, and once the session has been idle for idleRead the background
-// reader takes it to notice the session's end (Done), and keeps it until
-// an answer comes. A caller whose context ends while it reads is stopped by
-// a read deadline; the frame it was reading is finished by the next holder
-// (framing.Reader.Next resumes it).
-
-// idleRead is how long the connection may go unread while no request waits.
-const idleRead = 10 * time.Millisecond
-
-// await returns the answer that comes on w, reading it itself if nobody
-// holds the reader role.
-func (c *Client) await(ctx context.Context, w <-chan result) result {
-	select {
-	case r := <-w: // delivered while another request's caller read
-		return r
-	default:
-	}
-	c.mu.Lock()
-	if c.reading || c.ended {
-		c.mu.Unlock()
-		select {
-		case r := <-w:
-			return r
-		case <-ctx.Done():
-			return result{err: ctx.Err()}
-		}
-	}
-	c.reading = true
-	c.readGen++
-	gen := c.readGen
-	c.mu.Unlock()
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() {
-			c.mu.Lock()
-			if c.reading && c.readGen == gen && !c.ended {
-				c.interrupted = true
-				_ = c.nc.SetReadDeadline(aLongTimeAgo)
-			}
-			c.mu.Unlock()
-		})
-		defer stop()
-	}
+// receive is the session's receive loop, owned by the Client: it reads
+// each frame, opens it, parses the answer envelope and delivers the answer
+// to the caller waiting for its id. It returns when the connection ends
+// (Close closes it), after failing every waiting call.
+func (c *Client) receive() {
+	defer close(c.loopDone)
 	for {
-		// The answer may have come between the check above and taking the
-		// role; after that, only this loop delivers.
-		select {
-		case r := <-w:
-			c.release()
-			return r
+		body, err := c.fr.ReadFrame()
+		if err != nil {
+			c.end(err)
+			return
+		}
+		if perr := plainError(body); perr != nil {
+			// The launcher's unencrypted error (a frame over its limit)
+			// just before it closes.
+			c.end(perr)
+			return
+		}
+		plain, err := c.ch.OpenInPlace(body)
+		if err != nil {
+			c.end(fmt.Errorf("client: an answer did not open: %w", err))
+			return
+		}
+		a, err := parseAnswer(plain)
+		if err != nil {
+			c.end(err)
+			return
+		}
+		switch a.kind {
+		case kindEvent:
+			c.event(plain)
+		case kindReply:
+			c.deliver(a.id, result{data: a.data, err: a.err})
 		default:
-		}
-		switch c.readOne() {
-		case readEnded:
-			return <-w // end failed every waiting request
-		case readInterrupted:
-			c.release()
-			return result{err: ctx.Err()}
+			c.stray.Add(1)
 		}
 	}
 }
 
-// background is the background reader, owned by the Client and stopped
-// when the session ends. Woken by nudge, it reads while it holds the role:
-// handed to it (bgTurn), or taken when free (the idle timer's wake-up).
-func (c *Client) background() {
-	defer close(c.bgDone)
-	for {
-		select {
-		case <-c.wake:
-		case <-c.done:
-			return
-		}
-		c.mu.Lock()
-		mine := c.bgTurn
-		c.bgTurn = false
-		if !mine && !c.reading && !c.ended {
-			c.reading = true
-			c.readGen++
-			mine = true
-		}
-		c.mu.Unlock()
-		if mine {
-			c.readFor()
-		}
+// plainError returns the error of an unencrypted error answer, or nil if
+// body is not one. A sealed box starts with a random tag, so a body that
+// starts with '{', ends with '}' and parses as an error answer is the
+// launcher's plain error frame.
+func plainError(body []byte) error {
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
+		return nil
 	}
+	r, err := wire.ParseResponse(body)
+	if err != nil || r.Err() == nil {
+		return nil
+	}
+	return r.Err()
 }
 
-// nudge wakes the background reader.
-func (c *Client) nudge() {
-	select {
-	case c.wake <- struct{}{}:
-	default: // a wake-up is already pending
-	}
-}
-
-// readFor reads while holding the role in the background: while requests
-// wait, or (taken when idle) until the next answer.
-func (c *Client) readFor() {
-	for {
-		switch c.readOne() {
-		case readEnded:
-			return
-		case readInterrupted:
-			// Only a caller's context interrupts, and never once the role
-			// has changed hands; read on.
-			continue
-		}
-		c.mu.Lock()
-		if !c.waiting() && !c.closing {
-			c.readGen++
-			c.reading = false
-			c.idle.Reset(idleRead)
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-	}
-}
-
-// waiting reports whether a request sent waits for its answer. Caller holds
-// c.mu.
-func (c *Client) waiting() bool {
-	return len(c.pending) > 0 || c.unhashed != nil || c.hashing > 0
-}
-
-// release gives up the reader role (see releaseLocked).
-func (c *Client) release() {
-	c.mu.Lock()
-	c.releaseLocked()
-	c.mu.Unlock()
-}
-
-// releaseLocked gives up the reader role held by a caller: to a background
-// reader if requests still wait (or the session is closing), else to
-// nobody, arming the idle timer. Caller holds c.mu.
-func (c *Client) releaseLocked() {
-	if c.interrupted {
-		c.interrupted = false
-		_ = c.nc.SetReadDeadline(timeZero)
-	}
-	c.readGen++
-	if c.ended {
-		return
-	}
-	if c.waiting() || c.closing {
-		c.bgTurn = true // the role stays held, by the background reader
-		c.nudge()
-		return
-	}
-	c.reading = false
-	c.idle.Reset(idleRead)
-}
-
-type readResult int
+// answerKind tells what an opened frame is.
+type answerKind int
 
 const (
-	readOK          readResult = iota // an answer was delivered
-	readInterrupted                   // the holder's context ended; the role is still held
-	readEnded                         // the session ended
+	kindReply answerKind = iota // an answer to a request: it has an id
+	kindEvent                   // a push event: an "event" member and no "id"
+	kindStray                   // neither: an unassociated answer ("id":"")
 )
 
-// readOne reads one answer and delivers it. Only the holder of the reader
-// role calls it.
-func (c *Client) readOne() readResult {
-	if c.in.Buffered() == 0 {
-		c.prepare()
-	}
-	body, err := c.fr.Next()
-	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			c.mu.Lock()
-			intr := c.interrupted
-			if intr {
-				c.interrupted = false
-				_ = c.nc.SetReadDeadline(timeZero)
-			}
-			c.mu.Unlock()
-			if intr {
-				return readInterrupted
-			}
-		}
-		c.end(err)
-		return readEnded
-	}
-	// The answer is opened and parsed in its own buffer: the data handed
-	// to the caller points into it (each frame gets a new buffer).
-	plain, err := c.ch.OpenInPlace(body, nil)
-	c.lastIn = len(plain)
-	if err != nil {
-		// An unencrypted frame here is the launcher's plain error (e.g.
-		// frame too large) just before it closes. (A small box that fails
-		// to open is left as received.)
-		if r, perr := wire.ParseResponse(body); perr == nil && r.Err() != nil {
-			err = r.Err()
-		}
-		c.end(err)
-		return readEnded
-	}
-	if id, data, ok := wire.SplitAnswer(plain); ok && c.waitsForGetDir(id) {
-		// A data answer as the launcher writes it, to a get-dir: decoding
-		// the data in one pass checks all of it (wire.DecodeFast), so the
-		// envelope need not be parsed first, which would read it twice.
-		// Anything the one-pass decoder declines is parsed in full below.
-		if dir := new(wire.GetDirResponse); wire.DecodeFast(data, dir) {
-			c.deliver(id, result{dir: dir})
-			return readOK
-		}
-	}
-	r, perr := wire.ParseResponse(plain)
-	if perr != nil {
-		c.end(fmt.Errorf("client: malformed answer: %w", perr))
-		return readEnded
-	}
-	c.deliver(r.ID, result{data: r.Data, err: r.Err()})
-	return readOK
+// answer is an opened frame, parsed.
+type answer struct {
+	kind answerKind
+	id   string
+	data json.RawMessage // points into the frame
+	err  error           // the answer's error (*wire.Error), nil for success
 }
 
-// prepare computes the key material of the next answer and of the next
-// request (handshake.Channel.PrepareOpen and PrepareSeal), sized like the
-// last ones, while the reader is about to wait for an answer: that work is
-// then done while the launcher executes the request, rather than once the
-// answer is here. The holder of the reader role calls it when nothing is
-// buffered; the request's part is skipped while a caller sends.
-func (c *Client) prepare() {
-	c.ch.PrepareOpen(c.lastIn)
-	if c.writeMu.TryLock() {
-		c.ch.PrepareSeal(c.lastOut)
-		c.writeMu.Unlock()
+// parseAnswer parses an opened frame: an answer envelope (wire.ParseResponse)
+// or a push event. The data is only delimited here: the caller's decoder
+// validates it. A frame that is neither is an error wrapping ErrMalformedAnswer.
+func parseAnswer(plain []byte) (answer, error) {
+	r, err := wire.ParseResponse(plain)
+	if err != nil {
+		return answer{}, fmt.Errorf("%w: %w", ErrMalformedAnswer, err)
 	}
+	if r.ID != "" {
+		return answer{kind: kindReply, id: r.ID, data: r.Data, err: r.Err()}, nil
+	}
+	if o := wire.NewObject("answer", plain); o.Err() == nil && o.Has("event") && !o.Has("id") {
+		return answer{kind: kindEvent, data: r.Data}, nil
+	}
+	return answer{kind: kindStray, data: r.Data, err: r.Err()}, nil
 }
 
-// end ends the session because of err: every waiting request fails with
-// it. Only the holder of the reader role calls it (or Close, taking the
-// free role).
+// event is where a push event lands: a frame with an "event" member that
+// answers no request. Events are not part of the API yet: it counts the
+// event and drops it; the session goes on.
+func (c *Client) event(msg []byte) {
+	_ = msg // the hook point for push events
+	c.events.Add(1)
+}
+
+// deliver hands r to the first caller waiting for id. An answer nobody
+// waits for (its caller gave up) is counted and dropped.
+func (c *Client) deliver(id string, r result) {
+	c.mu.Lock()
+	q := c.pending[id]
+	if len(q) == 0 {
+		c.mu.Unlock()
+		c.stray.Add(1)
+		return
+	}
+	w := q[0]
+	if len(q) == 1 {
+		delete(c.pending, id)
+	} else {
+		q[0] = nil
+		c.pending[id] = q[1:]
+	}
+	gone := w.gone
+	c.mu.Unlock()
+	if gone {
+		c.stray.Add(1)
+		return
+	}
+	w.ch <- r // room for one: never blocks
+}
+
+// end ends the session because of err: every waiting call fails with
+// ErrClosed (wrapping err, or the cause a sender recorded), the keys are
+// zeroed and Done is closed. Only the receive loop calls it, once.
 func (c *Client) end(err error) {
-	c.nc.Close()
+	c.mu.Lock()
+	if c.cause != nil {
+		err = c.cause
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		err = ErrClosed
 	} else {
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	}
-	c.mu.Lock()
-	if c.ended {
-		c.mu.Unlock()
-		return
-	}
-	c.ended = true
 	c.err = err
-	for id, q := range c.pending {
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	c.nc.Close() // after err is set: a sender's write failing now is no cause
+	for _, q := range pending {
 		for _, w := range q {
 			w.ch <- result{err: err}
 		}
-		delete(c.pending, id)
 	}
-	if c.unhashed != nil {
-		c.unhashed <- result{err: err}
-		c.unhashed = nil
-	}
-	c.mu.Unlock()
-	c.idle.Stop()
 	// A sender may be sealing: its write fails now that the connection is
-	// closed, and the keys go once it is done.
-	c.writeMu.Lock()
+	// closed, and the keys go once it lets go of the write lock.
+	c.wlock <- struct{}{}
 	c.ch.Close()
-	c.writeMu.Unlock()
+	<-c.wlock
 	close(c.done)
 }
 
-// waitsForGetDir reports whether the first request waiting for answer id
-// decodes it as a get-dir answer. Only the holder of the reader role calls
-// it; the queue's head cannot change until that holder delivers.
-func (c *Client) waitsForGetDir(id string) bool {
+// fail breaks the connection because a request could not be written whole
+// (the stream and, in counter mode, the nonce sequence are lost); err is
+// recorded as the cause the receive loop reports.
+func (c *Client) fail(err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	q := c.pending[id]
-	return len(q) > 0 && q[0].getDir
+	if c.cause == nil && c.err == nil {
+		c.cause = err
+	}
+	c.mu.Unlock()
+	c.nc.Close()
 }
 
-// deliver hands r to the first request waiting for id (an answer nobody
-// waits for is dropped).
-func (c *Client) deliver(id string, r result) {
+// sessionErr returns why the session ended, or nil while it lives.
+func (c *Client) sessionErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.pending[id]
-	for len(q) == 0 && c.hashing > 0 {
-		// The answer may be to a large request whose id is still being
-		// computed; it is registered before its writer returns.
-		c.hashed.Wait()
-		q = c.pending[id]
-	}
-	if len(q) == 0 {
-		if c.unhashed != nil {
-			c.unhashed <- r
-			c.unhashed = nil
-		}
-		return // else an answer nobody waits for
-	}
-	q[0].ch <- r
-	if len(q) == 1 {
-		delete(c.pending, id)
-	} else {
-		c.pending[id] = q[1:]
-	}
+	return c.err
 }
 
 type envelope struct {
@@ -625,187 +433,183 @@ type envelope struct {
 	Data     any    `json:"data,omitempty"`
 }
 
-// Call sends a request to endpoint with data (marshalled as JSON; nil for none)
-// and decodes the answer's data into out (if out is non-nil). It returns a
-// *wire.Error for an error answer. Calls may run concurrently.
-//
-// Request types of package wire are encoded by their own encoders straight
-// into the frame (the same bytes encoding/json would make); answers of types
-// that implement wire.Decoder are decoded in the answer's buffer.
-func (c *Client) Call(ctx context.Context, endpoint string, data, out any) error {
-	frame, err := c.envelopeFrame(endpoint, data)
-	if err != nil {
-		return fmt.Errorf("client: encoding %s: %w", endpoint, err)
-	}
-	dir, getDir := out.(*wire.GetDirResponse)
-	res := c.call(ctx, frame, getDir && dir != nil)
-	if res.dir != nil {
-		*dir = *res.dir // decoded by the reader (see readOne)
-		return nil
-	}
-	raw, err := res.data, res.err
-	if err != nil {
-		return err
-	}
-	if out != nil {
-		if len(raw) == 0 {
-			return fmt.Errorf("client: %s answered without data", endpoint)
-		}
-		if d, ok := out.(wire.Decoder); ok {
-			// raw points into this answer's own buffer, which nothing else uses.
-			err = wire.DecodeOwned(raw, d)
-		} else {
-			err = json.Unmarshal(raw, out)
-		}
-		if err != nil {
-			return fmt.Errorf("client: decoding %s answer: %w", endpoint, err)
-		}
-	}
-	return nil
-}
-
 // sealRoom is the room a message is built behind: the frame header, then the
 // secretbox tag, so that it is sealed and sent where it was written.
 const sealRoom = framing.HeaderSize + handshake.Overhead
 
-type sizeHinter interface{ EncodedSize() int }
-
-// envelopeFrame builds {"endpoint":E,"data":D} behind sealRoom bytes, as
-// json.Marshal(envelope{E, D}) would write it.
-func (c *Client) envelopeFrame(endpoint string, data any) ([]byte, error) {
-	a, fast := data.(wire.JSONAppender)
-	fast = (fast || data == nil) && plainASCII(endpoint)
-	if !fast {
-		msg, err := json.Marshal(envelope{Endpoint: endpoint, Data: data})
-		if err != nil {
-			return nil, err
-		}
-		return append(make([]byte, sealRoom, sealRoom+len(msg)), msg...), nil
+// encodeRequest builds the frame of a request {"endpoint":E,"data":D}
+// (json.Marshal's bytes) behind sealRoom bytes.
+func encodeRequest(endpoint string, data any) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, sealRoom, sealRoom+256))
+	if err := json.NewEncoder(buf).Encode(envelope{Endpoint: endpoint, Data: data}); err != nil {
+		return nil, fmt.Errorf("client: encoding %s: %w", endpoint, err)
 	}
-	hint := 256
-	if h, ok := data.(sizeHinter); ok {
-		hint += h.EncodedSize()
-	}
-	n := sealRoom + len(endpoint) + hint
-	var buf []byte
-	if n >= bigFrame {
-		buf = c.big.Get(n)
-	} else if p, _ := c.frames.Get().(*[]byte); p != nil && cap(*p) >= n {
-		buf = *p
-	}
-	if buf == nil {
-		buf = make([]byte, 0, n)
-	}
-	buf = buf[:sealRoom]
-	buf = append(buf, `{"endpoint":"`...)
-	buf = append(buf, endpoint...)
-	buf = append(buf, '"')
-	if a != nil {
-		buf = append(buf, `,"data":`...)
-		buf = a.AppendJSON(buf)
-	}
-	return append(buf, '}'), nil
+	frame := buf.Bytes()
+	return frame[:len(frame)-1], nil // without Encode's newline
 }
 
-// plainASCII reports whether s is printable ASCII that JSON (with
-// encoding/json's HTML escaping) writes unescaped.
-func plainASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
+// Call sends a request to endpoint with data (marshalled as JSON; nil for none)
+// and decodes the answer's data into out (if out is non-nil). It returns a
+// *wire.Error for an error answer, ctx.Err() if ctx ends first (the answer,
+// when it comes, is dropped), and an error wrapping ErrClosed once the
+// session has ended. Calls may run concurrently.
+//
+// Answers into types that implement wire.Decoder are decoded strictly, in
+// the answer's buffer (wire.DecodeOwned); others with encoding/json.
+func (c *Client) Call(ctx context.Context, endpoint string, data, out any) error {
+	frame, err := encodeRequest(endpoint, data)
+	if err != nil {
+		return err
 	}
-	return true
+	res := c.roundTrip(ctx, frame)
+	if res.err != nil {
+		return res.err
+	}
+	if out == nil {
+		return nil
+	}
+	return decodeData(endpoint, res.data, out)
+}
+
+// decodeData decodes an answer's data into out.
+func decodeData(endpoint string, raw json.RawMessage, out any) error {
+	if len(raw) == 0 {
+		return fmt.Errorf("client: %s answered without data", endpoint)
+	}
+	var err error
+	if d, ok := out.(wire.Decoder); ok {
+		// raw points into this answer's own buffer, which nothing else uses.
+		err = wire.DecodeOwned(raw, d)
+	} else {
+		err = json.Unmarshal(raw, out)
+	}
+	if err != nil {
+		return fmt.Errorf("client: decoding %s answer: %w", endpoint, err)
+	}
+	return nil
 }
 
 // CallRaw sends one request message (the plain JSON envelope) and returns the
 // answer's raw data (nil for success without data).
 func (c *Client) CallRaw(ctx context.Context, msg []byte) (json.RawMessage, error) {
-	r := c.call(ctx, append(make([]byte, sealRoom, sealRoom+len(msg)), msg...), false)
+	r := c.roundTrip(ctx, append(make([]byte, sealRoom, sealRoom+len(msg)), msg...))
 	return r.data, r.err
 }
 
-// hashAside is the request size from which the request's id (the SHA-512 of
-// the box) is computed while the frame is being sent rather than before.
-const hashAside = 1 << 20
-
-// call seals the message in frame[sealRoom:] in place, sends it and waits
-// for its answer; getDir: see waiter.
-func (c *Client) call(ctx context.Context, frame []byte, getDir bool) result {
-	w, err := c.send(frame, getDir)
+// roundTrip sends the request in frame[sealRoom:] and waits for its answer.
+func (c *Client) roundTrip(ctx context.Context, frame []byte) result {
+	w, err := c.send(ctx, frame)
 	if err != nil {
 		return result{err: err}
 	}
-	// On ctx's end the slot stays queued, so that a later answer with the
-	// same id (fixed mode) still goes to the right caller; this one is
-	// dropped.
-	return c.await(ctx, w)
+	return c.wait(ctx, w)
 }
 
-// send seals the message in frame[sealRoom:] in place and sends it. The
-// answer (or the error that ended the session) comes on the returned channel.
-// Requests are sent in the order of send calls. getDir says the caller
-// decodes the answer as a get-dir answer (see waiter).
-func (c *Client) send(frame []byte, getDir bool) (<-chan result, error) {
-	ch := make(chan result, 1)
-	w := waiter{ch: ch, getDir: getDir}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
+// wait returns the answer to w, or ctx.Err() if ctx ends first (the
+// answer is then dropped when it comes).
+func (c *Client) wait(ctx context.Context, w *waiter) result {
+	select {
+	case r := <-w.ch:
+		return r
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case r := <-w.ch: // delivered meanwhile: the answer wins
+		return r
+	default:
+	}
+	w.gone = true
+	if c.mode == handshake.Counter {
+		// Ids never repeat in counter mode: the slot can go at once.
+		q := c.pending[w.id]
+		if i := slices.Index(q, w); i >= 0 {
+			q = slices.Delete(q, i, i+1)
+			if len(q) == 0 {
+				delete(c.pending, w.id)
+			} else {
+				c.pending[w.id] = q
+			}
+		}
+	}
+	return result{err: ctx.Err()}
+}
+
+// send seals the message in frame[sealRoom:] in place, registers its id
+// (base64 of the SHA-512 of the sealed body, as the launcher computes it)
+// and writes the frame, all under the write lock, so requests go out in the
+// order of their nonces. The answer, or the error that ended the session,
+// comes on the returned channel. It returns ctx.Err() if ctx ends while it
+// waits for the write lock; if ctx ends while the frame is being written,
+// the write is stopped and the session ends (a frame cannot be taken back
+// half sent).
+func (c *Client) send(ctx context.Context, frame []byte) (*waiter, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // not sent: select below could take the lock anyway
+	}
+	select {
+	case c.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		return nil, c.sessionErr()
+	}
+	defer func() { <-c.wlock }()
+	if err := c.sessionErr(); err != nil {
+		return nil, err // the keys may be gone
+	}
 	box := frame[framing.HeaderSize:]
 	c.ch.SealInPlace(box)
-	c.lastOut = len(box) - handshake.Overhead
+	w := &waiter{id: wire.ID(box), ch: make(chan result, 1)}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
 		return nil, c.err
 	}
-	var err error
-	switch {
-	case len(box) < hashAside:
-		id := wire.ID(box)
-		c.pending[id] = append(c.pending[id], w)
-		c.mu.Unlock()
-		err = framing.WriteFramed(c.nc, frame)
-	case c.mode == handshake.Counter && c.unhashed == nil:
-		// The launcher hashes the request to make the answer's id; this
-		// side need not (see unhashed), which on two cores leaves the
-		// launcher both of them.
-		c.unhashed = ch
-		c.mu.Unlock()
-		err = framing.WriteFramed(c.nc, frame)
-	default:
-		// Hash on one core while the frame goes out (and the launcher reads,
-		// hashes and opens it) on the other. The reader waits for the id
-		// before it gives up on an answer.
-		c.hashing++
-		c.mu.Unlock()
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			id := wire.ID(box)
-			c.mu.Lock()
-			if c.err != nil {
-				ch <- result{err: c.err} // the reader is gone
-			} else {
-				c.pending[id] = append(c.pending[id], w)
-			}
-			c.hashing--
-			c.hashed.Broadcast()
-			c.mu.Unlock()
-		})
-		err = framing.WriteFramed(c.nc, frame)
-		wg.Wait()
+	c.pending[w.id] = append(c.pending[w.id], w)
+	c.mu.Unlock()
+	if err := c.write(ctx, frame); err != nil {
+		// The receive loop fails every waiting call, this one included.
+		c.fail(err)
 	}
-	if err != nil {
-		// A partial write desynchronises the stream; the reader then fails
-		// every pending request, this one included.
-		c.nc.Close()
-	}
-	switch {
-	case cap(frame) >= bigFrame:
-		c.big.Put(frame) // sent (and hashed): free for the next large request
-	case cap(frame) <= maxPooledFrame:
-		frame = frame[:0] // written or copied: free for the next request
-		c.frames.Put(&frame)
-	}
-	return ch, nil
+	return w, nil
 }
+
+// write writes frame, stopping the write with a deadline if ctx ends
+// meanwhile. Only the holder of the write lock calls it.
+func (c *Client) write(ctx context.Context, frame []byte) error {
+	if ctx.Done() == nil {
+		return framing.WriteFramed(c.nc, frame)
+	}
+	var (
+		mu                    sync.Mutex
+		finished, interrupted bool
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !finished {
+			interrupted = true
+			_ = c.nc.SetWriteDeadline(aLongTimeAgo())
+		}
+	})
+	err := framing.WriteFramed(c.nc, frame)
+	if stop() {
+		return err
+	}
+	mu.Lock()
+	finished = true
+	mu.Unlock()
+	if interrupted {
+		if err == nil {
+			_ = c.nc.SetWriteDeadline(time.Time{}) // written whole all the same
+		} else {
+			err = fmt.Errorf("client: writing a request: %w", ctx.Err())
+		}
+	}
+	return err
+}
+
+// aLongTimeAgo returns a deadline in the past: it stops a blocked read or write.
+func aLongTimeAgo() time.Time { return time.Unix(1, 0) }

@@ -177,10 +177,10 @@ func (m *Module) save(ctx context.Context, r *record) error {
 	}
 	p := recordPath(r.LongName)
 	if _, err := m.store.CreateFile(ctx, recordsRoot(), p, nil); err != nil && !errors.Is(err, vfs.ErrExists) {
-		return fmt.Errorf("dns: creating record %q: %w", r.LongName, err)
+		return fmt.Errorf("dns: creating record %q: %v", r.LongName, err)
 	}
 	if _, err := m.store.ModifyFile(ctx, recordsRoot(), p, vfs.FileChange{Content: &vfs.Content{Bytes: b}}); err != nil {
-		return fmt.Errorf("dns: writing record %q: %w", r.LongName, err)
+		return fmt.Errorf("dns: writing record %q: %v", r.LongName, err)
 	}
 	return nil
 }
@@ -188,7 +188,7 @@ func (m *Module) save(ctx context.Context, r *record) error {
 // drop removes the record of long. The caller holds m.mu for writing.
 func (m *Module) drop(ctx context.Context, long string) error {
 	if err := m.store.DeleteFile(ctx, recordsRoot(), recordPath(long)); err != nil && !errors.Is(err, vfs.ErrNotFound) {
-		return fmt.Errorf("dns: deleting record %q: %w", long, err)
+		return fmt.Errorf("dns: deleting record %q: %v", long, err)
 	}
 	return nil
 }
@@ -204,7 +204,7 @@ func (m *Module) home(ctx context.Context, c route.Caller, r wire.ServiceRequest
 	}
 	p, err := vfs.ParsePath(r.ServiceHomeDirPath)
 	if err != nil {
-		return serviceRecord{}, wire.Errorf(wire.CodeInvalidPath, "field %q: %v", "data.service_home_dir_path", err)
+		return serviceRecord{}, wire.Errorf(wire.CodeInvalidPath, "field %q: %s", "data.service_home_dir_path", nfs.Describe(err))
 	}
 	if len(p) == 0 {
 		return serviceRecord{}, wire.Errorf(wire.CodeRootOperation, "field %q names the root itself; a service's home must be a directory below it", "data.service_home_dir_path")
@@ -243,25 +243,29 @@ func (m *Module) serviceArgs(ctx context.Context, c route.Caller, data json.RawM
 	return
 }
 
-func (m *Module) registerDNS(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) registerDNS(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+	return nfs.Change(ctx, func(ctx context.Context) error { return m.registerDNSChange(ctx, c, data) })
+}
+
+func (m *Module) registerDNSChange(ctx context.Context, c route.Caller, data json.RawMessage) error {
 	long, svc, s, err := m.serviceArgs(ctx, c, data)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old := m.names[long]; old != nil {
 		if old.Owner == c.AppID() {
-			return nil, wire.Errorf(wire.CodeNameTaken, "the long name %q is registered already (by this app: use add-service)", long)
+			return wire.Errorf(wire.CodeNameTaken, "the long name %q is registered already (by this app: use add-service)", long)
 		}
-		return nil, wire.Errorf(wire.CodeNameTaken, "the long name %q is registered already", long)
+		return wire.Errorf(wire.CodeNameTaken, "the long name %q is registered already", long)
 	}
 	r := &record{V: recordVersion, LongName: long, Owner: c.AppID(), Created: s.Added, Services: map[string]serviceRecord{svc: s}}
 	if err := m.save(ctx, r); err != nil {
-		return nil, err
+		return err
 	}
 	m.names[long] = r
-	return nil, nil
+	return nil
 }
 
 // ownedLocked returns the record of long for a change by c: the name must be
@@ -277,27 +281,31 @@ func (m *Module) ownedLocked(c route.Caller, long, what string) (*record, error)
 	return old, nil
 }
 
-func (m *Module) addService(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) addService(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+	return nfs.Change(ctx, func(ctx context.Context) error { return m.addServiceChange(ctx, c, data) })
+}
+
+func (m *Module) addServiceChange(ctx context.Context, c route.Caller, data json.RawMessage) error {
 	long, svc, s, err := m.serviceArgs(ctx, c, data)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, err := m.ownedLocked(c, long, "add services to it")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, ok := old.Services[svc]; ok {
-		return nil, wire.Errorf(wire.CodeServiceExists, "the long name %q has a service %q already", long, svc)
+		return wire.Errorf(wire.CodeServiceExists, "the long name %q has a service %q already", long, svc)
 	}
 	r := old.clone()
 	r.Services[svc] = s
 	if err := m.save(ctx, r); err != nil {
-		return nil, err
+		return err
 	}
 	m.names[long] = r
-	return nil, nil
+	return nil
 }
 
 // decodeEmpty accepts absent data, null, or any JSON object.
@@ -309,9 +317,9 @@ func decodeEmpty(data json.RawMessage) error {
 	return wire.Decode(data, &wire.Empty{})
 }
 
-func (m *Module) listLongNames(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) listLongNames(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 	if err := decodeEmpty(data); err != nil {
-		return nil, err
+		return route.Result{}, nfs.StoreError(err)
 	}
 	m.mu.RLock()
 	out := make([]string, 0, len(m.names))
@@ -320,28 +328,28 @@ func (m *Module) listLongNames(ctx context.Context, c route.Caller, data json.Ra
 	}
 	m.mu.RUnlock()
 	sort.Strings(out)
-	return &wire.LongNamesResponse{LongNames: out}, nil
+	return route.Answer(&wire.LongNamesResponse{LongNames: out}), nil
 }
 
-func (m *Module) listServices(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) listServices(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 	var r wire.LongNameRequest
 	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
+		return route.Result{}, nfs.StoreError(err)
 	}
 	long, err := CheckName("long_name", r.LongName)
 	if err != nil {
-		return nil, err
+		return route.Result{}, nfs.StoreError(err)
 	}
 	rec := m.lookup(long)
 	if rec == nil {
-		return nil, errNameNotFound(long)
+		return route.Result{}, errNameNotFound(long)
 	}
 	out := make([]string, 0, len(rec.Services))
 	for s := range rec.Services {
 		out = append(out, s)
 	}
 	sort.Strings(out)
-	return &wire.ServicesResponse{Services: out}, nil
+	return route.Answer(&wire.ServicesResponse{Services: out}), nil
 }
 
 func (m *Module) serviceName(data json.RawMessage) (long, svc string, err error) {
@@ -352,10 +360,10 @@ func (m *Module) serviceName(data json.RawMessage) (long, svc string, err error)
 	return checkPair(r.LongName, r.ServiceName)
 }
 
-func (m *Module) getHomeDir(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) getHomeDir(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 	long, svc, err := m.serviceName(data)
 	if err != nil {
-		return nil, err
+		return route.Result{}, nfs.StoreError(err)
 	}
 	var out *wire.GetDirResponse
 	err = m.withHome(ctx, long, svc, func(res Resolved) error {
@@ -373,26 +381,26 @@ func (m *Module) getHomeDir(ctx context.Context, c route.Caller, data json.RawMe
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return route.Result{}, nfs.StoreError(err)
 	}
-	return out, nil
+	return route.Answer(out), nil
 }
 
-func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 	var r wire.ServiceFileRequest
 	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
+		return route.Result{}, nfs.StoreError(err)
 	}
 	long, svc, err := checkPair(r.LongName, r.ServiceName)
 	if err != nil {
-		return nil, err
+		return route.Result{}, nfs.StoreError(err)
 	}
 	rel, err := vfs.ParsePath(r.FilePath)
 	if err != nil {
-		return nil, wire.Errorf(wire.CodeInvalidPath, "field %q: %v", "data.file_path", err)
+		return route.Result{}, wire.Errorf(wire.CodeInvalidPath, "field %q: %s", "data.file_path", nfs.Describe(err))
 	}
 	if len(rel) == 0 {
-		return nil, wire.Errorf(wire.CodeRootOperation, "field %q names the home directory itself; get-file needs a file below it", "data.file_path")
+		return route.Result{}, wire.Errorf(wire.CodeRootOperation, "field %q names the home directory itself; get-file needs a file below it", "data.file_path")
 	}
 	var out *wire.GetFileStream
 	err = m.withHome(ctx, long, svc, func(res Resolved) error {
@@ -410,53 +418,61 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, data json.RawMessa
 		if out != nil {
 			out.Close()
 		}
-		return nil, err
+		return route.Result{}, nfs.StoreError(err)
 	}
-	return out, nil
+	return route.Answer(out), nil
 }
 
-func (m *Module) deleteService(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) deleteService(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+	return nfs.Change(ctx, func(ctx context.Context) error { return m.deleteServiceChange(ctx, c, data) })
+}
+
+func (m *Module) deleteServiceChange(ctx context.Context, c route.Caller, data json.RawMessage) error {
 	long, svc, err := m.serviceName(data)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, err := m.ownedLocked(c, long, "delete its services")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, ok := old.Services[svc]; !ok {
-		return nil, errServiceNotFound(long, svc)
+		return errServiceNotFound(long, svc)
 	}
 	r := old.clone()
 	delete(r.Services, svc)
 	if err := m.save(ctx, r); err != nil {
-		return nil, err
+		return err
 	}
 	m.names[long] = r
-	return nil, nil
+	return nil
 }
 
-func (m *Module) deleteDNS(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) deleteDNS(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+	return nfs.Change(ctx, func(ctx context.Context) error { return m.deleteDNSChange(ctx, c, data) })
+}
+
+func (m *Module) deleteDNSChange(ctx context.Context, c route.Caller, data json.RawMessage) error {
 	var r wire.LongNameRequest
 	if err := wire.Decode(data, &r); err != nil {
-		return nil, err
+		return err
 	}
 	long, err := CheckName("long_name", r.LongName)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, err := m.ownedLocked(c, long, "delete it"); err != nil {
-		return nil, err
+		return err
 	}
 	if err := m.drop(ctx, long); err != nil {
-		return nil, err
+		return err
 	}
 	delete(m.names, long)
-	return nil, nil
+	return nil
 }
 
 // ---- resolution ----

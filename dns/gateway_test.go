@@ -21,17 +21,24 @@ import (
 	"github.com/safe-launcher/launcher/wire"
 )
 
-// site uploads a small site for "www.example" and serves it.
+// siteEnv is a small site for "www.example", served by a gateway.
 type siteEnv struct {
 	*env
+	clk  *testClock
 	c    *client.Client
+	g    *dns.Gateway
 	addr string
 	hc   *http.Client
 	big  []byte
 }
 
-func newSite(t *testing.T) *siteEnv {
-	e := newEnv(t)
+// newSite uploads the site and serves it with the default options.
+func newSite(t *testing.T) *siteEnv { return newSiteOpts(t, dns.GatewayOptions{}) }
+
+// newSiteOpts uploads the site and serves it with opts.
+func newSiteOpts(t *testing.T, opts dns.GatewayOptions) *siteEnv {
+	clk := newTestClock()
+	e := newEnvClock(t, clk)
 	_, c := e.app(t, "alpha", false)
 	ctx := ctxT(t)
 	mkdir(t, c, false, "site")
@@ -58,8 +65,8 @@ func newSite(t *testing.T) *siteEnv {
 	_, _ = rand.Read(big)
 	put(t, c, false, "site/big.bin", big)
 	require.NoError(t, c.RegisterDNS(ctx, service("example", "www", "site")))
-	addr, hc := e.gateway(t)
-	return &siteEnv{env: e, c: c, addr: addr, hc: hc, big: big}
+	g, addr := runGateway(t, e, opts)
+	return &siteEnv{env: e, clk: clk, c: c, g: g, addr: addr, hc: httpClient(t, addr, false), big: big}
 }
 
 func (s *siteEnv) port() string {
@@ -118,19 +125,31 @@ func TestGatewayHostRules(t *testing.T) {
 	for _, h := range []string{
 		"www.example.localhost:" + p,
 		"WWW.Example.LocalHost:" + p,
-		"www.example:" + p,
-		"www.example",
 		"www.example.localhost",
 		"www.example.localhost.:" + p,
+		"www.example.localhost:1", // the port is not checked
 	} {
 		resp, body := s.do(t, "GET", h, "/")
 		assert.Equal(t, http.StatusOK, resp.StatusCode, h)
 		assert.Contains(t, string(body), "home page", h)
 	}
-	// DNS rebinding and foreign hosts: anything but a registered site is refused.
+	// DNS rebinding and foreign hosts: anything but a registered site under
+	// .localhost is refused, with the same text whatever the host.
+	var refusal string
 	for _, h := range []string{
+		"www.example:" + p, // a real TLD would make this a rebinding target
+		"www.example",
+		"www.example.",
+		"shop.io",
+		"www.shop.io:" + p,
+		"www.example.localhost..",
+		"www.example.local",
+		"www.example.localhost.localhost",
+		"www.example.xlocalhost",
 		"localhost:" + p,
-		"127.0.0.1:" + p,
+		"127.0.0.1", // the bound address needs its port
+		"127.0.0.1:1",
+		"127.0.0.2:" + p,
 		"[::1]:" + p,
 		"evil.com",
 		"evil.com:" + p,
@@ -146,6 +165,23 @@ func TestGatewayHostRules(t *testing.T) {
 		resp, body := s.do(t, "GET", h, "/")
 		assert.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode, h)
 		assert.NotContains(t, string(body), "home page", h)
+		if refusal == "" {
+			refusal = string(body)
+		}
+		assert.Equal(t, refusal, string(body), h)
+	}
+	assert.Contains(t, refusal, "<service>.<long_name>.localhost")
+
+	// The bound address: a fixed index page at "/", nothing else.
+	resp, body := s.do(t, "GET", s.addr, "/")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Contains(t, string(body), "http://www.example.localhost:"+p+"/")
+	assert.NotContains(t, string(body), "home page")
+	for _, path := range []string{"/index.html", "/site/", "/x"} {
+		resp, body = s.do(t, "GET", s.addr, path)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		assert.NotContains(t, string(body), "home page", path)
 	}
 }
 
@@ -249,11 +285,17 @@ func TestGatewayRangeHeadAndConditional(t *testing.T) {
 	resp, _ = s.do(t, "GET", s.host(), "/big.bin", "If-Modified-Since", lm)
 	assert.Equal(t, http.StatusNotModified, resp.StatusCode)
 
-	// A new version changes the ETag.
-	time.Sleep(2 * time.Millisecond)
+	// A new version, an hour later on the store's clock, changes the ETag
+	// and Last-Modified.
+	s.clk.Advance(time.Hour)
 	put2 := []byte("small now")
 	require.NoError(t, s.c.ModifyFile(ctxT(t), wire.ModifyFileRequest{FilePath: "site/big.bin", NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: put2}}}))
 	resp, body = s.do(t, "GET", s.host(), "/big.bin", "If-None-Match", etag)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, put2, body)
+	assert.NotEqual(t, etag, resp.Header.Get("ETag"))
+	assert.Equal(t, s.clk.Now().Format(http.TimeFormat), resp.Header.Get("Last-Modified"))
+	resp, body = s.do(t, "GET", s.host(), "/big.bin", "If-Modified-Since", lm)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, put2, body)
 }

@@ -18,10 +18,12 @@ const (
 
 // Channel seals and opens the messages of one session.
 //
-// Seal and Open may run concurrently with each other, but Seal must not run
-// concurrently with Seal, nor Open with Open: in counter mode each call uses the
-// next nonce of its direction, so frames must be written in the order they were
-// sealed and opened in the order they were received.
+// A sealing call (Seal, SealInPlace) may run concurrently with an opening
+// call (Open, OpenInPlace, Skip), but not with another sealing call, nor an
+// opening call with another opening call: in counter mode each call uses the
+// next nonce of its direction, so frames must be written in the order they
+// were sealed and opened in the order they were received. Close must not run
+// concurrently with any call.
 type Channel struct {
 	key  Key
 	base Nonce
@@ -29,10 +31,6 @@ type Channel struct {
 	role role
 	sent uint64 // messages sealed
 	recv uint64 // messages opened
-	// pre holds key material computed ahead (see PrepareSeal and
-	// PrepareOpen): [0] for the next message sealed, [1] for the next one
-	// opened. Each is guarded as Seal and Open are.
-	pre [2]prepared
 }
 
 func newChannel(key Key, base Nonce, mode Mode, r role) *Channel {
@@ -109,19 +107,19 @@ func addNonce(base Nonce, k uint64, odd bool) Nonce {
 	return out
 }
 
-// Seal appends the sealed msg to dst and returns it, using this side's next nonce.
+// Seal appends the sealed msg to dst and returns it, using this side's next
+// nonce. dst and msg must not overlap (see SealInPlace).
 func (c *Channel) Seal(dst, msg []byte) []byte {
-	c.pre[0].drop()
 	n := c.nonceFor(c.role, c.sent)
 	c.sent++
 	return secretbox.Seal(dst, msg, (*[24]byte)(&n), (*[32]byte)(&c.key))
 }
 
-// Open appends the opened box to dst, using the peer's next nonce. It returns
-// ErrOpen if the box does not authenticate; in counter mode the session must
-// then end (the peer's counter can no longer be trusted).
+// Open appends the opened box to dst, using the peer's next nonce. dst and
+// sealed must not overlap (see OpenInPlace). It returns ErrOpen if the box
+// does not authenticate; in counter mode the session must then end (the
+// peer's counter can no longer be trusted).
 func (c *Channel) Open(dst, sealed []byte) ([]byte, error) {
-	c.pre[1].drop()
 	n := c.nonceFor(c.peer(), c.recv)
 	out, ok := secretbox.Open(dst, sealed, (*[24]byte)(&n), (*[32]byte)(&c.key))
 	if !ok {
@@ -131,13 +129,42 @@ func (c *Channel) Open(dst, sealed []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Close zeroes the key and any key material computed ahead. The channel
-// must not be used afterwards.
+// SealInPlace seals the message in box[Overhead:] in place with this side's
+// next nonce and writes the tag to box[:Overhead]: box becomes exactly what
+// Seal(nil, box[Overhead:]) returns, with no second buffer. It panics if box
+// is shorter than Overhead.
+func (c *Channel) SealInPlace(box []byte) {
+	if len(box) < Overhead {
+		panic("handshake: SealInPlace: box shorter than Overhead")
+	}
+	n := c.nonceFor(c.role, c.sent)
+	c.sent++
+	sealInPlace(box, &n, &c.key)
+}
+
+// OpenInPlace opens box in place with the peer's next nonce and returns the
+// message, box[Overhead:]. A caller that needs the box as received (the
+// answer id is the SHA-512 of the request frame's body) hashes it before. It
+// returns ErrOpen if the box does not authenticate (or is shorter than
+// Overhead); box is then left as received, and in counter mode the session
+// must end.
+func (c *Channel) OpenInPlace(box []byte) ([]byte, error) {
+	if len(box) < Overhead {
+		return nil, ErrOpen
+	}
+	n := c.nonceFor(c.peer(), c.recv)
+	if !openInPlace(box, &n, &c.key) {
+		return nil, ErrOpen
+	}
+	c.recv++
+	return box[Overhead:], nil
+}
+
+// Close zeroes the key and the base nonce. The channel must not be used
+// afterwards; Close may be called more than once.
 func (c *Channel) Close() {
 	clear(c.key[:])
 	clear(c.base[:])
-	c.pre[0].wipe()
-	c.pre[1].wipe()
 }
 
 // EqualKeys reports whether a and b are equal, in constant time.
@@ -146,6 +173,5 @@ func EqualKeys(a, b Key) bool { return subtle.ConstantTimeCompare(a[:], b[:]) ==
 // Skip advances the receive counter past one message without opening it, for a
 // message the receiver refused unread (counter mode keeps its place).
 func (c *Channel) Skip() {
-	c.pre[1].drop()
 	c.recv++
 }

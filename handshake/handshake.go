@@ -19,14 +19,17 @@
 // write frames in the order they were sealed; end the session on an Open failure
 // in counter mode; and call Channel.Close to zero the key when the session ends.
 //
-// The package depends on golang.org/x/crypto (nacl/box, nacl/secretbox and the
-// salsa20 and poly1305 primitives they are built on) and the standard library
-// (crypto/ecdh for X25519) only.
+// Both sides refuse a low-order public key from the other (ErrLowOrderKey):
+// the box key it yields is the same whatever the private key.
+//
+// The package depends on golang.org/x/crypto (nacl/box, nacl/secretbox,
+// curve25519, and the salsa20 and poly1305 primitives secretbox is built on,
+// for the in-place boxes) and the standard library only. It starts no
+// goroutines.
 package handshake
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -88,6 +91,12 @@ var (
 	ErrModeRefused = errors.New("handshake: launcher did not accept counter nonce mode")
 	// ErrOpen is returned when a box or secretbox fails to open.
 	ErrOpen = errors.New("handshake: message authentication failed")
+	// ErrLowOrderKey is returned by Accept for an asymm_pub_key, and by
+	// App.Finish for a launcher_public_key, that is a low-order point (all
+	// zeros is one): its shared secret is all zeros, known to anyone. The
+	// error is also ErrMalformed, and its text names the field and is fit
+	// to send as the handshake error's description.
+	ErrLowOrderKey = errors.New("handshake: public key is a low-order point")
 )
 
 // RequestData is the data of an authenticate-app request.
@@ -226,7 +235,9 @@ func EndpointParts(ep string) (id, version, module, request string, ok bool) {
 // Accept runs the launcher side of the handshake for a request already parsed and
 // whose launcher string the caller has validated. It returns the answer to send
 // (as JSON bytes) and the channel for the session. allowFixed false refuses
-// requests without nonce_mode "counter".
+// requests without nonce_mode "counter" (ErrFixedRefused). A low-order
+// asymm_pub_key is refused with an error that is ErrLowOrderKey and
+// ErrMalformed, whose text is the description to send back.
 func Accept(rand io.Reader, req *RequestMsg, allowFixed bool) ([]byte, *Channel, error) {
 	mode := Fixed
 	if req.Data.NonceMode == ModeCounter {
@@ -247,11 +258,17 @@ func Accept(rand io.Reader, req *RequestMsg, allowFixed bool) ([]byte, *Channel,
 	if _, err := io.ReadFull(rand, symmNonce[:]); err != nil {
 		return nil, nil, fmt.Errorf("handshake: reading random nonce: %w", err)
 	}
-	priv, pub, err := newKeyPair(rand)
+	pub, priv, err := newKeyPair(rand)
 	if err != nil {
 		return nil, nil, err
 	}
-	shared := boxSharedKey(priv, &appPub)
+	shared, err := sharedKey(&priv, &appPub, `"data.asymm_pub_key"`, "generate a fresh key pair")
+	clear(priv[:])
+	if err != nil {
+		clear(symmKey[:])
+		clear(symmNonce[:])
+		return nil, nil, err
+	}
 	var plain [NonceSize + KeySize]byte
 	copy(plain[:NonceSize], symmNonce[:])
 	copy(plain[NonceSize:], symmKey[:])
@@ -274,22 +291,25 @@ func Accept(rand io.Reader, req *RequestMsg, allowFixed bool) ([]byte, *Channel,
 
 // App is the app side of a handshake in progress.
 type App struct {
-	pub   Key
-	priv  *ecdh.PrivateKey // dropped by Finish
-	nonce Nonce
-	mode  Mode
+	pub      Key
+	priv     Key // zeroed by Finish
+	nonce    Nonce
+	mode     Mode
+	finished bool
 }
 
 // NewApp starts the app side: it makes a key pair and nonce from rand and returns
 // the authenticate-app request to send (as JSON bytes). version is the endpoint's
 // version, e.g. "v1.0".
 func NewApp(rand io.Reader, launcherString, version string, mode Mode) (*App, []byte, error) {
-	priv, pub, err := newKeyPair(rand)
+	pub, priv, err := newKeyPair(rand)
 	if err != nil {
 		return nil, nil, err
 	}
 	a := &App{pub: pub, priv: priv, mode: mode}
+	clear(priv[:])
 	if _, err := io.ReadFull(rand, a.nonce[:]); err != nil {
+		clear(a.priv[:])
 		return nil, nil, fmt.Errorf("handshake: reading random nonce: %w", err)
 	}
 	req := RequestMsg{
@@ -321,14 +341,17 @@ type rawResponse struct {
 }
 
 // Finish reads the launcher's answer and returns the session channel. An error
-// answer becomes a *RefusedError. The app's private key is dropped: Finish
-// may be called once.
+// answer becomes a *RefusedError; a low-order launcher_public_key is refused
+// with an error that is ErrLowOrderKey and ErrMalformed. The app's private
+// key is zeroed: Finish may be called once.
 func (a *App) Finish(answer []byte) (*Channel, error) {
-	priv := a.priv
-	a.priv = nil
-	if priv == nil {
+	if a.finished {
 		return nil, errors.New("handshake: Finish called twice")
 	}
+	a.finished = true
+	priv := a.priv
+	clear(a.priv[:])
+	defer clear(priv[:])
 	var raw rawResponse
 	if err := json.Unmarshal(answer, &raw); err != nil {
 		return nil, fmt.Errorf("%w: answer: %s", ErrMalformed, describeJSONError(err))
@@ -358,7 +381,10 @@ func (a *App) Finish(answer []byte) (*Channel, error) {
 	}
 	var lpub Key
 	copy(lpub[:], raw.Data.LauncherPublicKey)
-	shared := boxSharedKey(priv, &lpub)
+	shared, err := sharedKey(&priv, &lpub, "launcher_public_key", "the answer cannot come from a sound launcher")
+	if err != nil {
+		return nil, err
+	}
 	plain, ok := box.OpenAfterPrecomputation(nil, raw.Data.EncryptedSymmKey, (*[24]byte)(&a.nonce), (*[32]byte)(&shared))
 	clear(shared[:])
 	if !ok {

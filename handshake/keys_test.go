@@ -1,48 +1,96 @@
 package handshake
 
 import (
-	"bytes"
 	"crypto/rand"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
 )
 
-// The key pair and shared key are nacl/box's, bit for bit, including for
-// low-order peer keys (a hostile peer's choice).
-func TestKeysMatchBox(t *testing.T) {
-	peers := []Key{
-		{},  // zero: low order
-		{1}, // low order
-		{9}, // the base point
-		{0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00}, // low order
+// TestSecretsZeroed: Finish zeroes the app's private key, whether it
+// succeeds or refuses the answer; Close zeroes a channel's key and nonce.
+func TestSecretsZeroed(t *testing.T) {
+	for _, hostile := range []bool{false, true} {
+		app, req, err := NewApp(rand.Reader, "s", "v1.0", Counter)
+		require.NoError(t, err)
+		require.NotEqual(t, Key{}, app.priv)
+		parsed, err := ParseRequest(req)
+		require.NoError(t, err)
+		answer, lch, err := Accept(rand.Reader, parsed, true)
+		require.NoError(t, err)
+		if hostile {
+			answer = []byte(`{"id":"","data":{"encrypted_symm_key":"","launcher_public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}`)
+		}
+		ach, err := app.Finish(answer)
+		require.Equal(t, hostile, err != nil, "%v", err)
+		require.Equal(t, Key{}, app.priv, "Finish left the private key")
+		for _, c := range []*Channel{lch, ach} {
+			if c == nil {
+				continue
+			}
+			require.NotEqual(t, Key{}, c.key)
+			c.Close()
+			require.Equal(t, Key{}, c.key, "Close left the key")
+			require.Equal(t, Nonce{}, c.base, "Close left the nonce")
+		}
 	}
-	for range 8 {
+}
+
+// TestZeroSecretKey: zeroSecretKey is what box.Precompute makes of a
+// low-order peer key (an all-zero X25519 secret), whatever the private key.
+func TestZeroSecretKey(t *testing.T) {
+	for range 4 {
+		_, priv, err := box.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		for _, peer := range []Key{{}, {1}} {
+			var k [32]byte
+			box.Precompute(&k, (*[32]byte)(&peer), priv)
+			require.Equal(t, zeroSecretKey(), Key(k))
+		}
+	}
+}
+
+// TestSharedKeyRefusesExactlyLowOrder: sharedKey refuses a peer key exactly
+// when curve25519.X25519 reports an all-zero secret, and otherwise returns
+// box.Precompute's key. The peer keys are small integers (0 to 255, which
+// include the low-order 0 and 1), their bit-255 twins, p-2 to p+3, and
+// random keys.
+func TestSharedKeyRefusesExactlyLowOrder(t *testing.T) {
+	var peers []Key
+	for i := range 256 {
+		peers = append(peers, Key{byte(i)}, Key{byte(i), 31: 0x80})
+	}
+	for low := byte(0xeb); low <= 0xf0; low++ { // p-2 .. p+3
+		k := Key{low}
+		for i := 1; i < 31; i++ {
+			k[i] = 0xff
+		}
+		k[31] = 0x7f
+		peers = append(peers, k)
+	}
+	for range 16 {
 		var k Key
 		_, _ = rand.Read(k[:])
 		peers = append(peers, k)
 	}
-	for i, peer := range peers {
-		var seed [32]byte
-		_, _ = rand.Read(seed[:])
-		priv, pub, err := newKeyPair(bytes.NewReader(seed[:]))
+	refused := 0
+	for _, peer := range peers {
+		_, priv, err := newKeyPair(rand.Reader)
+		require.NoError(t, err)
+		got, err := sharedKey(&priv, &peer, "f", "a")
+		_, xerr := curve25519.X25519(priv[:], peer[:])
+		require.Equal(t, xerr != nil, err != nil, "peer %x: X25519 says %v, sharedKey %v", peer, xerr, err)
 		if err != nil {
-			t.Fatal(err)
-		}
-		wantPub, wantPriv, err := box.GenerateKey(bytes.NewReader(seed[:]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pub != *wantPub {
-			t.Fatalf("case %d: public key differs from box.GenerateKey", i)
+			refused++
+			require.ErrorIs(t, err, ErrLowOrderKey)
+			require.Equal(t, Key{}, got)
+			continue
 		}
 		var want [32]byte
-		box.Precompute(&want, (*[32]byte)(&peer), wantPriv)
-		if got := boxSharedKey(priv, &peer); got != Key(want) {
-			t.Fatalf("case %d: shared key differs from box.Precompute", i)
-		}
+		box.Precompute(&want, (*[32]byte)(&peer), (*[32]byte)(&priv))
+		require.Equal(t, Key(want), got)
 	}
-	if _, _, err := newKeyPair(bytes.NewReader(nil)); err == nil {
-		t.Fatal("newKeyPair with no randomness: no error")
-	}
+	require.Equal(t, 4+3, refused, "0 and 1, their bit-255 twins, p-1, p and p+1")
 }

@@ -6,97 +6,92 @@ import (
 	"time"
 )
 
-// budget is a byte semaphore shared by all connections: frames hold their size
-// from the moment the header is read until the answer is written.
+// budget is the in-flight byte budget shared by every session: a frame body
+// holds the bytes that have arrived of it, taken chunk by chunk as they
+// arrive (never its claimed size up front), until its request has run; a
+// large answer holds its size until written.
+//
+// It is shared so that no app, or few, can take it all:
+//   - one app holds at most perApp bytes at once;
+//   - the last reserve bytes of the total go only to small frames (whose
+//     claimed size is at most smallFrame), so that a small request of any
+//     app finds room while large transfers fill the rest.
+//
+// A take that does not fit waits, for at most the configured wait, for
+// bytes to be released; waiters retry whenever any bytes come back.
 type budget struct {
-	mu      sync.Mutex
-	total   int64
-	used    int64
-	waiters []*budgetWaiter
+	total, perApp, reserve int64
+
+	mu    sync.Mutex
+	used  int64
+	byApp map[string]int64
+	freed chan struct{} // closed and replaced whenever bytes are released
 }
 
-type budgetWaiter struct {
-	n     int64
-	ready chan struct{}
+// smallFrame is the largest frame that may use the budget's reserve.
+const smallFrame = 64 << 10
+
+func newBudget(total, perApp int64) *budget {
+	return &budget{
+		total: total, perApp: perApp, reserve: total / 8,
+		byApp: map[string]int64{}, freed: make(chan struct{}),
+	}
 }
 
-func newBudget(total int64) *budget { return &budget{total: total} }
+// fits reports whether app may take n more bytes now. Caller holds b.mu.
+func (b *budget) fits(app string, n int64, small bool) bool {
+	limit := b.total
+	if !small {
+		limit -= b.reserve
+	}
+	return b.used+n <= limit && b.byApp[app]+n <= b.perApp
+}
 
-// acquire takes n bytes, waiting at most wait. It reports false when n is over
-// the total or the wait ran out or ctx ended.
-func (b *budget) acquire(ctx context.Context, n int64, wait time.Duration) bool {
-	if n > b.total {
+// take takes n bytes for app, waiting at most wait for room. small says the
+// frame is at most smallFrame bytes. It reports false when n can never fit
+// (over the app's share), when the wait ran out, or when ctx ended.
+func (b *budget) take(ctx context.Context, app string, n int64, small bool, wait time.Duration) bool {
+	if n > b.perApp || n > b.total {
 		return false
 	}
-	b.mu.Lock()
-	if b.takeLocked(n) {
+	var timer *time.Timer
+	for {
+		b.mu.Lock()
+		if b.fits(app, n, small) {
+			b.used += n
+			b.byApp[app] += n
+			b.mu.Unlock()
+			return true
+		}
+		freed := b.freed
 		b.mu.Unlock()
-		return true
-	}
-	w := &budgetWaiter{n: n, ready: make(chan struct{})}
-	b.waiters = append(b.waiters, w)
-	b.mu.Unlock()
-
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-w.ready:
-		return true
-	case <-ctx.Done():
-	case <-timer.C:
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case <-w.ready: // granted while we were giving up: give it back
-		b.used -= n
-		b.wakeLocked()
-		return false
-	default:
-	}
-	for i, x := range b.waiters {
-		if x == w {
-			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
-			break
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		}
+		select {
+		case <-freed:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
 		}
 	}
-	b.wakeLocked()
-	return false
 }
 
-// tryAcquire takes n bytes if they are free now and nobody is waiting.
-func (b *budget) tryAcquire(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.takeLocked(n)
-}
-
-// takeLocked takes n bytes if they are free and nobody is waiting (waiters
-// go first). Caller holds b.mu.
-func (b *budget) takeLocked(n int64) bool {
-	if len(b.waiters) > 0 || b.used+n > b.total {
-		return false
+// give returns n bytes of app's.
+func (b *budget) give(app string, n int64) {
+	if n == 0 {
+		return
 	}
-	b.used += n
-	return true
-}
-
-// release returns n bytes.
-func (b *budget) release(n int64) {
 	b.mu.Lock()
 	b.used -= n
-	b.wakeLocked()
-	b.mu.Unlock()
-}
-
-// wakeLocked grants waiters in order while they fit.
-func (b *budget) wakeLocked() {
-	for len(b.waiters) > 0 && b.used+b.waiters[0].n <= b.total {
-		w := b.waiters[0]
-		b.waiters = b.waiters[1:]
-		b.used += w.n
-		close(w.ready)
+	if b.byApp[app] -= n; b.byApp[app] == 0 {
+		delete(b.byApp, app)
 	}
+	close(b.freed)
+	b.freed = make(chan struct{})
+	b.mu.Unlock()
 }
 
 // inUse reports the bytes held.

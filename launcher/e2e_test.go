@@ -29,30 +29,40 @@ import (
 type testModule struct{ calls atomic.Int64 }
 
 func (m *testModule) Register(t *route.Table) {
-	t.Handle("test", "echo", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	t.Handle("test", "echo", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 		m.calls.Add(1)
-		return data, nil
+		return echo(data), nil
 	})
-	t.Handle("test", "empty", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-		return nil, nil
+	t.Handle("test", "empty", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+		return route.Result{}, nil
 	})
-	t.Handle("test", "whoami", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-		return map[string]any{"app": c.AppID(), "root": c.RootDir(), "shared": c.SharedAllowed()}, nil
+	t.Handle("test", "whoami", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+		b, err := json.Marshal(map[string]any{"app": c.AppID(), "root": c.RootDir(), "shared": c.SharedAllowed()})
+		return route.Answer(wire.RawObject(b)), err
 	})
-	t.Handle("test", "panic", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	t.Handle("test", "panic", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 		panic("boom")
 	})
-	t.Handle("test", "sleep", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+	t.Handle("test", "sleep", wire.V1_0, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 		select {
 		case <-time.After(300 * time.Millisecond):
-			return map[string]bool{"slept": true}, nil
+			return route.Answer(wire.RawObject(`{"slept":true}`)), nil
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return route.Result{}, ctx.Err()
 		}
 	})
-	t.Handle("test", "added", wire.V1_1, func(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
-		return map[string]bool{"v11": true}, nil
+	t.Handle("test", "added", wire.V1_1, func(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
+		return route.Answer(wire.RawObject(`{"v11":true}`)), nil
 	})
+}
+
+// echo answers with the request's data, or success without data when there
+// is none (or null).
+func echo(data json.RawMessage) route.Result {
+	if d := strings.TrimSpace(string(data)); d == "" || d == "null" {
+		return route.Result{}
+	}
+	return route.Answer(wire.RawObject(data))
 }
 
 func start(t *testing.T, cfg launcher.Config) (*launchertest.Daemon, launcher.App) {
@@ -496,7 +506,10 @@ func TestGracefulShutdown(t *testing.T) {
 		var out map[string]bool
 		result <- c.Call(context.Background(), "safe-api/v1.0/test/sleep", nil, &out)
 	}()
-	time.Sleep(50 * time.Millisecond) // let the request reach the daemon
+	require.Eventually(t, func() bool { // the request reached the daemon
+		ss := d.Srv.Sessions()
+		return len(ss) == 1 && ss[0].Requests == 1
+	}, 5*time.Second, time.Millisecond)
 	d.Stop()
 	require.NoError(t, <-result, "in-flight request must finish")
 	select {

@@ -147,110 +147,6 @@ func TestLimitConnectionCap(t *testing.T) {
 	}
 }
 
-// TestLimitInFlightBudget: one connection holds most of a 1 MiB budget with a
-// frame it does not finish; frames that do not fit are read, discarded and
-// answered with a busy error carrying their id; frames that fit, on the same
-// sessions and from a fresh app, are served; the budget comes back.
-func TestLimitInFlightBudget(t *testing.T) {
-	const budget = 1 << 20
-	d, app := start(t, launcher.Config{InFlightBudget: budget, BudgetWait: 100 * time.Millisecond})
-
-	holder := openSession(t, d, app.ID, handshake.Counter)
-	_, err := holder.Write(hdr(900 << 10))
-	require.NoError(t, err)
-	_, err = holder.Write(make([]byte, 1024))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return d.Srv.Stats().InFlightBytes == 900<<10 }, 5*time.Second, 5*time.Millisecond)
-
-	var wg sync.WaitGroup
-	for i := range 4 {
-		wg.Go(func() {
-			mode := handshake.Counter
-			if i%2 == 1 {
-				mode = handshake.Fixed
-			}
-			s := openSession(t, d, app.ID, mode)
-			big := s.ch.Seal(nil, echoMsg(strings.Repeat("x", 600<<10)))
-			require.NoError(t, framing.WriteFrame(s, big))
-			resp := s.answer(t, wire.ID(big))
-			require.NotNil(t, resp.Error)
-			require.Equal(t, wire.CodeBusy, resp.Error.Code, resp.Error.Description)
-			assert.LessOrEqual(t, d.Srv.Stats().InFlightBytes, int64(budget))
-			// The session goes on, in both nonce modes.
-			small := s.ch.Seal(nil, echoMsg("small"))
-			require.NoError(t, framing.WriteFrame(s, small))
-			resp = s.answer(t, wire.ID(small))
-			require.Nil(t, resp.Error)
-			assert.JSONEq(t, `{"p":"small"}`, string(resp.Data))
-		})
-	}
-	wg.Wait()
-
-	// A frame larger than the whole budget is refused without waiting.
-	s := openSession(t, d, app.ID, handshake.Counter)
-	huge := s.ch.Seal(nil, echoMsg(strings.Repeat("y", 2<<20)))
-	require.NoError(t, framing.WriteFrame(s, huge))
-	resp := s.answer(t, wire.ID(huge))
-	require.Equal(t, wire.CodeBusy, resp.Error.Code)
-
-	probe(t, d, app.ID)
-	// A frame holds its budget until its answer is written: the probe's
-	// answer can arrive a moment before its frame's bytes are released.
-	require.Eventually(t, func() bool { return d.Srv.Stats().InFlightBytes == 900<<10 }, 5*time.Second, time.Millisecond)
-	holder.Close()
-	require.Eventually(t, func() bool { return d.Srv.Stats().InFlightBytes == 0 }, 5*time.Second, 5*time.Millisecond)
-}
-
-// TestLimitFiftyHugeClaims: fifty sessions each claim a 300 MiB frame, send a
-// little and stall. Memory grows only with the bytes sent, the budget is never
-// exceeded, and a fresh app is served.
-func TestLimitFiftyHugeClaims(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fifty sessions")
-	}
-	d, app := start(t, launcher.Config{BudgetWait: 100 * time.Millisecond, FrameIdleTimeout: time.Minute})
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	chunk := make([]byte, 64<<10)
-	var stallers []*session
-	for range 50 {
-		s := openSession(t, d, app.ID, handshake.Counter)
-		_, err := s.Write(append(hdr(300<<20), chunk...))
-		require.NoError(t, err)
-		stallers = append(stallers, s)
-	}
-	// Three claims fit the default 1 GiB budget; the others are refused.
-	require.Eventually(t, func() bool { return d.Srv.Stats().InFlightBytes == 3*300<<20 }, 10*time.Second, 10*time.Millisecond)
-
-	// A fresh app is served (a busy answer is allowed while refused claims drain).
-	c := d.Dial(t, app.ID)
-	require.Eventually(t, func() bool {
-		var out map[string]int
-		err := c.Call(ctx10(t), "safe-api/v1.0/test/echo", map[string]int{"n": 1}, &out)
-		if err != nil {
-			require.ErrorIs(t, err, wire.ErrBusy)
-			return false
-		}
-		return out["n"] == 1
-	}, 10*time.Second, 50*time.Millisecond)
-
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	grown := int64(after.HeapInuse) - int64(before.HeapInuse)
-	assert.Less(t, grown, int64(128<<20), "heap grew by %d MiB for 50 claims of 300 MiB", grown>>20)
-	assert.LessOrEqual(t, d.Srv.Stats().InFlightBytes, d.Srv.Stats().InFlightBudget)
-
-	for _, s := range stallers {
-		s.Close()
-	}
-	require.Eventually(t, func() bool {
-		st := d.Srv.Stats()
-		return st.InFlightBytes == 0 && st.Conns == 1
-	}, 10*time.Second, 10*time.Millisecond)
-}
-
 // TestLimitStalledFrameReleasesBudget: a session that claims a frame and stops
 // sending its body is ended after FrameIdleTimeout, which gives its budget back.
 func TestLimitStalledFrameReleasesBudget(t *testing.T) {
@@ -264,7 +160,9 @@ func TestLimitStalledFrameReleasesBudget(t *testing.T) {
 	}
 	// An idle session (between frames) is not affected by the frame deadline.
 	c := d.Dial(t, app.ID)
-	time.Sleep(600 * time.Millisecond) // twice the frame idle timeout
+	// Time passing is what is tested here (no event to wait for): twice
+	// the frame idle timeout.
+	time.Sleep(600 * time.Millisecond)
 	probeClient(t, c)
 }
 

@@ -1,8 +1,6 @@
 package launcher
 
 import (
-	"runtime/debug"
-
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/safe-launcher/launcher/framing"
-	"github.com/safe-launcher/launcher/internal/bigbuf"
 	"github.com/safe-launcher/launcher/route"
 	"github.com/safe-launcher/launcher/wire"
 )
@@ -39,19 +36,24 @@ type Server struct {
 	tokens *tokens
 	budget *budget
 	start  time.Time
-	bufs   sync.Pool // of *[]byte: answer buffers (conn.go)
-	// big keeps the body buffer of the last large request for a moment, for
-	// the next one (a burst of uploads); it is collected once let go.
-	big *bigbuf.Cache
+	// Lines a hostile peer could repeat at will are rate-limited.
+	refusedLog *rateLog // wrong launcher strings, malformed handshakes
+	peerLog    *rateLog // connections from other users
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{} // accepted and not yet finished
-	seq      uint64             // accept order, for eviction
-	evicting int                // conns evicted whose goroutine has not exited
-	closing  bool
-	lns      map[net.Listener]struct{}
-	wg       sync.WaitGroup // one per connection goroutine
+	mu          sync.Mutex
+	sessions    map[*session]struct{} // accepted and not yet finished
+	seq         uint64                // accept order, for eviction
+	evicting    int                   // sessions evicted whose goroutine has not exited
+	handshaking map[uint32]int        // verified peers not yet authenticated, by uid
+	closing     bool
+	locked      bool // see lock.go
+	lns         map[net.Listener]struct{}
+	wg          sync.WaitGroup // one per session goroutine
 
+	wmu      sync.RWMutex
+	watchers map[*session]struct{} // sessions with at least one watch
+
+	activity atomic.Int64 // unix ns of the last request, for LastActivity
 	accepted atomic.Int64
 	rejected atomic.Int64
 	evicted  atomic.Int64
@@ -68,21 +70,29 @@ func New(cfg Config, apps Apps, modules ...Module) (*Server, error) {
 		return nil, fmt.Errorf("%w: nil Apps", ErrConfig)
 	}
 	t := route.NewTable(wire.V1_0, wire.V1_1)
+	s := &Server{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		apps:        apps,
+		table:       t,
+		tokens:      newTokens(cfg.Rand, cfg.Now, cfg.TokenTTL),
+		budget:      newBudget(cfg.InFlightBudget, cfg.AppBudget),
+		start:       cfg.Now(),
+		refusedLog:  newRateLog(cfg.Logger, cfg.Now, time.Second),
+		peerLog:     newRateLog(cfg.Logger, cfg.Now, time.Second),
+		sessions:    map[*session]struct{}{},
+		handshaking: map[uint32]int{},
+		watchers:    map[*session]struct{}{},
+		lns:         map[net.Listener]struct{}{},
+	}
+	s.locked = cfg.Locked
+	s.touch()
+	t.SetNotifier(s)
+	s.registerModule(t)
 	for _, m := range modules {
 		m.Register(t)
 	}
-	return &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		apps:   apps,
-		table:  t,
-		tokens: newTokens(cfg.Rand, cfg.Now, cfg.TokenTTL),
-		budget: newBudget(cfg.InFlightBudget),
-		start:  cfg.Now(),
-		big:    bigbuf.New(bigKeep, debug.FreeOSMemory),
-		conns:  map[*conn]struct{}{},
-		lns:    map[net.Listener]struct{}{},
-	}, nil
+	return s, nil
 }
 
 // MintLauncherString returns a fresh single-use launcher string for a
@@ -109,14 +119,24 @@ func LauncherValue(addr net.Addr, launcherString string) string {
 func (s *Server) EndApp(appID string) {
 	s.tokens.revokeApp(appID)
 	s.mu.Lock()
-	var victims []*conn
-	for c := range s.conns {
-		if c.authenticated && c.appID == appID {
+	var victims []*session
+	for c := range s.sessions {
+		if c.phase == phaseSession && c.appID == appID {
 			victims = append(victims, c)
 		}
 	}
 	s.mu.Unlock()
 	for _, c := range victims {
+		if c.hasWatches() {
+			// Its watches hear "closing" before the session ends: requests
+			// are cancelled, nothing more is read, and the writer sends
+			// what is due, then the session closes.
+			c.killed.Store(true) // gone for Sessions and Stats at once
+			c.tellWatches(wire.EventClosing, func(*watch) bool { return true })
+			c.cancel()
+			c.stopReading()
+			continue
+		}
 		c.kill()
 	}
 }
@@ -138,7 +158,7 @@ func (s *Server) Sessions() []SessionInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []SessionInfo
-	for c := range s.conns {
+	for c := range s.sessions {
 		if c.live() {
 			out = append(out, c.info())
 		}
@@ -152,7 +172,7 @@ type Stats struct {
 	Conns          int   // open connections (handshaking or authenticated)
 	Sessions       int   // authenticated sessions
 	Accepted       int64 // connections accepted since start
-	Rejected       int64 // connections closed at once by the connection cap
+	Rejected       int64 // connections closed at once (connection cap, per-user handshake cap, other users)
 	Evicted        int64 // handshaking connections closed to make room under the cap
 	InFlightBytes  int64 // budget in use
 	InFlightBudget int64
@@ -161,8 +181,8 @@ type Stats struct {
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{Conns: len(s.conns)}
-	for c := range s.conns {
+	st := Stats{Conns: len(s.sessions)}
+	for c := range s.sessions {
 		if c.live() {
 			st.Sessions++
 		}
@@ -179,6 +199,8 @@ func (s *Server) Stats() Stats {
 
 // Serve accepts connections on ln until ctx ends or Shutdown is called, then
 // shuts down gracefully (see Shutdown) and returns ErrServerClosed. It closes ln.
+// Each connection runs in one goroutine (its session's reader), which starts
+// the session's writer once the handshake is done.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -224,43 +246,50 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			nc.Close()
 			continue
 		}
-		if len(s.conns)-s.evicting >= s.cfg.MaxConns && !s.evictOldestHandshakeLocked() {
+		if len(s.sessions)-s.evicting >= s.cfg.MaxConns && !s.evictLocked() {
 			s.mu.Unlock()
 			s.rejected.Add(1)
-			s.refuse(nc)
+			refuse(nc, wire.CodeBusy, "too many connections")
 			continue
 		}
 		s.seq++
-		c := newConn(ctx, s, nc, s.seq)
-		s.conns[c] = struct{}{}
+		c := newSession(ctx, s, nc, s.seq)
+		s.sessions[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
 			c.run()
 			s.mu.Lock()
-			delete(s.conns, c)
+			delete(s.sessions, c)
 			if c.evicted {
 				s.evicting--
+			}
+			if c.phase == phaseHandshake {
+				s.handshakeDoneLocked(c.uid)
 			}
 			s.mu.Unlock()
 		}()
 	}
 }
 
-// evictOldestHandshakeLocked makes room for a new connection when the cap is
-// reached: it closes the oldest connection that has not completed its
-// handshake, so that idle or slow pre-authentication connections (which any
-// local process can open) cannot lock apps out. Authenticated sessions are
-// never evicted. It reports false when there is nothing to evict. s.mu must
-// be held.
-func (s *Server) evictOldestHandshakeLocked() bool {
+// evictLocked makes room for a new connection when the cap is reached: it
+// closes the oldest connection whose peer has not been checked yet, else the
+// oldest handshaking one that has not presented a launcher string, so that
+// idle or slow pre-authentication connections (which any local process can
+// open) cannot lock apps out. Authenticated sessions, and handshakes holding
+// a launcher string (which finish within microseconds), are never evicted.
+// It reports false when there is nothing to evict. s.mu must be held.
+func (s *Server) evictLocked() bool {
 	if s.evicting >= s.cfg.MaxConns {
 		return false // evicted connections have not exited yet: refuse
 	}
-	var victim *conn
-	for c := range s.conns {
-		if !c.authenticated && !c.evicted && (victim == nil || c.seq < victim.seq) {
+	var victim *session
+	for c := range s.sessions {
+		if c.evicted || c.reserved || c.phase == phaseSession {
+			continue
+		}
+		if victim == nil || c.phase < victim.phase || c.phase == victim.phase && c.seq < victim.seq {
 			victim = c
 		}
 	}
@@ -274,11 +303,29 @@ func (s *Server) evictOldestHandshakeLocked() bool {
 	return true
 }
 
-// refuse closes a connection over the cap at once. A short unassociated busy
-// error is attempted first without blocking the accept loop.
-func (s *Server) refuse(nc net.Conn) {
+// handshakeStartLocked counts a verified peer's connection until its
+// handshake ends; it reports false when the peer's user has
+// MaxHandshakesPerUser handshakes open already. s.mu must be held.
+func (s *Server) handshakeStartLocked(uid uint32) bool {
+	if s.handshaking[uid] >= s.cfg.MaxHandshakesPerUser {
+		return false
+	}
+	s.handshaking[uid]++
+	return true
+}
+
+// handshakeDoneLocked undoes handshakeStartLocked. s.mu must be held.
+func (s *Server) handshakeDoneLocked(uid uint32) {
+	if s.handshaking[uid]--; s.handshaking[uid] <= 0 {
+		delete(s.handshaking, uid)
+	}
+}
+
+// refuse closes a connection at once. A short unassociated error is
+// attempted first without blocking the caller for long.
+func refuse(nc net.Conn, code wire.Code, desc string) {
 	_ = nc.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-	_ = framing.WriteFrame(nc, wire.AppendError(nil, "", wire.CodeBusy, "too many connections"))
+	_ = framing.WriteFrame(nc, wire.AppendError(nil, "", code, desc))
 	nc.Close()
 }
 
@@ -293,21 +340,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 		delete(s.lns, ln)
 	}
-	all := s.connList()
+	all := s.sessionList()
 	s.mu.Unlock()
 	if first {
 		s.log.Info("shutting down", "connections", len(all))
 	}
-	// Interrupt reads: each session finishes the request it is executing, then
-	// sees the expired deadline and ends.
+	// Interrupt reads: each session finishes the request it is executing and
+	// writes the answers it owes, then ends.
 	for _, c := range all {
+		if c.hasWatches() {
+			c.tellWatches(wire.EventClosing, func(*watch) bool { return true })
+		}
 		c.stopReading()
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	grace := time.NewTimer(s.cfg.ShutdownGrace)
 	defer grace.Stop()
-	defer s.big.Close()
 	select {
 	case <-done:
 		return nil
@@ -315,7 +364,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
-	all = s.connList()
+	all = s.sessionList()
 	s.mu.Unlock()
 	for _, c := range all {
 		c.kill()
@@ -324,10 +373,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// connList returns the open connections; s.mu must be held.
-func (s *Server) connList() []*conn {
-	out := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
+// sessionList returns the open connections; s.mu must be held.
+func (s *Server) sessionList() []*session {
+	out := make([]*session, 0, len(s.sessions))
+	for c := range s.sessions {
 		out = append(out, c)
 	}
 	return out

@@ -25,12 +25,17 @@ type pendingToken struct {
 	token   []byte
 	appID   string
 	expires time.Time
+	inUse   bool // a handshake holds it (reserve) and has not finished
 }
 
-// tokens holds the launcher strings minted and not yet used.
+// tokens holds the launcher strings minted and not yet used. A string is
+// used up only once the handshake that presented it has written its answer
+// (reserve, then commit); a handshake that fails before that gives it back
+// (release), so that a connection evicted or dropped mid-handshake does not
+// burn the app's string.
 type tokens struct {
 	mu      sync.Mutex
-	pending map[[32]byte]pendingToken // keyed by SHA-256 of the string
+	pending map[[32]byte]*pendingToken // keyed by SHA-256 of the string
 	// nextSweep is the map size at which mint next drops expired strings;
 	// doubling it after each sweep keeps minting amortised O(1).
 	nextSweep int
@@ -40,7 +45,7 @@ type tokens struct {
 }
 
 func newTokens(rand io.Reader, now func() time.Time, ttl time.Duration) *tokens {
-	return &tokens{pending: map[[32]byte]pendingToken{}, nextSweep: minSweep, rand: rand, now: now, ttl: ttl}
+	return &tokens{pending: map[[32]byte]*pendingToken{}, nextSweep: minSweep, rand: rand, now: now, ttl: ttl}
 }
 
 // mint makes a new single-use launcher string for appID.
@@ -56,25 +61,49 @@ func (t *tokens) mint(appID string) (string, error) {
 		t.sweepLocked()
 		t.nextSweep = max(minSweep, 2*len(t.pending))
 	}
-	t.pending[sha256.Sum256([]byte(s))] = pendingToken{token: []byte(s), appID: appID, expires: t.now().Add(t.ttl)}
+	t.pending[sha256.Sum256([]byte(s))] = &pendingToken{token: []byte(s), appID: appID, expires: t.now().Add(t.ttl)}
 	return s, nil
 }
 
-// redeem consumes s and returns its app id. Unknown, used and expired strings
-// all wrap ErrLauncherString with a reason.
-func (t *tokens) redeem(s string) (string, error) {
+// ticket is a reserved launcher string, to commit or release.
+type ticket struct{ key [32]byte }
+
+// reserve takes s for a handshake and returns its app id. Unknown, used,
+// expired strings and strings another handshake holds all wrap
+// ErrLauncherString with a reason.
+func (t *tokens) reserve(s string) (string, ticket, error) {
 	h := sha256.Sum256([]byte(s))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p, ok := t.pending[h]
 	if !ok || subtle.ConstantTimeCompare(p.token, []byte(s)) != 1 {
-		return "", fmt.Errorf("%w: unknown or already used", ErrLauncherString)
+		return "", ticket{}, fmt.Errorf("%w: unknown or already used", ErrLauncherString)
 	}
-	delete(t.pending, h)
 	if !t.now().Before(p.expires) {
-		return "", fmt.Errorf("%w: expired", ErrLauncherString)
+		delete(t.pending, h)
+		return "", ticket{}, fmt.Errorf("%w: expired", ErrLauncherString)
 	}
-	return p.appID, nil
+	if p.inUse {
+		return "", ticket{}, fmt.Errorf("%w: another connection is using it", ErrLauncherString)
+	}
+	p.inUse = true
+	return p.appID, ticket{h}, nil
+}
+
+// commit uses the reserved string up.
+func (t *tokens) commit(k ticket) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.pending, k.key)
+}
+
+// release gives a reserved string back, unless it was revoked meanwhile.
+func (t *tokens) release(k ticket) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.pending[k.key]; ok {
+		p.inUse = false
+	}
 }
 
 // revokeApp forgets every pending string of appID.
@@ -92,7 +121,7 @@ func (t *tokens) revokeApp(appID string) {
 func (t *tokens) sweepLocked() {
 	now := t.now()
 	for k, p := range t.pending {
-		if !now.Before(p.expires) {
+		if !now.Before(p.expires) && !p.inUse {
 			delete(t.pending, k)
 		}
 	}

@@ -125,6 +125,8 @@ func TestCrashDaemon(t *testing.T) {
 				}
 			})
 		}
+		// The kill comes at a random moment into the writes: this sleep is
+		// the test's randomness, not a wait for an event.
 		time.Sleep(time.Duration(20+rng.IntN(200)) * time.Millisecond)
 		require.NoError(t, cmd.Process.Kill())
 		_ = cmd.Wait()

@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,9 +28,28 @@ type env struct {
 	d     *launchertest.Daemon
 	store *vfs.Store
 	dir   string
+	clock *testClock
 }
 
-// newEnv starts the real daemon with the nfs module on a real on-disk store.
+// testClock is the store's clock in these tests: it stands still until the
+// test moves it, so the times a change stamps are the test's to choose.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.ns.Store(time.Date(2016, 1, 2, 3, 4, 5, 123456789, time.UTC).UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+
+// tick moves the clock on by d and returns the new time.
+func (c *testClock) tick(d time.Duration) time.Time {
+	return time.Unix(0, c.ns.Add(int64(d))).UTC()
+}
+
+// newEnv starts the real daemon with the nfs module on a real on-disk store
+// (with SAFEDrive) whose clock is the env's.
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvCfg(t, launcher.Config{})
@@ -36,9 +58,15 @@ func newEnv(t testing.TB) *env {
 // newEnvCfg is newEnv with a daemon configuration.
 func newEnvCfg(t testing.TB, cfg launcher.Config) *env {
 	t.Helper()
-	store, dir := launchertest.Store(t)
+	dir := t.TempDir()
+	clock := newTestClock()
+	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{Clock: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	_, err = store.CreateRoot(vfs.SharedRoot())
+	require.NoError(t, err)
 	d := launchertest.Start(t, cfg, nfs.New(store))
-	return &env{d: d, store: store, dir: dir}
+	return &env{d: d, store: store, dir: dir, clock: clock}
 }
 
 // app registers an app with its root and returns a connected client.
@@ -97,19 +125,22 @@ func TestDirectories(t *testing.T) {
 	_, err = c.GetDir(ctx, wire.GetDirRequest{DirPath: "", TimeoutMs: 5000})
 	require.NoError(t, err)
 
-	// Rename keeps metadata; the parent's modification time moves.
+	// Rename keeps metadata; the parent's modification time moves to the
+	// store's clock.
 	before := l.Info.Modified()
-	time.Sleep(5 * time.Millisecond)
+	renamed := e.clock.tick(time.Second)
 	require.NoError(t, c.ModifyDir(ctx, wire.ModifyDirRequest{DirPath: "docs/a", NewValues: wire.DirNewValues{Name: strp("a2")}}))
 	l2, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: "docs"})
 	require.NoError(t, err)
 	assert.Equal(t, "a2", l2.SubDirectories[0].Name)
 	assert.True(t, l2.Info.Modified().After(before), "parent modification time changes when its entries change")
+	assert.True(t, l2.Info.Modified().Equal(renamed), "parent modified at %v, the rename at %v", l2.Info.Modified(), renamed)
+	changed := e.clock.tick(time.Second)
 	require.NoError(t, c.ModifyDir(ctx, wire.ModifyDirRequest{DirPath: "docs", NewValues: wire.DirNewValues{UserMetadata: bp([]byte{1})}}))
 	l3, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: "docs"})
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1}, []byte(l3.Info.UserMetadata))
-	assert.True(t, l3.Info.Modified().After(l2.Info.Modified()))
+	assert.True(t, l3.Info.Modified().Equal(changed), "modified at %v, the metadata change at %v", l3.Info.Modified(), changed)
 	assert.Equal(t, l.Info.Created(), l3.Info.Created())
 
 	// delete-dir removes the whole tree.
@@ -162,15 +193,17 @@ func TestFiles(t *testing.T) {
 	assert.Equal(t, want, []byte(got.Content))
 	assert.EqualValues(t, len(want), got.Metadata.Size)
 
-	// Rename and metadata in one request; the modification time moves.
+	// Rename and metadata in one request; the modification time moves to
+	// the store's clock.
 	before := got.Metadata.Modified()
-	time.Sleep(5 * time.Millisecond)
+	modified := e.clock.tick(time.Second)
 	require.NoError(t, c.ModifyFile(ctx, wire.ModifyFileRequest{FilePath: name, NewValues: wire.FileNewValues{Name: strp("renamed"), UserMetadata: bp([]byte("meta"))}}))
 	got, err = c.GetFile(ctx, wire.GetFileRequest{FilePath: "renamed", Length: -1, IncludeMetadata: true})
 	require.NoError(t, err)
 	assert.Equal(t, want, []byte(got.Content))
 	assert.Equal(t, []byte("meta"), []byte(got.Metadata.UserMetadata))
 	assert.True(t, got.Metadata.Modified().After(before))
+	assert.True(t, got.Metadata.Modified().Equal(modified), "modified at %v, the change at %v", got.Metadata.Modified(), modified)
 
 	// Whole replace without offset.
 	require.NoError(t, c.ModifyFile(ctx, wire.ModifyFileRequest{FilePath: "renamed", NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: []byte("short")}}}))
@@ -243,6 +276,7 @@ func TestErrors(t *testing.T) {
 			require.True(t, errors.As(err, &we))
 			assert.NotEmpty(t, we.Description)
 			assert.NotContains(t, we.Description, e.dir, "errors never reveal the store's host path")
+			assertNoInternalName(t, we.Description)
 		})
 	}
 }
@@ -312,7 +346,10 @@ func Test64MiB(t *testing.T) {
 	}
 	e := newEnv(t)
 	_, c := e.app(t, "big", false)
-	ctx := ctxT(t)
+	// More than ctxT's minute: under -race on a busy machine the three
+	// 64 MiB requests take about that.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	data := make([]byte, 64<<20)
 	_, _ = rand.Read(data)
 	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "big.bin", UserMetadata: wire.Bytes{}}))
@@ -391,4 +428,85 @@ func TestAnswerLimit(t *testing.T) {
 	got, err := c.GetFile(ctx, wire.GetFileRequest{FilePath: "f", Offset: 90 << 10, Length: 20 << 10})
 	require.NoError(t, err)
 	assert.Equal(t, chunk[:20<<10], []byte(got.Content))
+}
+
+// TestTimeout: timeout_ms of 0 or less is no timeout; larger values are
+// honoured up to nfs.MaxTimeout, and clamped to it from there, including the
+// values whose milliseconds overflow a time.Duration.
+func TestTimeout(t *testing.T) {
+	maxMs := int64(nfs.MaxTimeout / time.Millisecond)
+	cases := []struct {
+		ms   int64
+		want time.Duration
+		ok   bool
+	}{
+		{math.MinInt64, 0, false},
+		{-1, 0, false},
+		{0, 0, false},
+		{1, time.Millisecond, true},
+		{5000, 5 * time.Second, true},
+		{maxMs - 1, nfs.MaxTimeout - time.Millisecond, true},
+		{maxMs, nfs.MaxTimeout, true},
+		{maxMs + 1, nfs.MaxTimeout, true},
+		{math.MaxInt64 / int64(time.Millisecond), nfs.MaxTimeout, true},   // the last that fits a Duration
+		{math.MaxInt64/int64(time.Millisecond) + 1, nfs.MaxTimeout, true}, // 9223372036855: the first that does not
+		{math.MaxInt64, nfs.MaxTimeout, true},
+	}
+	for _, tc := range cases {
+		got, ok := nfs.Timeout(tc.ms)
+		assert.Equal(t, tc.ok, ok, "timeout_ms %d", tc.ms)
+		assert.Equal(t, tc.want, got, "timeout_ms %d", tc.ms)
+	}
+}
+
+// TestGetDirHugeTimeout: a get-dir whose timeout_ms is too large for a
+// time.Duration in nanoseconds (9223372036855 and up) gets its listing: the
+// timeout is clamped to nfs.MaxTimeout, not overflowed into one already past
+// (-150).
+func TestGetDirHugeTimeout(t *testing.T) {
+	e := newEnv(t)
+	_, c := e.app(t, "patient", false)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateDir(ctx, mkdir("d")))
+	require.NoError(t, c.CreateFile(ctx, wire.CreateFileRequest{FilePath: "d/f", UserMetadata: wire.Bytes{}}))
+	for _, ms := range []int64{9223372036854, 9223372036855, 1 << 62, math.MaxInt64} {
+		l, err := c.GetDir(ctx, wire.GetDirRequest{DirPath: "d", TimeoutMs: ms})
+		require.NoError(t, err, "timeout_ms %d", ms)
+		require.Len(t, l.Files, 1, "timeout_ms %d", ms)
+		assert.Equal(t, "f", l.Files[0].Name)
+	}
+}
+
+// internalPrefixes are the error prefixes of the daemon's packages, which an
+// app's error description never shows.
+var internalPrefixes = []string{"vfs:", "nfs:", "dns:", "wire:", "route:", "launcher:", "framing:", "handshake:", "rawfile:"}
+
+func assertNoInternalName(t *testing.T, desc string) {
+	t.Helper()
+	for _, p := range internalPrefixes {
+		assert.NotContains(t, desc, p, "the description names an internal package")
+	}
+}
+
+// TestErrorsNameNoPackage: the store's errors reach apps with their code and
+// a description of what was wrong (which path), without the store's package
+// prefix.
+func TestErrorsNameNoPackage(t *testing.T) {
+	e := newEnv(t)
+	_, c := e.app(t, "plain", false)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateDir(ctx, mkdir("twice")))
+
+	err := c.CreateDir(ctx, mkdir("twice"))
+	var we *wire.Error
+	require.ErrorAs(t, err, &we)
+	assert.Equal(t, wire.Code(-201), we.Code)
+	assert.Contains(t, we.Description, "twice", "the description names the path")
+	assertNoInternalName(t, we.Description)
+
+	_, err = c.GetDir(ctx, wire.GetDirRequest{DirPath: "missing/below"})
+	require.ErrorAs(t, err, &we)
+	assert.Equal(t, wire.Code(-200), we.Code)
+	assert.Contains(t, we.Description, "missing", "the description names the path")
+	assertNoInternalName(t, we.Description)
 }

@@ -12,6 +12,8 @@ package nfs
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/safe-launcher/launcher/route"
@@ -21,7 +23,8 @@ import (
 
 // Module serves the nfs requests.
 type Module struct {
-	store *vfs.Store
+	store  *vfs.Store
+	notify route.Notifier
 }
 
 // New returns the nfs module over store. The store must already hold the
@@ -30,6 +33,7 @@ func New(store *vfs.Store) *Module { return &Module{store: store} }
 
 // Register adds the eight requests, from v1.0 on.
 func (m *Module) Register(t *route.Table) {
+	m.notify = t.Notifier()
 	t.Handle("nfs", "create-dir", wire.V1_0, route.Typed(m.createDir))
 	t.Handle("nfs", "delete-dir", wire.V1_0, route.Typed(m.deleteDir))
 	t.Handle("nfs", "get-dir", wire.V1_0, route.Typed(m.getDir))
@@ -61,7 +65,7 @@ func target(c route.Caller, shared bool, field, p string) (vfs.Root, vfs.Path, e
 	}
 	path, err := vfs.ParsePath(p)
 	if err != nil {
-		return root, nil, wire.Errorf(wire.CodeInvalidPath, "field %q: %v", "data."+field, err)
+		return root, nil, wire.Errorf(wire.CodeInvalidPath, "field %q: %s", "data."+field, describe(err))
 	}
 	return root, path, nil
 }
@@ -76,38 +80,73 @@ func named(c route.Caller, shared bool, field, p string) (vfs.Root, vfs.Path, er
 	return root, path, err
 }
 
-func (m *Module) createDir(ctx context.Context, c route.Caller, r *wire.CreateDirRequest) (any, error) {
-	root, p, err := named(c, r.IsPathShared, "dir_path", r.DirPath)
-	if err != nil {
-		return nil, err
+// changed tells the watches of a change made by c; rename, if not nil, is an
+// entry's new name.
+func (m *Module) changed(c route.Caller, root vfs.Root, p vfs.Path, kind string, isDir bool, rename *string) {
+	ch := route.Change{Shared: root == vfs.SharedRoot(), Kind: kind, Path: strings.Join(p, "/"), IsDir: isDir}
+	if !ch.Shared {
+		ch.RootDir = c.RootDir()
 	}
-	_, err = m.store.CreateDir(ctx, root, p, r.IsPrivate, r.IsVersioned, r.UserMetadata)
-	return nil, err
+	if rename != nil {
+		ch.Kind = wire.EventRenamed
+		np := append(slices.Clone(p[:len(p)-1]), *rename)
+		ch.NewPath = strings.Join(np, "/")
+	}
+	m.notify.Notify(c, ch)
 }
 
-func (m *Module) deleteDir(ctx context.Context, c route.Caller, r *wire.DirRequest) (any, error) {
+func (m *Module) createDir(ctx context.Context, c route.Caller, r *wire.CreateDirRequest) (route.Result, error) {
 	root, p, err := named(c, r.IsPathShared, "dir_path", r.DirPath)
 	if err != nil {
-		return nil, err
+		return route.Result{}, err
 	}
-	return nil, m.store.DeleteDir(ctx, root, p)
+	return changeThen(ctx, func(ctx context.Context) error {
+		_, err := m.store.CreateDir(ctx, root, p, r.IsPrivate, r.IsVersioned, r.UserMetadata)
+		return err
+	}, func() { m.changed(c, root, p, wire.EventCreated, true, nil) })
 }
 
-func (m *Module) getDir(ctx context.Context, c route.Caller, r *wire.GetDirRequest) (any, error) {
+func (m *Module) deleteDir(ctx context.Context, c route.Caller, r *wire.DirRequest) (route.Result, error) {
+	root, p, err := named(c, r.IsPathShared, "dir_path", r.DirPath)
+	if err != nil {
+		return route.Result{}, err
+	}
+	return changeThen(ctx, func(ctx context.Context) error { return m.store.DeleteDir(ctx, root, p) },
+		func() { m.changed(c, root, p, wire.EventDeleted, true, nil) })
+}
+
+// MaxTimeout is the longest timeout_ms honoured; larger values are clamped to
+// it (a value of 9,223,372,036,855 ms or more would otherwise overflow a
+// time.Duration into an immediate timeout).
+const MaxTimeout = 24 * time.Hour
+
+// Timeout returns the timeout a request's timeout_ms asks for: none for 0 or
+// less (wire-notes: "timeout_ms <= 0 means no timeout"), else at most MaxTimeout.
+func Timeout(ms int64) (time.Duration, bool) {
+	if ms <= 0 {
+		return 0, false
+	}
+	if ms >= int64(MaxTimeout/time.Millisecond) {
+		return MaxTimeout, true
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+func (m *Module) getDir(ctx context.Context, c route.Caller, r *wire.GetDirRequest) (route.Result, error) {
 	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
 	if err != nil {
-		return nil, err
+		return route.Result{}, err
 	}
-	if r.TimeoutMs > 0 {
+	if d, ok := Timeout(r.TimeoutMs); ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.TimeoutMs)*time.Millisecond)
+		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
 	l, err := m.store.GetDir(ctx, root, p)
 	if err != nil {
-		return nil, err
+		return route.Result{}, StoreError(err)
 	}
-	return Listing(l), nil
+	return route.Answer(Listing(l)), nil
 }
 
 // Listing converts a store listing to its wire form (lists never null).
@@ -138,46 +177,68 @@ func FileInfo(f vfs.FileInfo) wire.FileInfo {
 	return wire.FileInfo{Name: f.Name, Size: f.Size, Times: wire.MakeTimes(f.Created, f.Modified), UserMetadata: f.UserMetadata}
 }
 
-func (m *Module) modifyDir(ctx context.Context, c route.Caller, r *wire.ModifyDirRequest) (any, error) {
+func (m *Module) modifyDir(ctx context.Context, c route.Caller, r *wire.ModifyDirRequest) (route.Result, error) {
 	if r.NewValues.Name == nil && r.NewValues.UserMetadata == nil {
-		return nil, wire.Errorf(wire.CodeNoNewValues, "field %q has no value to change (name, user_metadata)", "data.new_values")
+		return route.Result{}, wire.Errorf(wire.CodeNoNewValues, "field %q has no value to change (name, user_metadata)", "data.new_values")
 	}
 	root, p, err := target(c, r.IsPathShared, "dir_path", r.DirPath)
 	if err != nil {
-		return nil, err
+		return route.Result{}, err
 	}
 	ch := vfs.DirChange{Name: r.NewValues.Name}
 	if r.NewValues.UserMetadata != nil {
 		b := []byte(*r.NewValues.UserMetadata)
 		ch.UserMetadata = &b
 	}
-	_, err = m.store.ModifyDir(ctx, root, p, ch)
-	return nil, err
+	return changeThen(ctx, func(ctx context.Context) error {
+		_, err := m.store.ModifyDir(ctx, root, p, ch)
+		return err
+	}, func() { m.modified(c, root, p, true, ch.Name, ch.UserMetadata != nil) })
 }
 
-func (m *Module) createFile(ctx context.Context, c route.Caller, r *wire.CreateFileRequest) (any, error) {
+func (m *Module) createFile(ctx context.Context, c route.Caller, r *wire.CreateFileRequest) (route.Result, error) {
 	root, p, err := named(c, r.IsPathShared, "file_path", r.FilePath)
 	if err != nil {
-		return nil, err
+		return route.Result{}, err
 	}
-	_, err = m.store.CreateFile(ctx, root, p, r.UserMetadata)
-	return nil, err
+	return changeThen(ctx, func(ctx context.Context) error {
+		_, err := m.store.CreateFile(ctx, root, p, r.UserMetadata)
+		return err
+	}, func() { m.changed(c, root, p, wire.EventCreated, false, nil) })
 }
 
-func (m *Module) deleteFile(ctx context.Context, c route.Caller, r *wire.FileRequest) (any, error) {
+func (m *Module) deleteFile(ctx context.Context, c route.Caller, r *wire.FileRequest) (route.Result, error) {
 	root, p, err := named(c, r.IsPathShared, "file_path", r.FilePath)
 	if err != nil {
-		return nil, err
+		return route.Result{}, err
 	}
-	return nil, m.store.DeleteFile(ctx, root, p)
+	return changeThen(ctx, func(ctx context.Context) error { return m.store.DeleteFile(ctx, root, p) },
+		func() { m.changed(c, root, p, wire.EventDeleted, false, nil) })
 }
 
-func (m *Module) getFile(ctx context.Context, c route.Caller, r *wire.GetFileRequest) (any, error) {
+func (m *Module) getFile(ctx context.Context, c route.Caller, r *wire.GetFileRequest) (route.Result, error) {
 	root, p, err := named(c, r.IsPathShared, "file_path", r.FilePath)
 	if err != nil {
-		return nil, err
+		return route.Result{}, err
 	}
-	return ReadFile(ctx, m.store, root, p, r.Offset, r.Length, r.IncludeMetadata)
+	a, err := ReadFile(ctx, m.store, root, p, r.Offset, r.Length, r.IncludeMetadata)
+	if err != nil {
+		return route.Result{}, err
+	}
+	return route.Answer(a), nil
+}
+
+// modified tells the watches of a modify-dir or modify-file: renamed (to
+// the new name) and then modified (at the new path) when the content or
+// metadata changed too.
+func (m *Module) modified(c route.Caller, root vfs.Root, p vfs.Path, isDir bool, name *string, changed bool) {
+	if name != nil && *name != p[len(p)-1] {
+		m.changed(c, root, p, "", isDir, name)
+		p = append(slices.Clone(p[:len(p)-1]), *name)
+	}
+	if changed {
+		m.changed(c, root, p, wire.EventModified, isDir, nil)
+	}
 }
 
 // ReadFile opens a file's range as a get-file answer. The content is streamed
@@ -188,7 +249,7 @@ func (m *Module) getFile(ctx context.Context, c route.Caller, r *wire.GetFileReq
 func ReadFile(ctx context.Context, store *vfs.Store, root vfs.Root, p vfs.Path, offset, length int64, withMeta bool) (*wire.GetFileStream, error) {
 	content, n, info, err := store.OpenContent(ctx, root, p, offset, length)
 	if err != nil {
-		return nil, err
+		return nil, StoreError(err)
 	}
 	out := &wire.GetFileStream{Content: content, Size: n}
 	if withMeta {
@@ -198,20 +259,20 @@ func ReadFile(ctx context.Context, store *vfs.Store, root vfs.Root, p vfs.Path, 
 	return out, nil
 }
 
-func (m *Module) modifyFile(ctx context.Context, c route.Caller, data json.RawMessage) (any, error) {
+func (m *Module) modifyFile(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
 	var r wire.ModifyFileRequest
 	// The request's buffer is this handler's alone: the content is decoded in
 	// place rather than into a second buffer of its size.
 	if err := wire.DecodeOwned(data, &r); err != nil {
-		return nil, err
+		return route.Result{}, err
 	}
 	nv := r.NewValues
 	if nv.Name == nil && nv.UserMetadata == nil && nv.Content == nil {
-		return nil, wire.Errorf(wire.CodeNoNewValues, "field %q has no value to change (name, content, user_metadata)", "data.new_values")
+		return route.Result{}, wire.Errorf(wire.CodeNoNewValues, "field %q has no value to change (name, content, user_metadata)", "data.new_values")
 	}
 	root, p, err := named(c, r.IsPathShared, "file_path", r.FilePath)
 	if err != nil {
-		return nil, err
+		return route.Result{}, err
 	}
 	ch := vfs.FileChange{Name: nv.Name}
 	if nv.UserMetadata != nil {
@@ -221,6 +282,8 @@ func (m *Module) modifyFile(ctx context.Context, c route.Caller, data json.RawMe
 	if nv.Content != nil {
 		ch.Content = &vfs.Content{Offset: nv.Content.Offset, Bytes: nv.Content.Bytes}
 	}
-	_, err = m.store.ModifyFile(ctx, root, p, ch)
-	return nil, err
+	return changeThen(ctx, func(ctx context.Context) error {
+		_, err := m.store.ModifyFile(ctx, root, p, ch)
+		return err
+	}, func() { m.modified(c, root, p, false, ch.Name, ch.UserMetadata != nil || ch.Content != nil) })
 }

@@ -26,10 +26,49 @@ type Caller interface {
 	SharedAllowed() bool
 }
 
+// Result is what a handler returns when its request succeeded.
+type Result struct {
+	// Answer is the answer's data; nil is success without data (error code 0).
+	Answer wire.Answer
+	// Durable, if not nil, is what the answer waits for: the request changed
+	// the store, the change is applied and visible to later requests, and it
+	// may be acknowledged only once Durable returned nil. The session calls
+	// it once, from its writer, so that the session's next requests run
+	// meanwhile; an error replaces the answer.
+	Durable func() error
+}
+
+// Answer is a Result with data and nothing to wait for.
+func Answer(a wire.Answer) Result { return Result{Answer: a} }
+
 // Handler serves one request. data is the request's "data" object (nil when
-// absent). A nil answer with a nil error is success without data (error code 0).
-// Errors become error answers through the daemon's single error mapping.
-type Handler func(ctx context.Context, c Caller, data json.RawMessage) (answer any, err error)
+// absent). Errors become error answers through the daemon's single error
+// mapping: a *wire.Error is sent as it is, anything else as an internal
+// error. A handler that returns an error releases any answer it made.
+type Handler func(ctx context.Context, c Caller, data json.RawMessage) (Result, error)
+
+// Change is a change of a store tree that a session's watches may report
+// (see the launcher module's watch). Paths are relative to the root, in the
+// form requests use ("a/b", no leading "/").
+type Change struct {
+	Shared  bool   // in SAFEDrive; else in the private root RootDir
+	RootDir string // the app's private root, when not Shared
+	Kind    string // wire.EventCreated, EventModified, EventDeleted or EventRenamed
+	Path    string
+	NewPath string // for EventRenamed
+	IsDir   bool
+}
+
+// Notifier hears of the changes modules make. by is the session whose
+// request made the change: its own events are sent after that request's
+// answer. Notify must not block.
+type Notifier interface {
+	Notify(by Caller, ch Change)
+}
+
+type nobody struct{}
+
+func (nobody) Notify(Caller, Change) {}
 
 type key struct {
 	v       wire.Version
@@ -43,6 +82,7 @@ type Table struct {
 	versions []wire.Version
 	routes   map[key]Handler
 	modules  map[string]bool
+	notifier Notifier
 }
 
 // NewTable returns a table serving the given versions (in ascending order).
@@ -57,8 +97,16 @@ func NewTable(versions ...wire.Version) *Table {
 		}
 		return 0
 	})
-	return &Table{versions: v, routes: map[key]Handler{}, modules: map[string]bool{}}
+	return &Table{versions: v, routes: map[key]Handler{}, modules: map[string]bool{}, notifier: nobody{}}
 }
+
+// SetNotifier sets who hears of the changes modules make (the daemon, which
+// delivers them to watches). Call it before the modules register.
+func (t *Table) SetNotifier(n Notifier) { t.notifier = n }
+
+// Notifier returns who hears of changes; modules keep it at Register. It is
+// never nil (by default changes go nowhere).
+func (t *Table) Notifier() Notifier { return t.notifier }
 
 // Versions returns the versions the table serves.
 func (t *Table) Versions() []wire.Version { return slices.Clone(t.versions) }
@@ -118,11 +166,11 @@ func (t *Table) versionList() string {
 func Typed[R any, P interface {
 	*R
 	wire.Decoder
-}](h func(ctx context.Context, c Caller, r P) (any, error)) Handler {
-	return func(ctx context.Context, c Caller, data json.RawMessage) (any, error) {
+}](h func(ctx context.Context, c Caller, r P) (Result, error)) Handler {
+	return func(ctx context.Context, c Caller, data json.RawMessage) (Result, error) {
 		r := P(new(R))
 		if err := wire.Decode(data, r); err != nil {
-			return nil, err
+			return Result{}, err
 		}
 		return h(ctx, c, r)
 	}

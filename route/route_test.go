@@ -13,7 +13,9 @@ import (
 )
 
 func handler(name string) route.Handler {
-	return func(context.Context, route.Caller, json.RawMessage) (any, error) { return name, nil }
+	return func(context.Context, route.Caller, json.RawMessage) (route.Result, error) {
+		return route.Answer(&wire.ServicesResponse{Services: []string{name}}), nil
+	}
 }
 
 func TestTable(t *testing.T) {
@@ -22,12 +24,16 @@ func TestTable(t *testing.T) {
 	tb.Handle("dns", "list", wire.V1_1, handler("list"))
 	assert.Equal(t, []wire.Version{wire.V1_0, wire.V1_1}, tb.Versions())
 
-	call := func(ep wire.Endpoint) (any, error) {
+	call := func(ep wire.Endpoint) (string, error) {
 		h, err := tb.Lookup(ep)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		return h(context.Background(), nil, nil)
+		r, err := h(context.Background(), nil, nil)
+		if err != nil {
+			return "", err
+		}
+		return r.Answer.(*wire.ServicesResponse).Services[0], nil
 	}
 	got, err := call(wire.Endpoint{Version: wire.V1_1, Module: "nfs", Request: "get-dir"})
 	require.NoError(t, err)
@@ -51,12 +57,12 @@ func TestDuplicatePanics(t *testing.T) {
 }
 
 func TestTyped(t *testing.T) {
-	h := route.Typed(func(_ context.Context, _ route.Caller, r *wire.DirRequest) (any, error) {
-		return r.DirPath, nil
+	h := route.Typed(func(_ context.Context, _ route.Caller, r *wire.DirRequest) (route.Result, error) {
+		return route.Answer(&wire.LongNamesResponse{LongNames: []string{r.DirPath}}), nil
 	})
 	got, err := h(context.Background(), nil, json.RawMessage(`{"is_path_shared":false,"dir_path":"a/b"}`))
 	require.NoError(t, err)
-	assert.Equal(t, "a/b", got)
+	assert.Equal(t, []string{"a/b"}, got.Answer.(*wire.LongNamesResponse).LongNames)
 	_, err = h(context.Background(), nil, json.RawMessage(`{"is_path_shared":false}`))
 	require.ErrorIs(t, err, wire.ErrMissingField)
 	assert.Contains(t, err.Error(), "data.dir_path")

@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/safe-launcher/launcher/internal/rawfile"
 	"github.com/spf13/afero"
 )
 
@@ -68,8 +67,7 @@ const (
 // wal is the store's log. Fields marked "s.mu" are guarded by Store.mu.
 type wal struct {
 	f afero.File
-	// out appends records to f and syncs them: f itself, or a
-	// rawfile.Writer over the operating-system file under it (see logOut).
+	// out appends records to f and syncs them (f itself).
 	out        logFile
 	crc        *crc32.Table
 	size       int64                 // bytes in f (s.mu)
@@ -339,7 +337,7 @@ func (s *Store) replayLog() error {
 		f.Close()
 		return err
 	}
-	s.wal.f, s.wal.out = f, logOut(f)
+	s.wal.f, s.wal.out = f, f
 	return nil
 }
 
@@ -347,21 +345,6 @@ func (s *Store) replayLog() error {
 type logFile interface {
 	io.WriterAt
 	Sync() error
-}
-
-// logOut returns what appends records to the log file f and syncs them:
-// when f is an operating-system file (directly, or under an
-// afero.BasePathFs), a rawfile.Writer, which makes a small append a raw
-// system call where that cannot stall the daemon, and not while it syncs
-// (see internal/rawfile); otherwise f.
-func logOut(f afero.File) logFile {
-	if bf, ok := f.(*afero.BasePathFile); ok {
-		f = bf.File
-	}
-	if of, ok := f.(*os.File); ok {
-		return rawfile.New(of)
-	}
-	return f
 }
 
 func (s *Store) replayFrom(f afero.File) error {

@@ -1,335 +1,168 @@
 package wire
 
-// A one-pass decoder for the SDK's hottest answer, get-dir. The general path
-// (an Object per level: validate and split the data, split each element of a
-// list again, then look each field up by name) reads every byte three times.
-// This one reads the data once, in order, validating as it goes, for answers
-// as the launcher writes them. Anything it is not sure of (an escaped or
-// repeated field name, a field of the wrong type) makes it give up, having
-// written nothing of its input, and the general path decodes the
-// data and reports the error, exactly as before. So the fast path only
-// changes how fast a valid answer is decoded, never what it decodes to nor
-// which error an invalid one gives (FuzzGetDirAnswer compares the two).
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
 
-// answerDecoder reads one JSON value in order. ok turns false at the first
-// thing it does not handle; from then on every method is a no-op.
-type answerDecoder struct {
-	b  []byte
-	i  int
-	ok bool
-	// arena holds the decoded base64 values (the input is never written).
-	arena []byte
+// Answer is the data of a successful answer: one of this package's answer
+// types (*GetDirResponse, *GetFileStream, *LongNamesResponse,
+// *ServicesResponse, and the launcher module's). Handlers return one, or
+// nil for success without data; the daemon encodes it with AppendAnswer.
+// The set is closed: the methods are unexported, so the daemon needs no
+// reflection or interface probing to encode what a handler returns.
+type Answer interface {
+	// appendData appends the data's JSON object to dst.
+	appendData(dst []byte) ([]byte, error)
+	// maxSize is an upper bound of the bytes appendData adds when the
+	// answer may be large (file content), else 0.
+	maxSize() int64
+	// release frees what the answer holds (an open content) when it will
+	// not be encoded. It may be called more than once.
+	release()
 }
 
-func (d *answerDecoder) fail() { d.ok = false }
-
-func (d *answerDecoder) space() { d.i = skipSpace(d.b, d.i) }
-
-// byte consumes c, after spaces.
-func (d *answerDecoder) byte(c byte) bool {
-	d.space()
-	if !d.ok || d.i >= len(d.b) || d.b[d.i] != c {
-		d.fail()
-		return false
+// AppendAnswer appends {"id":ID,"data":DATA} to dst. A nil a is success
+// without data: {"id":ID,"error":{"code":0,"description":""}}, as the
+// original launcher answered (apps test error.code and never expect
+// "data":null). An answer that reads what it encodes (file content) may
+// fail, and is released either way.
+func AppendAnswer(dst []byte, id string, a Answer) ([]byte, error) {
+	if a == nil {
+		return AppendError(dst, id, CodeOK, ""), nil
 	}
-	d.i++
-	return true
+	defer a.release()
+	dst = append(dst, `{"id":`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"data":`...)
+	dst, err := a.appendData(dst)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
 }
 
-// peek returns the next byte after spaces, or 0.
-func (d *answerDecoder) peek() byte {
-	d.space()
-	if !d.ok || d.i >= len(d.b) {
-		d.fail()
+// AnswerSize is an upper bound of the bytes AppendAnswer adds for a, when a
+// may be large (file content); it is 0 for the small answers, whose size is
+// bounded by the store's listing limits.
+func AnswerSize(a Answer) int64 {
+	if a == nil {
 		return 0
 	}
-	return d.b[d.i]
+	return a.maxSize() + 256
 }
 
-// null consumes a null if one is next.
-func (d *answerDecoder) null() bool {
-	if d.peek() != 'n' {
-		return false
+// ReleaseAnswer frees what a holds when it will not be encoded (the request
+// failed later, or the session ended). It may be called more than once and
+// with nil.
+func ReleaseAnswer(a Answer) {
+	if a != nil {
+		a.release()
 	}
-	end, err := literal(d.b, d.i, "null")
+}
+
+// appendMarshal appends v as encoding/json writes it.
+func appendMarshal(dst []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
-		d.fail()
-		return false
+		return dst, err
 	}
-	d.i = end
-	return true
+	return append(dst, b...), nil
 }
 
-// object reads an object whose known members are keys, each written as the
-// launcher writes it: quoted, then a colon (`"name":`), in the launcher's
-// order. The member expected next is matched as those bytes, with no scan of
-// its name; any other name is scanned (it must be plain: printable ASCII, no
-// escapes) and looked up. field reads the value of keys[k]; the value of a
-// name not in keys is validated and skipped at nesting depth depth. A member
-// met twice makes the decoder give up.
-func (d *answerDecoder) object(depth int, keys []string, field func(k int)) {
-	if !d.byte('{') {
-		return
-	}
-	if d.peek() == '}' {
-		d.i++
-		return
-	}
-	var seen uint32
-	next := 0
-	for d.ok {
-		d.space()
-		k := -1
-		if next < len(keys) && len(d.b)-d.i >= len(keys[next]) && string(d.b[d.i:d.i+len(keys[next])]) == keys[next] {
-			k = next
-			d.i += len(keys[next])
-		} else {
-			if d.i >= len(d.b) || d.b[d.i] != '"' {
-				d.fail()
-				return
-			}
-			end, plain, err := scanStringPlain(d.b, d.i, true)
-			if err != nil || !plain {
-				d.fail()
-				return
-			}
-			name := d.b[d.i+1 : end-1]
-			d.i = end
-			if !d.byte(':') {
-				return
-			}
-			for j, key := range keys {
-				if len(key) == len(name)+3 && key[1:len(key)-2] == string(name) {
-					k = j
-					break
-				}
-			}
-		}
-		d.space()
-		if k >= 0 {
-			if seen&(1<<k) != 0 {
-				d.fail()
-				return
-			}
-			seen |= 1 << k
-			next = k + 1
-			field(k)
-		} else if d.ok {
-			end, err := validValue(d.b, d.i, depth, maxNesting)
-			if err != nil {
-				d.fail()
-				return
-			}
-			d.i = end
-		}
-		switch d.peek() {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return
-		default:
-			d.fail()
-		}
-	}
+func (r *GetDirResponse) appendData(dst []byte) ([]byte, error) { return appendMarshal(dst, r) }
+func (r *GetDirResponse) maxSize() int64                        { return 0 }
+func (r *GetDirResponse) release()                              {}
+
+func (r *LongNamesResponse) appendData(dst []byte) ([]byte, error) { return appendMarshal(dst, r) }
+func (r *LongNamesResponse) maxSize() int64                        { return 0 }
+func (r *LongNamesResponse) release()                              {}
+
+func (r *ServicesResponse) appendData(dst []byte) ([]byte, error) { return appendMarshal(dst, r) }
+func (r *ServicesResponse) maxSize() int64                        { return 0 }
+func (r *ServicesResponse) release()                              {}
+
+// GetFileStream is a get-file answer whose content is read from Content
+// while it is encoded, so that the content is never held in memory apart
+// from its encoding: the one answer not encoded by encoding/json, because
+// json.Marshal of a 64 MiB content would hold the content, its base64 and
+// the marshaller's copy at once. Its JSON is GetFileResponse's, byte for
+// byte (tests compare them). Content must yield exactly Size bytes; it is
+// closed once encoded or released.
+type GetFileStream struct {
+	Content  io.ReadCloser
+	Size     int64
+	Metadata *FileInfo
 }
 
-// list reads an array of objects (null: nil), calling elem for each element.
-func list[T any](d *answerDecoder, elem func(*T)) []T {
-	if d.null() || !d.byte('[') {
-		return nil
+// streamChunk is how much content GetFileStream reads at a time: a multiple
+// of 3, so that every chunk but the last encodes to whole base64 groups.
+const streamChunk = 3 << 18
+
+func (r *GetFileStream) appendData(dst []byte) ([]byte, error) {
+	enc := base64.StdEncoding
+	dst = append(dst, `{"content":"`...)
+	dst = slices.Grow(dst, enc.EncodedLen(int(r.Size))+1)
+	buf := make([]byte, min(r.Size, streamChunk))
+	for left := r.Size; left > 0; {
+		c := int(min(left, streamChunk))
+		if _, err := io.ReadFull(r.Content, buf[:c]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = fmt.Errorf("content is shorter than %d bytes: %w", r.Size, err)
+			}
+			return dst, err
+		}
+		left -= int64(c)
+		dst = enc.AppendEncode(dst, buf[:c])
 	}
-	out := make([]T, 0, 8)
-	if d.peek() == ']' {
-		d.i++
-		return out
-	}
-	for d.ok {
-		out = append(out, *new(T))
-		elem(&out[len(out)-1])
-		switch d.peek() {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return out
-		default:
-			d.fail()
+	dst = append(dst, '"')
+	if r.Metadata != nil {
+		dst = append(dst, `,"metadata":`...)
+		var err error
+		if dst, err = appendMarshal(dst, r.Metadata); err != nil {
+			return dst, err
 		}
 	}
-	return nil
+	return append(dst, '}'), nil
 }
 
-func (d *answerDecoder) str() string {
-	if d.null() {
-		return ""
-	}
-	if d.peek() != '"' {
-		d.fail()
-		return ""
-	}
-	end, err := scanString(d.b, d.i, true)
-	if err != nil {
-		d.fail()
-		return ""
-	}
-	s, err := stringValue(d.b[d.i:end])
-	if err != nil {
-		d.fail()
-		return ""
-	}
-	d.i = end
-	return s
-}
-
-func (d *answerDecoder) int() int64 {
-	if d.null() {
-		return 0
-	}
-	// -?(0|[1-9][0-9]{0,17}) followed by no fraction or exponent: what
-	// number accepts and smallInt converts; anything else gives up.
-	b, i := d.b, d.i
-	neg := i < len(b) && b[i] == '-'
-	if neg {
-		i++
-	}
-	start := i
-	var n int64
-	for i < len(b) && isDigit(b[i]) {
-		n = n*10 + int64(b[i]-'0')
-		i++
-	}
-	digits := i - start
-	if digits == 0 || digits > 18 || b[start] == '0' && digits > 1 ||
-		i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
-		d.fail()
-		return 0
-	}
-	d.i = i
-	if neg {
-		n = -n
+func (r *GetFileStream) maxSize() int64 {
+	n := int64(base64.StdEncoding.EncodedLen(int(r.Size))) + 32
+	if m := r.Metadata; m != nil {
+		n += 256 + 6*int64(len(m.Name)) + int64(base64.StdEncoding.EncodedLen(len(m.UserMetadata)))
 	}
 	return n
 }
 
-func (d *answerDecoder) bool() bool {
-	if d.null() {
-		return false
-	}
-	for _, lit := range [...]string{"true", "false"} {
-		if end, err := literal(d.b, d.i, lit); err == nil {
-			d.i = end
-			return lit == "true"
-		}
-	}
-	d.fail()
-	return false
-}
+func (r *GetFileStream) release() { _ = r.Close() }
 
-// bytes decodes a base64 value into the arena.
-func (d *answerDecoder) bytes() Bytes {
-	if d.null() {
+// Close closes the content; it may be called more than once.
+func (r *GetFileStream) Close() error {
+	if r.Content == nil {
 		return nil
 	}
-	if d.peek() != '"' {
-		d.fail()
-		return nil
-	}
-	end, err := scanString(d.b, d.i, true)
-	if err != nil {
-		d.fail()
-		return nil
-	}
-	s := d.b[d.i+1 : end-1]
-	n := len(s) / 4 * 3 // base64.StdEncoding.DecodedLen
-	if d.arena == nil || cap(d.arena)-len(d.arena) < n {
-		d.arena = make([]byte, 0, max(n, 512))
-	}
-	at := len(d.arena)
-	d.arena = d.arena[:at+n]
-	got, err := decodeBase64(d.arena[at:at+n:at+n], s)
-	if err != nil {
-		d.fail()
-		return nil
-	}
-	d.arena = d.arena[:at+got]
-	d.i = end
-	return d.arena[at : at+got : at+got]
+	err := r.Content.Close()
+	r.Content = nil
+	return err
 }
 
-// finish checks that nothing follows the value; it reports whether the value
-// was decoded.
-func (d *answerDecoder) finish() bool {
-	d.space()
-	return d.ok && d.i == len(d.b)
-}
+// RawObject is an answer whose data is a JSON object the handler already
+// has as bytes (a test module's echo, a tool). It is checked when encoded:
+// anything but one valid JSON object fails like a handler error, so the
+// daemon never writes invalid JSON.
+type RawObject []byte
 
-// times reads member k of Times' four, in the launcher's order.
-func (d *answerDecoder) times(t *Times, k int) {
-	switch k {
-	case 0:
-		t.CreationTimeSec = d.int()
-	case 1:
-		t.CreationTimeNsec = d.int()
-	case 2:
-		t.ModificationTimeSec = d.int()
-	case 3:
-		t.ModificationTimeNsec = d.int()
+func (r RawObject) appendData(dst []byte) ([]byte, error) {
+	b := bytes.TrimSpace(r)
+	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+		return dst, errors.New("wire: a RawObject answer is not one JSON object")
 	}
+	return append(dst, b...), nil
 }
-
-func (d *answerDecoder) dirInfo(x *DirInfo, depth int) {
-	keys := [...]string{`"name":`, `"creation_time_sec":`, `"creation_time_nsec":`, `"modification_time_sec":`,
-		`"modification_time_nsec":`, `"is_private":`, `"is_versioned":`, `"user_metadata":`}
-	d.object(depth+1, keys[:], func(k int) {
-		switch k {
-		case 0:
-			x.Name = d.str()
-		case 5:
-			x.IsPrivate = d.bool()
-		case 6:
-			x.IsVersioned = d.bool()
-		case 7:
-			x.UserMetadata = d.bytes()
-		default:
-			d.times(&x.Times, k-1)
-		}
-	})
-}
-
-func (d *answerDecoder) fileInfo(x *FileInfo, depth int) {
-	keys := [...]string{`"name":`, `"size":`, `"creation_time_sec":`, `"creation_time_nsec":`, `"modification_time_sec":`,
-		`"modification_time_nsec":`, `"user_metadata":`}
-	d.object(depth+1, keys[:], func(k int) {
-		switch k {
-		case 0:
-			x.Name = d.str()
-		case 1:
-			x.Size = d.int()
-		case 6:
-			x.UserMetadata = d.bytes()
-		default:
-			d.times(&x.Times, k-2)
-		}
-	})
-}
-
-// decodeGetDir decodes raw into r in one pass, or reports false having
-// written nothing of raw (r may be partly written).
-func decodeGetDir(raw []byte, r *GetDirResponse) bool {
-	d := answerDecoder{b: raw, ok: true}
-	keys := [...]string{`"info":`, `"sub_directories":`, `"files":`}
-	d.object(1, keys[:], func(k int) {
-		switch k {
-		case 0:
-			if !d.null() {
-				d.dirInfo(&r.Info, 1)
-			}
-		case 1:
-			r.SubDirectories = list(&d, func(x *DirInfo) { d.dirInfo(x, 2) })
-		case 2:
-			r.Files = list(&d, func(x *FileInfo) { d.fileInfo(x, 2) })
-		}
-	})
-	return d.finish()
-}
+func (r RawObject) maxSize() int64 { return int64(len(r)) }
+func (r RawObject) release()       {}

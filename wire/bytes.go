@@ -3,8 +3,6 @@ package wire
 import (
 	"encoding/base64"
 	"fmt"
-	"slices"
-	"sync"
 )
 
 // Bytes is binary data that travels as a standard, padded base64 string; empty is "".
@@ -26,29 +24,11 @@ func (b *Bytes) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// parallelBase64 is the size from which base64 is split over two goroutines.
-const parallelBase64 = 1 << 20
-
 // AppendBase64String appends src as a JSON string of standard padded base64.
-// Large inputs are encoded in two halves at once.
 func AppendBase64String(dst, src []byte) []byte {
-	enc := base64.StdEncoding
-	if len(src) < parallelBase64 {
-		dst = append(dst, '"')
-		dst = enc.AppendEncode(dst, src)
-		return append(dst, '"')
-	}
-	n := enc.EncodedLen(len(src))
-	dst = slices.Grow(dst, n+2)
-	p := len(dst) + 1
-	dst = dst[:p+n+1]
-	dst[p-1], dst[p+n] = '"', '"'
-	half := len(src) / 2 / 3 * 3 // a whole number of 3-byte groups: no padding inside
-	var wg sync.WaitGroup
-	wg.Go(func() { enc.Encode(dst[p:], src[:half]) })
-	enc.Encode(dst[p+enc.EncodedLen(half):], src[half:])
-	wg.Wait()
-	return dst
+	dst = append(dst, '"')
+	dst = base64.StdEncoding.AppendEncode(dst, src)
+	return append(dst, '"')
 }
 
 // decodeBase64Value decodes a raw JSON value that must be a base64 string. Base64
@@ -74,32 +54,11 @@ func decodeBase64InPlace(raw []byte) ([]byte, error) {
 		return nil, errWrongKind
 	}
 	s := raw[1 : len(raw)-1]
-	if len(s) < parallelBase64 {
-		n, err := decodeForward(raw, s, true)
-		if err != nil {
-			return nil, err
-		}
-		return raw[:n], nil
+	n, err := decodeForward(raw, s, true)
+	if err != nil {
+		return nil, err
 	}
-	// Both halves are decoded at once, each in place at its own start (the
-	// first half's output never reaches the second half's input); then the
-	// second half's bytes are moved down behind the first's.
-	half := len(s) / 2 / 4 * 4
-	second := raw[1+half:]
-	var n2 int
-	var err2 error
-	var wg sync.WaitGroup
-	wg.Go(func() { n2, err2 = decodeForward(second, second[:len(s)-half], true) })
-	n1, err1 := decodeForward(raw, s[:half], false)
-	wg.Wait()
-	if err1 != nil {
-		return nil, err1
-	}
-	if err2 != nil {
-		return nil, err2
-	}
-	copy(raw[n1:], second[:n2])
-	return raw[:n1+n2], nil
+	return raw[:n], nil
 }
 
 // decodeBase64 decodes s (standard, padded) into out.

@@ -61,34 +61,6 @@ func ID(p []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// JSONAppender is implemented by answer types that encode themselves faster
-// than encoding/json (large base64 payloads).
-type JSONAppender interface {
-	AppendJSON(dst []byte) []byte
-}
-
-// AppendData appends {"id":ID,"data":DATA} to dst.
-func AppendData(dst []byte, id string, data any) ([]byte, error) {
-	dst = append(dst, `{"id":`...)
-	dst = appendID(dst, id)
-	dst = append(dst, `,"data":`...)
-	if a, ok := data.(JSONErrAppender); ok {
-		var err error
-		if dst, err = a.AppendJSONErr(dst); err != nil {
-			return dst, err
-		}
-	} else if a, ok := data.(JSONAppender); ok {
-		dst = a.AppendJSON(dst)
-	} else {
-		b, err := json.Marshal(data)
-		if err != nil {
-			return dst, err
-		}
-		dst = append(dst, b...)
-	}
-	return append(dst, '}'), nil
-}
-
 // appendID appends id quoted as strconv.Quote does (as the original launcher
 // wrote it). An id is base64, whose bytes are written as they are; anything
 // else goes through strconv.

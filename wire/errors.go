@@ -29,10 +29,14 @@ const (
 	CodeLauncherString  Code = -130 // launcher string wrong, used or expired (unassociated)
 	CodeHandshake       Code = -131 // malformed handshake request (unassociated)
 	CodeFixedRefused    Code = -132 // fixed-nonce sessions are refused (unassociated)
+	CodePeerRefused     Code = -133 // the connection comes from another user's process (unassociated)
+	CodeLocked          Code = -134 // the launcher is locked: the user must unlock it (unassociated)
 	CodeBusy            Code = -140 // a server limit (connections, in-flight bytes) was hit
 	CodeTimeout         Code = -150 // the request's timeout expired
 	CodeShuttingDown    Code = -151 // the launcher is shutting down
 	CodeAppRemoved      Code = -152 // the app was removed; the session ends
+	CodeNeedsCounter    Code = -160 // the request needs a counter-nonce session (launcher/watch)
+	CodeUnknownWatch    Code = -161 // no watch of that id in this session
 	CodeInternal        Code = -199 // an unexpected failure inside the launcher
 	CodePathNotFound    Code = -200 // a path segment or file does not exist
 	CodeAlreadyExists   Code = -201 // a file or directory of that name exists
@@ -105,7 +109,12 @@ var (
 	ErrUnknownRequest  = &Error{Code: CodeUnknownRequest}
 	ErrDecrypt         = &Error{Code: CodeDecrypt}
 	ErrLauncherString  = &Error{Code: CodeLauncherString}
+	ErrHandshake       = &Error{Code: CodeHandshake}
+	ErrPeerRefused     = &Error{Code: CodePeerRefused}
+	ErrLocked          = &Error{Code: CodeLocked}
 	ErrBusy            = &Error{Code: CodeBusy}
+	ErrNeedsCounter    = &Error{Code: CodeNeedsCounter}
+	ErrUnknownWatch    = &Error{Code: CodeUnknownWatch}
 	ErrTimeout         = &Error{Code: CodeTimeout}
 	ErrInternal        = &Error{Code: CodeInternal}
 	ErrPathNotFound    = &Error{Code: CodePathNotFound}

@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"encoding/base64"
-	"strconv"
 	"time"
 )
 
@@ -219,43 +217,4 @@ type GetDirResponse struct {
 type GetFileResponse struct {
 	Content  Bytes     `json:"content"`
 	Metadata *FileInfo `json:"metadata,omitempty"`
-}
-
-// AppendJSON implements JSONAppender: it base64-encodes the content straight
-// into dst instead of through encoding/json.
-func (r *GetFileResponse) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"content":`...)
-	dst = AppendBase64String(dst, r.Content)
-	return append(r.appendMetadata(dst), '}')
-}
-
-// appendMetadata appends `,"metadata":{...}` if r has metadata.
-func (r *GetFileResponse) appendMetadata(dst []byte) []byte {
-	if m := r.Metadata; m != nil {
-		dst = append(dst, `,"metadata":{"name":`...)
-		dst = appendJSONString(dst, m.Name)
-		dst = append(dst, `,"size":`...)
-		dst = strconv.AppendInt(dst, m.Size, 10)
-		dst = append(dst, `,"creation_time_sec":`...)
-		dst = strconv.AppendInt(dst, m.CreationTimeSec, 10)
-		dst = append(dst, `,"creation_time_nsec":`...)
-		dst = strconv.AppendInt(dst, m.CreationTimeNsec, 10)
-		dst = append(dst, `,"modification_time_sec":`...)
-		dst = strconv.AppendInt(dst, m.ModificationTimeSec, 10)
-		dst = append(dst, `,"modification_time_nsec":`...)
-		dst = strconv.AppendInt(dst, m.ModificationTimeNsec, 10)
-		dst = append(dst, `,"user_metadata":`...)
-		dst = AppendBase64String(dst, m.UserMetadata)
-		dst = append(dst, '}')
-	}
-	return dst
-}
-
-// EncodedSize returns an upper bound of the size of r's JSON, for sizing buffers.
-func (r *GetFileResponse) EncodedSize() int {
-	n := 32 + base64.StdEncoding.EncodedLen(len(r.Content))
-	if r.Metadata != nil {
-		n += 256 + len(r.Metadata.Name)*6 + base64.StdEncoding.EncodedLen(len(r.Metadata.UserMetadata))
-	}
-	return n
 }

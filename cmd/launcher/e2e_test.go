@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,6 +72,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// newDataDir returns a data directory path for a test; serve creates it
+// (t.TempDir's own directories are open to group and others, which serve
+// refuses).
+func newDataDir(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "data")
+}
+
 // lineWriter sends the first two complete lines written to it on lines.
 type lineWriter struct {
 	buf   []byte
@@ -106,13 +114,19 @@ type daemon struct {
 	err     error         // Wait's result, set before done closes
 }
 
-// startDaemon runs `launcher serve --data DATA --listen 127.0.0.1:0` and
-// waits for its "listening on" line.
+// startDaemon runs `launcher serve --data DATA --listen 127.0.0.1:0
+// --gateway 127.0.0.1:0 EXTRA...` and waits for its address lines.
 func startDaemon(t *testing.T, data string, extra ...string) *daemon {
 	t.Helper()
+	return startServe(t, data, append([]string{"--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0"}, extra...)...)
+}
+
+// startServe runs `launcher serve --data DATA ARGS...` and waits for its
+// "listening on" line and, unless the gateway is off, its gateway line.
+func startServe(t *testing.T, data string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{t: t, data: data, stderr: &lockedbuf.Buffer{}, done: make(chan struct{})}
-	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0"}, extra...)
-	d.cmd = exec.Command(bins.launcher, args...)
+	d.cmd = exec.Command(bins.launcher, append([]string{"serve", "--data", data}, args...)...)
 	d.cmd.Stderr = d.stderr
 	lines := make(chan string, 2)
 	d.cmd.Stdout = &lineWriter{lines: lines}
@@ -128,6 +142,9 @@ func startDaemon(t *testing.T, data string, extra ...string) *daemon {
 		t.Fatalf("daemon exited before listening: %v\n%s", d.err, d.stderr)
 	case <-time.After(15 * time.Second):
 		t.Fatalf("daemon did not print its address\n%s", d.stderr)
+	}
+	if slices.Contains(args, "off") {
+		return d
 	}
 	select {
 	case l := <-lines:
@@ -245,7 +262,7 @@ func copyFile(t *testing.T, from, to string) {
 
 func TestLaunchArgvAndSecretEnv(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data)
 	defer d.stop()
 
@@ -286,7 +303,7 @@ func TestLaunchArgvAndSecretEnv(t *testing.T) {
 
 func TestChangedBinaryRefusedThenAccepted(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data)
 	defer d.stop()
 	exe := filepath.Join(t.TempDir(), "app")
@@ -330,7 +347,7 @@ func TestChangedBinaryRefusedThenAccepted(t *testing.T) {
 // reconnecting.
 func TestRevokeGrantLive(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data)
 	defer d.stop()
 	ok(t, data, "app", "add", "app", "--exec", bins.testapp, "--safe-drive")
@@ -366,7 +383,7 @@ func TestRevokeGrantLive(t *testing.T) {
 
 func TestRemoveEndsSessionAndStrings(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data)
 	defer d.stop()
 	ok(t, data, "app", "add", "app", "--exec", bins.testapp)
@@ -402,17 +419,26 @@ func TestRemoveEndsSessionAndStrings(t *testing.T) {
 	r := cli(t, data, "app", "rm", "nope")
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "launcher: apps: no such app: \"nope\"\n", r.stderr)
-	assert.Equal(t, "removed app app (0 sessions ended; root app-Root-Dir-2 deleted)\n", ok(t, data, "app", "rm", "app", "--purge"))
+	// The kept root is listed; an app's own root cannot be purged alone;
+	// rm --purge deletes the app's root and the kept one.
+	assert.Equal(t, "ROOT\napp-Root-Dir\n", ok(t, data, "app", "roots"))
+	assert.Equal(t, "[\n  \"app-Root-Dir\"\n]\n", ok(t, data, "app", "roots", "--json"))
+	r = cli(t, data, "app", "roots", "--purge", "app-Root-Dir-2")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, "launcher: apps: the root belongs to an app: app-Root-Dir-2 is the private root of app \"app\"; remove the app with: launcher app rm app --purge\n", r.stderr)
+	assert.Equal(t, "removed app app (0 sessions ended; root app-Root-Dir-2 deleted, and app-Root-Dir left by an earlier app of that name)\n",
+		ok(t, data, "app", "rm", "app", "--purge"))
+	assert.Equal(t, "[]\n", ok(t, data, "app", "roots", "--json"))
 	d.stop()
-	// The purged root is gone, the kept one is not: a third app gets -2 again.
+	// Both roots are gone: a third app gets the first name again.
 	d = startDaemon(t, data)
 	defer d.stop()
-	assert.Contains(t, ok(t, data, "app", "add", "app", "--exec", bins.testapp), "root app-Root-Dir-2")
+	assert.Contains(t, ok(t, data, "app", "add", "app", "--exec", bins.testapp), "root app-Root-Dir, ")
 }
 
 func TestRestartKeepsEverything(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data)
 	ok(t, data, "app", "add", "one", "--exec", bins.testapp)
 	ok(t, data, "app", "add", "two", "--exec", bins.testapp, "--secret-env")
@@ -438,7 +464,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 
 func TestKill9KeepsRegistry(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data)
 	ok(t, data, "app", "add", "one", "--exec", bins.testapp)
 	ok(t, data, "app", "add", "two", "--exec", bins.testapp, "--safe-drive")
@@ -463,7 +489,7 @@ func TestKill9KeepsRegistry(t *testing.T) {
 
 func TestCLIErrors(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
+	data := newDataDir(t)
 
 	// Daemon not running.
 	r := cli(t, data, "app", "ls")
@@ -492,7 +518,7 @@ func TestCLIErrors(t *testing.T) {
 		want string // stderr must contain it
 	}{
 		{[]string{"app", "add", "bad name", "--exec", bins.testapp}, 1, `contains ' '`},
-		{[]string{"app", "add", "-lead", "--exec", bins.testapp}, 2, "flag provided but not defined"},
+		{[]string{"app", "add", "-lead", "--exec", bins.testapp}, 2, "unknown shorthand flag: 'l' in -lead"},
 		{[]string{"app", "add", strings.Repeat("a", 65), "--exec", bins.testapp}, 1, "more than 64"},
 		{[]string{"app", "add", "x"}, 2, "--exec PATH is required"},
 		{[]string{"app", "add", "x", "--exec", "/nonexistent/app"}, 1, "bad executable"},
@@ -504,7 +530,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"app", "grant", "ghost"}, 1, "no such app"},
 		{[]string{"app", "frobnicate"}, 2, "unknown subcommand"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
-		{[]string{"app", "ls", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"app", "ls", "--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"app", "roots", "--purge", "nope-Root-Dir"}, 1, `no such root: "nope-Root-Dir"`},
 	}
 	for _, c := range cases {
 		r := cli(t, data, c.args...)
@@ -531,7 +558,7 @@ func TestCLIErrors(t *testing.T) {
 // TestTokenMatchesAddress checks the token output against the daemon's address.
 func TestTokenMatchesAddress(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data)
 	defer d.stop()
 	ok(t, data, "app", "add", "a", "--exec", bins.testapp)
@@ -544,12 +571,17 @@ func TestTokenMatchesAddress(t *testing.T) {
 	assert.Equal(t, d.addr, st.Address)
 	assert.Equal(t, 1, st.Apps)
 	assert.Equal(t, d.cmd.Process.Pid, st.PID)
+
+	// Shell completion asks the daemon for app names.
+	r := cli(t, data, "__complete", "app", "launch", "")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "a\n:4\n", r.stdout)
 }
 
 // TestDNSCommands registers a name through the SDK (as an app would), then
 // lists and resolves it with the CLI and fetches the site from the gateway.
 func TestDNSCommands(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data)
 	defer d.stop()
 	ok(t, data, "app", "add", "site", "--exec", bins.testapp)
@@ -600,7 +632,7 @@ func TestDNSCommands(t *testing.T) {
 
 // TestServeLimitFlags checks that serve's limit flags reach the daemon.
 func TestServeLimitFlags(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	d := startDaemon(t, data, "--refuse-fixed-nonce", "--max-conns", "1", "--token-ttl", "1h")
 	defer d.stop()
 	ok(t, data, "app", "add", "lim", "--exec", bins.testapp)
@@ -620,7 +652,7 @@ func TestServeLimitFlags(t *testing.T) {
 // --sync commit survives a restart in the default mode, and that an
 // unknown mode is a usage error.
 func TestServeSyncFlags(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	logged := func(d *daemon, s string) {
 		t.Helper()
 		require.Eventually(t, func() bool { return strings.Contains(d.stderr.String(), s) }, 10*time.Second, 10*time.Millisecond,
@@ -646,7 +678,7 @@ func TestServeSyncFlags(t *testing.T) {
 	_, err = c.GetDir(ctx, wire.GetDirRequest{DirPath: "kept"})
 	require.NoError(t, err)
 
-	r := cli(t, t.TempDir(), "serve", "--sync", "always")
+	r := cli(t, newDataDir(t), "serve", "--sync", "always")
 	require.Equal(t, exitUsage, r.code)
-	require.Contains(t, r.stderr, "unknown sync mode")
+	require.Equal(t, "launcher: --sync: must be background or commit, got \"always\"\n", r.stderr)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,15 +16,25 @@ var errLocked = errors.New("data directory in use")
 
 // lockDataDir takes an exclusive flock on DIR/lock, so that a second daemon
 // on the same data directory refuses to start. The lock goes with the
-// process (also on kill -9). The returned function releases it.
+// process (also on kill -9). The file is opened without following a
+// symbolic link, and refused unless it is a regular file of the user's with
+// no other hard link, so a planted link never makes the daemon truncate
+// another file. The returned function releases the lock.
 func lockDataDir(dir string) (func(), error) {
 	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, unsafef("lock file %s is a symbolic link, which the daemon never makes; remove it (rm %s) and start again", path, path)
+		}
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
+	if err := checkOwnFile(f, path); err != nil {
+		f.Close()
+		return nil, err
+	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		b, _ := os.ReadFile(path)
+		b, _ := io.ReadAll(io.LimitReader(f, 32))
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			who := ""

@@ -6,6 +6,7 @@
 //	launcher app add NAME --exec PATH [--safe-drive] [--secret-env]
 //	launcher app ls [--json]
 //	launcher app rm NAME [--purge]
+//	launcher app roots [--purge ROOT]... [--json]
 //	launcher app grant NAME
 //	launcher app revoke NAME
 //	launcher app launch NAME [--accept-changed] [-- ARGS...]
@@ -13,29 +14,36 @@
 //	launcher status [--json]
 //	launcher dns ls [--json]
 //	launcher dns resolve HOST [--json]
+//	launcher help [COMMAND...]
+//	launcher completion bash|zsh|fish|powershell
 //
-// Every command takes --data DIR, the data directory of the daemon (default
-// $XDG_CONFIG_HOME/safe-launcher, i.e. os.UserConfigDir()/safe-launcher).
+// The command line is built with github.com/spf13/cobra: every command has
+// --help, and the reference pages in docs/cli/ are generated from the
+// command tree (go test ./cmd/launcher -update rewrites them).
+//
+// Every command takes --data DIR, before or after the command words, the
+// data directory of the daemon (default os.UserConfigDir()/safe-launcher).
 // Every command but serve talks to the running daemon over its control socket
 // DIR/control.sock. See docs/cli.md and docs/operations.md.
 //
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 daemon not running.
-// Errors are one line on stderr.
+// Errors are one line on stderr, starting with "launcher: ".
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes.
@@ -45,22 +53,6 @@ const (
 	exitUsage      = 2
 	exitNotRunning = 3
 )
-
-const usage = `usage:
-  launcher serve [--data DIR] [--listen ADDR] [--gateway ADDR|off] [--max-conns N] [--max-frame BYTES]
-                [--inflight-budget BYTES] [--handshake-timeout D] [--token-ttl D] [--max-json-depth N]
-                [--refuse-fixed-nonce] [--sync background|commit] [--sync-delay D]
-  launcher app add NAME --exec PATH [--safe-drive] [--secret-env]
-  launcher app ls [--json]
-  launcher app rm NAME [--purge]
-  launcher app grant NAME
-  launcher app revoke NAME
-  launcher app launch NAME [--accept-changed] [-- ARGS...]
-  launcher app token NAME
-  launcher status [--json]
-  launcher dns ls [--json]
-  launcher dns resolve HOST [--json]
-every command accepts --data DIR (default: os.UserConfigDir()/safe-launcher)`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -85,24 +77,27 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// errNotRunning is returned when no daemon answers on the data directory's socket.
+// notRunningError is returned when no daemon answers on the data directory's socket.
 type notRunningError struct{ dataDir string }
 
 func (e *notRunningError) Error() string {
 	return fmt.Sprintf("the launcher daemon is not running for data directory %s; start it with: launcher serve --data %s", e.dataDir, e.dataDir)
 }
 
+// run runs the command line args and returns the exit code.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	e := env{environ: environ, stdout: stdout, stderr: stderr}
-	err := dispatch(ctx, e, args)
+	e := &env{environ: environ, stdout: stdout, stderr: stderr}
+	root := newRootCmd(e)
+	root.SetArgs(longFlagCompat(root, args))
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, usage)
-		return exitOK
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "launcher: ") {
+		msg = "launcher: " + msg
 	}
-	fmt.Fprintln(stderr, "launcher:", err)
+	fmt.Fprintln(stderr, strings.ReplaceAll(msg, "\n", " "))
 	var ue *usageError
 	var nr *notRunningError
 	switch {
@@ -114,93 +109,235 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	return exitFailure
 }
 
-func dispatch(ctx context.Context, e env, args []string) error {
-	args = moveGlobalFlags(args)
-	if len(args) == 0 {
-		return usagef("no command; run launcher help")
-	}
-	switch args[0] {
-	case "help", "-h", "--help":
-		return flag.ErrHelp
-	case "serve":
-		return serve(ctx, e, args[1:])
-	case "status":
-		return status(ctx, e, args[1:])
-	case "dns":
-		if len(args) < 2 {
-			return usagef("dns: missing subcommand (ls, resolve)")
-		}
-		return dnsCommand(ctx, e, args[1], args[2:])
-	case "app":
-		if len(args) < 2 {
-			return usagef("app: missing subcommand (add, ls, rm, grant, revoke, launch, token)")
-		}
-		return appCommand(ctx, e, args[1], args[2:])
-	}
-	return usagef("unknown command %q; run launcher help", args[0])
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	data string // "" means defaultDataDir()
 }
 
-// moveGlobalFlags moves a --data flag given before the command (launcher
-// --data DIR app ls) to the command's arguments.
-func moveGlobalFlags(args []string) []string {
-	var global []string
-	for len(args) > 0 {
-		a := args[0]
+// dataDir returns the data directory, absolute.
+func (g *globalOptions) dataDir() (string, error) {
+	dir := g.data
+	if dir == "" {
+		dir = defaultDataDir()
+	}
+	a, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("data directory %q: %w", dir, err)
+	}
+	return a, nil
+}
+
+// usageTemplate is cobra's default with the flags wrapped at 80 columns, a
+// group's usage line showing only its subcommands, and "launcher help".
+const usageTemplate = `Usage:{{if and .Runnable (not .HasAvailableSubCommands)}}
+  {{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}
+  {{.CommandPath}} COMMAND{{end}}{{if gt (len .Aliases) 0}}
+
+Aliases:
+  {{.NameAndAliases}}{{end}}{{if .HasExample}}
+
+Examples:
+{{.Example}}{{end}}{{if .HasAvailableSubCommands}}
+
+Commands:{{range .Commands}}{{if (or .IsAvailableCommand (eq .Name "help"))}}
+  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{end}}{{if .HasAvailableLocalFlags}}
+
+Flags:
+{{(.LocalFlags.FlagUsagesWrapped 80) | trimTrailingWhitespaces}}{{end}}{{if .HasAvailableInheritedFlags}}
+
+Global Flags:
+{{(.InheritedFlags.FlagUsagesWrapped 80) | trimTrailingWhitespaces}}{{end}}{{if .HasAvailableSubCommands}}
+
+Run "launcher help {{if .HasParent}}{{slice .CommandPath 9}} {{end}}COMMAND" for more about a command.{{end}}
+`
+
+// newRootCmd builds the command tree: output goes to e.stdout and e.stderr,
+// and launched apps get e.environ. Every call builds a fresh tree (cobra
+// commands hold their parsed flags), so nothing is shared between runs.
+func newRootCmd(e *env) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "launcher",
+		Short: "Run the launcher daemon and manage its apps",
+		Long: `launcher runs the launcher daemon (launcher serve), which apps reach over
+loopback TCP, and manages it: the apps it may launch (launcher app), its
+status and the names of its sites (launcher dns).
+
+Every command but serve talks to the running daemon through its control socket
+DIR/control.sock in the data directory; --data picks the daemon, before or
+after the command words.
+
+Exit codes: 0 success, 1 failure, 2 usage error (unknown command or flag,
+invalid flag value, missing argument), 3 the daemon is not running. An error is
+one line on stderr starting with "launcher: ".`,
+		Example: `  launcher serve
+  launcher app add mail --exec ./mail-app
+  launcher app launch mail
+  launcher --data /tmp/d status`,
+		Version: version(),
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if f := cmd.Flags().Lookup("data"); f != nil && f.Changed && g.data == "" {
+				return usagef("--data: must not be empty")
+			}
+			return nil
+		},
+		Args:          groupArgs,
+		RunE:          missingCommand,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetUsageTemplate(usageTemplate)
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(newHelpCmd(root))
+	stringFlag(root.PersistentFlags(), &g.data, "data", "DIR",
+		"the daemon's data directory (default: os.UserConfigDir()/safe-launcher, e.g. ~/.config/safe-launcher)")
+	_ = root.MarkPersistentFlagDirname("data")
+	root.Flags().BoolP("version", "v", false, "print the launcher's version and exit")
+
+	root.AddCommand(newServeCmd(e, g), newAppCmd(e, g), newStatusCmd(e, g), newDNSCmd(e, g), newGendocsCmd(root))
+	root.InitDefaultCompletionCmd()
+	uniformErrors(root)
+	return root
+}
+
+// uniformErrors makes every command of the tree, cobra's own (completion)
+// included, report argument mistakes as usage errors (exit 2), suggest
+// commands for typos, and refuse a missing subcommand.
+func uniformErrors(c *cobra.Command) {
+	c.SuggestionsMinimumDistance = 2
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args, c.RunE = groupArgs, missingCommand
+	}
+	if orig := c.Args; orig != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := orig(cmd, args)
+			var ue *usageError
+			if err != nil && !errors.As(err, &ue) {
+				return usagef("%s: %v", cmdName(cmd), err)
+			}
+			return err
+		}
+	}
+	for _, s := range c.Commands() {
+		uniformErrors(s)
+	}
+}
+
+// groupArgs refuses arguments that are not a subcommand of cmd.
+func groupArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	what := "command"
+	if cmd.HasParent() {
+		what = "subcommand"
+	}
+	hint := ""
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return usagef("%s: unknown %s %q%s; run %q", cmdName(cmd), what, args[0], hint, helpLine(cmd))
+}
+
+// missingCommand is the action of a command made of subcommands alone.
+func missingCommand(cmd *cobra.Command, _ []string) error {
+	var subs []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			subs = append(subs, c.Name())
+		}
+	}
+	return usagef("%s: missing command (%s); run %q", cmdName(cmd), strings.Join(subs, ", "), helpLine(cmd))
+}
+
+// cmdName is the command path without "launcher " ("launcher" for the root).
+func cmdName(cmd *cobra.Command) string {
+	if !cmd.HasParent() {
+		return "launcher"
+	}
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// helpLine is the command that shows cmd's help.
+func helpLine(cmd *cobra.Command) string {
+	if !cmd.HasParent() {
+		return "launcher help"
+	}
+	return "launcher help " + cmdName(cmd)
+}
+
+// flagError turns a flag parsing error into a usage error naming the flag.
+// A flag value type's own error (see flags.go) already says what is
+// expected: it is shown as "--flag: message".
+func flagError(cmd *cobra.Command, err error) error {
+	var ive *pflag.InvalidValueError
+	if errors.As(err, &ive) {
+		var fe *flagValueError
+		if errors.As(err, &fe) {
+			return usagef("--%s: %s", ive.GetFlag().Name, fe.msg)
+		}
+		return usagef("--%s: invalid value %q: %v", ive.GetFlag().Name, ive.GetValue(), errors.Unwrap(err))
+	}
+	var vre *pflag.ValueRequiredError
+	if errors.As(err, &vre) {
+		return usagef("--%s needs a value; run %q for its meaning", vre.GetFlag().Name, helpLine(cmd))
+	}
+	return usagef("%s: %v; run %q", cmdName(cmd), err, helpLine(cmd))
+}
+
+// exactArgs returns a cobra.PositionalArgs for n positional arguments
+// described by names (e.g. "NAME"), none of them after "--".
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+			return usagef("%s: unexpected arguments after --", cmdName(cmd))
+		}
 		switch {
-		case a == "--data" || a == "-data":
-			if len(args) < 2 {
-				return append(global, args...) // the command parser reports it
-			}
-			global, args = append(global, args[:2]...), args[2:]
-			continue
-		case strings.HasPrefix(a, "--data=") || strings.HasPrefix(a, "-data="):
-			global, args = append(global, a), args[1:]
-			continue
+		case len(args) < len(names):
+			return usagef("%s: missing %s; run %q", cmdName(cmd), names[len(args)], helpLine(cmd))
+		case len(args) > len(names) && len(names) == 1:
+			return usagef("%s: one %s expected, got %q", cmdName(cmd), names[0], strings.Join(args, " "))
+		case len(args) > len(names) && len(names) == 0:
+			return usagef("%s takes no arguments, only flags; got %q", cmdName(cmd), strings.Join(args, " "))
+		case len(args) > len(names):
+			return usagef("%s: %d arguments expected, got %d", cmdName(cmd), len(names), len(args))
 		}
-		break
+		return nil
 	}
-	if len(args) == 0 {
-		return global
-	}
-	// Insert after the command words ("app SUB", "dns SUB" or "CMD"), before "--".
-	n := 1
-	if (args[0] == "app" || args[0] == "dns") && len(args) > 1 {
-		n = 2
-	}
-	out := append(slices.Clone(args[:n]), global...)
-	return append(out, args[n:]...)
 }
 
-// newFlags returns a flag set with --data; its errors are returned, not printed.
-func newFlags(name string) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	data := fs.String("data", defaultDataDir(), "data directory")
-	return fs, data
-}
-
-// parseArgs parses flags placed anywhere before a "--" (Go's flag package
-// stops at the first non-flag: `app add NAME --exec PATH` must work). It
-// returns the positional arguments and the arguments after "--".
-func parseArgs(fs *flag.FlagSet, args []string) (pos, rest []string, err error) {
-	if i := slices.Index(args, "--"); i >= 0 {
-		rest = args[i+1:]
-		args = args[:i]
-	}
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, nil, err
-			}
-			return nil, nil, usagef("%s: %v", fs.Name(), err)
+// longFlagCompat rewrites "-name" and "-name=value" before any "--" to
+// "--name..." when name is a long flag of some command: the launcher's
+// earlier parser (Go's flag package) took long flags with one dash, and
+// scripts written for it keep working. One-letter flags are left alone.
+func longFlagCompat(root *cobra.Command, args []string) []string {
+	names := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		for _, s := range c.Commands() {
+			walk(s)
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, rest, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
 	}
+	walk(root)
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if len(name) > 1 && names[name] {
+			out[i] = "-" + a
+		}
+	}
+	return out
 }
 
 // defaultDataDir is os.UserConfigDir()/safe-launcher.
@@ -209,18 +346,6 @@ func defaultDataDir() string {
 		return filepath.Join(d, "safe-launcher")
 	}
 	return ".safe-launcher"
-}
-
-// absData makes the data directory absolute, for messages and the socket path.
-func absData(dir string) (string, error) {
-	if dir == "" {
-		return "", usagef("--data must not be empty")
-	}
-	a, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("data directory %q: %w", dir, err)
-	}
-	return a, nil
 }
 
 // version is the module version and VCS revision this binary was built from.

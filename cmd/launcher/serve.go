@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
+	"net/netip"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/spf13/afero"
+	"github.com/spf13/cobra"
 
 	"github.com/safe-launcher/launcher/dns"
 	"github.com/safe-launcher/launcher/launcher"
@@ -28,46 +30,104 @@ const (
 	logsName     = "logs"
 )
 
+// serveOptions are serve's flags. Their defaults are the values they hold
+// when the flags are defined.
+type serveOptions struct {
+	cfg       launcher.Config // the daemon's settings; flags write into it
+	listen    *addrFlag
+	gateway   *addrFlag
+	sync      string
+	syncDelay time.Duration
+}
+
+func newServeOptions() *serveOptions {
+	return &serveOptions{
+		cfg:       launcher.DefaultConfig(),
+		listen:    newAddrFlag(launcher.DefaultListen),
+		gateway:   newAddrFlag(dns.DefaultGatewayAddr),
+		sync:      vfs.SyncBackground.String(),
+		syncDelay: vfs.DefaultSyncDelay,
+	}
+}
+
+func newServeCmd(e *env, g *globalOptions) *cobra.Command {
+	o := newServeOptions()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the launcher daemon in the foreground",
+		Long: `Run the launcher daemon in the foreground until SIGINT or SIGTERM.
+
+Once it is ready it prints "listening on IP:PORT" on stdout, then "dns web
+gateway on http://IP:PORT/" unless --gateway is off; logs go to stderr. The
+addresses printed are the ones bound: the default addresses (--listen
+127.0.9.9:30000, --gateway 127.0.0.1:30080) move to the next free port when
+taken, while an address given with the flag is used as given or refused. Both
+must be loopback: 127.0.0.1:PORT, [::1]:PORT, localhost:PORT or :PORT (":0"
+picks a free port). Launched apps find the gateway's URL in the environment
+variable LAUNCHER_GATEWAY_URL.
+
+The data directory must belong to the user and be closed to group and others
+(chmod 700); serve creates it with mode 0700 if it does not exist. Only one
+daemon runs per data directory.
+
+Sizes (BYTES) are bytes or a number with KiB, MiB, GiB or TiB (300MiB).
+Durations need a unit: ms, s, m or h (10s, 2m). Limits must be more than 0.`,
+		Example: `  launcher serve
+  launcher serve --data /tmp/d --listen 127.0.0.1:0 --gateway off
+  launcher serve --max-conns 64 --handshake-timeout 5s --sync commit`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := g.dataDir()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), e, dir, o)
+		},
+	}
+	o.bindFlags(cmd)
+	return cmd
+}
+
+// bindFlags defines serve's flags. To add a daemon setting, add its field to
+// launcher.Config and one line here with the definer of its type (flags.go):
+// the help, the validation and the reference page in docs/cli/ (go test
+// ./cmd/launcher -update) follow.
+func (o *serveOptions) bindFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	c := &o.cfg
+	addrFlagVar(fs, o.listen, "listen", false, "loopback TCP address apps connect to; the default moves to the next free port when taken (and to 127.0.0.1 where 127.0.9.9 cannot be bound), an address given here is used as is")
+	addrFlagVar(fs, o.gateway, "gateway", true, `loopback address of the dns web gateway, or "off"; the default moves to the next free port when taken, an address given here is used as is`)
+	countFlag(fs, &c.MaxConns, "max-conns", "concurrent connections; at the cap the oldest one still in its handshake is evicted, and when sessions alone fill it new ones are refused with a busy error (-140)")
+	bytesFlag(fs, &c.MaxFrame, "max-frame", c.MaxHandshakeFrame, 1<<40, "largest frame payload accepted, checked before anything is allocated (at least the 64KiB handshake frame, at most 1TiB)")
+	countFlag(fs, &c.MaxHandshakesPerUser, "max-handshakes-per-user", "connections of one user that may be in their handshake at once; more are refused with a busy error (-140)")
+	bytesFlag(fs, &c.InFlightBudget, "inflight-budget", 1, 1<<50, "bytes of frames being read or processed, and of large answers being written, across all connections, taken as bytes arrive; an eighth is kept for frames of at most 64KiB; a frame that does not fit within --budget-wait is refused with -140")
+	bytesFlag(fs, &c.AppBudget, "app-budget", 1, 1<<50, "the most of --inflight-budget one app's sessions may hold at once (default: half of it)")
+	durationFlag(fs, &c.HandshakeTimeout, "handshake-timeout", "a connection must finish the handshake within this")
+	durationFlag(fs, &c.TokenTTL, "token-ttl", "how long a minted launcher string stays valid")
+	durationFlag(fs, &c.BudgetWait, "budget-wait", "how long a frame waits for in-flight budget before it is refused with -140")
+	durationFlag(fs, &c.FrameIdleTimeout, "frame-idle-timeout", "once a frame's length has arrived, its body must keep arriving within this (and arrive whole within this plus 1s per MiB), or the session ends")
+	durationFlag(fs, &c.WriteTimeout, "write-timeout", "deadline for writing one answer to an app that does not read")
+	countFlag(fs, &c.MaxJSONDepth, "max-json-depth", "deepest JSON nesting accepted in a request (-104 beyond)")
+	fs.BoolVar(&c.RefuseFixedNonce, "refuse-fixed-nonce", false, "refuse sessions in the original fixed-nonce mode (-132); see docs/security.md")
+	enumFlag(fs, &o.sync, "sync", []string{vfs.SyncBackground.String(), vfs.SyncCommit.String()}, `when a change is answered: "background" once written to the OS, the store's log fsynced right behind (a crash of the OS or a power loss can lose about the last --sync-delay of changes), or "commit" once fsynced`)
+	durationOrZeroFlag(fs, &o.syncDelay, "sync-delay", "fsyncs at once", `with --sync background: how long after a change the store's log is fsynced, changes within it sharing the fsync; 0 fsyncs at once`)
+	_ = cmd.RegisterFlagCompletionFunc("sync", cobra.FixedCompletions([]string{vfs.SyncBackground.String(), vfs.SyncCommit.String()}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("gateway", cobra.FixedCompletions([]string{"off", "127.0.0.1:0"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
 // serve runs the daemon until ctx ends (SIGINT/SIGTERM).
-func serve(ctx context.Context, e env, args []string) error {
-	fs, data := newFlags("serve")
-	listen := fs.String("listen", launcher.DefaultListen, "loopback address to listen on")
-	gateway := fs.String("gateway", dns.DefaultGatewayAddr, `loopback address of the dns web gateway, or "off"`)
-	def := launcher.DefaultConfig()
-	maxConns := fs.Int("max-conns", def.MaxConns, "concurrent connections; the ones over it are closed at once")
-	maxFrame := fs.Uint64("max-frame", def.MaxFrame, "largest frame payload in bytes")
-	budget := fs.Int64("inflight-budget", def.InFlightBudget, "bytes of frames in flight across all connections")
-	hsTimeout := fs.Duration("handshake-timeout", def.HandshakeTimeout, "deadline for completing the handshake")
-	tokenTTL := fs.Duration("token-ttl", def.TokenTTL, "how long a launcher string stays valid")
-	depth := fs.Int("max-json-depth", def.MaxJSONDepth, "deepest JSON nesting accepted in a request")
-	budgetWait := fs.Duration("budget-wait", def.BudgetWait, "how long a frame waits for in-flight budget before a busy error")
-	frameIdle := fs.Duration("frame-idle-timeout", def.FrameIdleTimeout, "once a frame's length has arrived, the body must keep arriving within this")
-	writeTimeout := fs.Duration("write-timeout", def.WriteTimeout, "deadline for writing one answer to an app that does not read")
-	refuseFixed := fs.Bool("refuse-fixed-nonce", false, "refuse sessions in the original fixed-nonce mode")
-	syncDelay := fs.Duration("sync-delay", vfs.DefaultSyncDelay, "with --sync background: how long after a change the log is fsynced (changes within it share the fsync)")
-	syncName := fs.String("sync", vfs.SyncBackground.String(), `when a change is acknowledged: "background" (once written to the OS; the log is fsynced right behind) or "commit" (once fsynced)`)
-	pos, rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 || len(rest) > 0 {
-		return usagef("serve takes no arguments, only flags")
-	}
-	syncMode, err := vfs.ParseSync(*syncName)
+func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
+	syncMode, err := vfs.ParseSync(o.sync)
 	if err != nil {
 		return usagef("--sync: %v", err)
 	}
-	*syncDelay = max(*syncDelay, 0)
-	storeDelay := *syncDelay
+	storeDelay := o.syncDelay
 	if storeDelay == 0 {
 		storeDelay = -1 // vfs: no wait (0 would mean its default)
 	}
-	dir, err := absData(*data)
-	if err != nil {
+	if err := prepareDataDir(dir); err != nil {
 		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
 	}
 	unlock, err := lockDataDir(dir)
 	if err != nil {
@@ -75,19 +135,34 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	defer unlock()
 
+	// The addresses first: a taken one is reported before anything is
+	// logged or opened.
+	ln, err := listen(ctx, "--listen", o.listen, netip.AddrFrom4([4]byte{127, 0, 0, 1}), "")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var gln net.Listener
+	gatewayURL := ""
+	if !o.gateway.off {
+		gln, err = listen(ctx, "--gateway", o.gateway, netip.Addr{}, ", or turn the gateway off with --gateway off")
+		if err != nil {
+			return err
+		}
+		defer gln.Close()
+		gatewayURL = "http://" + gln.Addr().String() + "/"
+	}
+
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	if syncMode == vfs.SyncBackground {
-		log.Info("store: changes are acknowledged once written; the log is fsynced right behind them", "sync", syncMode.String(), "sync_delay", *syncDelay)
+		log.Info("store: changes are acknowledged once written; the log is fsynced right behind them", "sync", syncMode.String(), "sync_delay", o.syncDelay)
 	} else {
 		log.Info("store: changes are acknowledged once fsynced", "sync", syncMode.String())
 	}
-	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o077 != 0 {
-		log.Warn("the data directory is accessible to other users; chmod 700 it", "data", dir, "mode", st.Mode().Perm().String())
-	}
 
 	storeDir := filepath.Join(dir, storeName)
-	if err := os.MkdirAll(storeDir, 0o700); err != nil {
-		return fmt.Errorf("store directory: %w", err)
+	if err := ensurePrivateSubdir(storeDir); err != nil {
+		return err
 	}
 	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), storeDir), vfs.Options{Sync: syncMode, SyncDelay: storeDelay, Logger: log})
 	if err != nil {
@@ -110,54 +185,38 @@ func serve(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("opening the dns records: %w", err)
 	}
 	modules := []launcher.Module{nfs.New(store), dnsMod}
-	cfg := def
+	cfg := o.cfg
 	cfg.Logger = log
-	cfg.MaxConns, cfg.MaxFrame, cfg.InFlightBudget = *maxConns, *maxFrame, *budget
-	cfg.HandshakeTimeout, cfg.TokenTTL, cfg.MaxJSONDepth = *hsTimeout, *tokenTTL, *depth
-	cfg.RefuseFixedNonce = *refuseFixed
-	cfg.BudgetWait, cfg.FrameIdleTimeout, cfg.WriteTimeout = *budgetWait, *frameIdle, *writeTimeout
+	cfg.Version = version()
+	cfg.GatewayURL = func() string { return gatewayURL }
 	srv, err := launcher.New(cfg, reg, modules...)
 	if err != nil {
 		return err
 	}
-	ln, err := launcher.Listen(ctx, *listen)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
 	cln, err := control.Listen(filepath.Join(dir, control.SocketName))
 	if err != nil {
 		return err
 	}
 	defer cln.Close()
 
-	var gln net.Listener
-	var gatewayURL func(string) string
-	if *gateway != "off" {
-		gln, err = dns.ListenGateway(ctx, *gateway)
-		if err != nil {
-			return fmt.Errorf("dns web gateway: %w (use --gateway ADDR or --gateway off)", err)
-		}
-		defer gln.Close()
-		_, port, _ := net.SplitHostPort(gln.Addr().String())
-		gatewayURL = func(host string) string { return "http://" + host + ".localhost:" + port + "/" }
-	}
-
-	runner := apps.NewRunner(apps.RunnerConfig{LogDir: filepath.Join(dir, logsName), Env: e.environ, Logger: log})
-	ctl, err := control.New(control.Config{
+	runner := apps.NewRunner(apps.RunnerConfig{LogDir: filepath.Join(dir, logsName), Env: e.environ, GatewayURL: gatewayURL, Logger: log})
+	ctlCfg := control.Config{
 		Registry: reg, Daemon: srv, Runner: runner, Addr: ln.Addr(),
-		Version: version(), DataDir: dir, Logger: log,
-		DNS: dnsMod, GatewayURL: gatewayURL,
-	})
+		Version: version(), DataDir: dir, Logger: log, DNS: dnsMod,
+	}
+	if gln != nil {
+		ctlCfg.Gateway = gln.Addr()
+	}
+	ctl, err := control.New(ctlCfg)
 	if err != nil {
 		return err
 	}
 
 	fmt.Fprintf(e.stdout, "listening on %s\n", ln.Addr())
 	if gln != nil {
-		fmt.Fprintf(e.stdout, "dns web gateway on http://%s/\n", gln.Addr())
+		fmt.Fprintf(e.stdout, "dns web gateway on %s\n", gatewayURL)
 	}
-	log.Info("launcher started", "addr", ln.Addr().String(), "data", dir, "control", cln.Addr().String())
+	log.Info("launcher started", "addr", ln.Addr().String(), "gateway", gatewayURL, "data", dir, "control", cln.Addr().String())
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -196,4 +255,25 @@ func serve(ctx context.Context, e env, args []string) error {
 	wg.Wait()
 	log.Info("launcher stopped")
 	return errors.Join(errs...)
+}
+
+// listen binds an address flag: a default address moves to the next free
+// port when taken (and to fallback, if valid, when its IP cannot be bound);
+// an address the user gave is bound exactly, and a taken one is an error
+// naming the flag and the address; more is appended to the advice.
+func listen(ctx context.Context, flag string, a *addrFlag, fallback netip.Addr, more string) (net.Listener, error) {
+	opts := launcher.ListenOptions{}
+	if !a.set {
+		opts = launcher.ListenOptions{NextFree: true, Fallback: fallback}
+	}
+	ln, err := launcher.ListenLoopback(ctx, a.addr, opts)
+	switch {
+	case err == nil:
+		return ln, nil
+	case errors.Is(err, launcher.ErrAddrInUse) && a.set:
+		return nil, fmt.Errorf("%s %s: the address is taken by another program; choose another port, or leave %s out for the default, which moves to a free port%s", flag, a.text, flag, more)
+	case errors.Is(err, launcher.ErrAddrInUse):
+		return nil, fmt.Errorf("%s: %w; choose a free port with %s%s", flag, err, flag, more)
+	}
+	return nil, fmt.Errorf("%s %s: %w", flag, a.text, err)
 }

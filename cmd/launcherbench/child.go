@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +21,6 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/safe-launcher/launcher/framing"
-	"github.com/safe-launcher/launcher/internal/sockio"
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/nfs"
 	"github.com/safe-launcher/launcher/vfs"
@@ -33,17 +31,16 @@ import (
 // -child KIND), so that their memory is measured apart from the load
 // generator's. The child prints "addr HOST:PORT" and then answers commands,
 // one per line on stdin: "mint N" (daemon only: N launcher values), "mem"
-// (memory figures as JSON), "gc" (collect and return memory to the OS),
-// "resetpeak" (reset VmHWM). It exits when stdin closes.
+// (memory figures as JSON), "gc" (collect garbage), "resetpeak" (reset
+// VmHWM). It exits when stdin closes. This is also the contract a baseline
+// build's launcherbench must keep (see -baseline): its "daemon" child is
+// measured beside this build's.
 
-// Server kinds.
+// Server kinds: what a child serves.
 const (
 	kindDaemon = "daemon"
 	kindEcho   = "echo"
-	// kindEchoNet is the echo floor with the net package's reads and
-	// writes (kindEcho uses internal/sockio's raw ones, as the daemon does).
-	kindEchoNet = "echo-net"
-	kindHTTP    = "http"
+	kindHTTP   = "http"
 	// kindDaemonCommit is the daemon over a store in vfs.SyncCommit mode
 	// (every change answered only once fsynced): a reference for changes.
 	kindDaemonCommit = "daemon-commit"
@@ -153,12 +150,12 @@ func runChild(kind, dir string, maxConns int) error {
 			return out, nil
 		}
 		fmt.Printf("addr %s\n", ln.Addr())
-	case kindEcho, kindEchoNet:
+	case kindEcho:
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
-		es := &echoServer{ln: ln, raw: kind == kindEcho}
+		es := &echoServer{ln: ln}
 		done := make(chan struct{})
 		go func() { defer close(done); es.serve() }()
 		wait = func() { ln.Close(); es.wg.Wait(); <-done }
@@ -207,8 +204,9 @@ func runChild(kind, dir string, maxConns int) error {
 			b, _ := json.Marshal(readMem())
 			fmt.Fprintln(out, "mem", string(b))
 		case "gc":
+			// A collection only: the memory it frees goes back to the OS
+			// when the runtime's scavenger says (no debug.FreeOSMemory).
 			runtime.GC()
-			debug.FreeOSMemory()
 			fmt.Fprintln(out, "ok")
 		case "resetpeak":
 			// Writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS.
@@ -222,16 +220,14 @@ func runChild(kind, dir string, maxConns int) error {
 	return nil
 }
 
-// echoServer is the floor: framed TCP with no crypto and no store. Each
-// request's payload starts with the size of the answer to send, as 8 bytes
-// little-endian; the answer is that many bytes. It reads through a
-// buffered reader, as the daemon does, and (raw) through internal/sockio as
-// the daemon does, or through the net package's reads and writes: the
-// floor is the better of the two for each figure (see floorLat, floorThr).
+// echoServer is the echo floor: framed TCP with no crypto and no store.
+// Each request's payload starts with the size of the answer to send, as 8
+// bytes little-endian; the answer is that many bytes. It reads through a
+// bufio.Reader and writes each answer, header and body, in one Write on the
+// plain net.Conn.
 type echoServer struct {
-	ln  net.Listener
-	raw bool
-	wg  sync.WaitGroup
+	ln net.Listener
+	wg sync.WaitGroup
 }
 
 func (es *echoServer) serve() {
@@ -239,9 +235,6 @@ func (es *echoServer) serve() {
 		nc, err := es.ln.Accept()
 		if err != nil {
 			return
-		}
-		if es.raw {
-			nc = sockio.Wrap(nc)
 		}
 		es.wg.Go(func() {
 			defer nc.Close()
@@ -350,11 +343,14 @@ type child struct {
 	mu   sync.Mutex
 }
 
-// startChild re-executes this binary as a server of the given kind.
-func startChild(kind, dir string, maxConns int) (*child, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+// startChild starts a server of the given kind: exe (a baseline build's
+// launcherbench) with -child, or this binary re-executed when exe is "".
+func startChild(exe, kind, dir string, maxConns int) (*child, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := exec.Command(exe, "-child", kind, "-dir", dir, "-maxconns", strconv.Itoa(maxConns))
 	cmd.Stderr = os.Stderr

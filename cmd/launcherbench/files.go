@@ -21,9 +21,11 @@ const (
 
 // transferResult is one file size's figures.
 type transferResult struct {
-	Size     int
-	Floor    time.Duration // best of the repetitions
-	Up, Down xfer
+	Size int
+	// FloorUp and FloorDown are the compute floors of an upload and a
+	// download of this size (benchfloor.Floor), best of the repetitions.
+	FloorUp, FloorDown time.Duration
+	Up, Down           xfer
 }
 
 // xfer is one direction's figures.
@@ -57,8 +59,9 @@ func dialOne(c *child) (*client.Client, error) {
 }
 
 // measureTransfer uploads then downloads size bytes, each direction in a fresh
-// daemon child so that its peak RSS is the transfer's.
-func measureTransfer(dir string, size, reps int) (transferResult, error) {
+// daemon child (of exe, "" for this build) so that its peak RSS is the
+// transfer's.
+func measureTransfer(exe, dir string, size, reps int) (transferResult, error) {
 	r := transferResult{Size: size}
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
@@ -68,19 +71,23 @@ func measureTransfer(dir string, size, reps int) (transferResult, error) {
 	// The floor is measured between the transfers' repetitions (see
 	// direction), so that both see the machine in the same state.
 	var f benchfloor.Floor
-	floorOnce := func() error {
+	floorOnce := func(up bool) error {
+		run, best := f.Download, &r.FloorDown
+		if up {
+			run, best = f.Upload, &r.FloorUp
+		}
 		t := time.Now()
-		if err := f.Run(data); err != nil {
+		if err := run(data); err != nil {
 			return err
 		}
-		if d := time.Since(t); r.Floor == 0 || d < r.Floor {
-			r.Floor = d
+		if d := time.Since(t); *best == 0 || d < *best {
+			*best = d
 		}
 		return nil
 	}
 
 	direction := func(up bool) (x xfer, err error) {
-		ch, err := startChild(kindDaemon, dir, 16)
+		ch, err := startChild(exe, kindDaemon, dir, 16)
 		if err != nil {
 			return x, err
 		}
@@ -113,7 +120,7 @@ func measureTransfer(dir string, size, reps int) (transferResult, error) {
 		}
 		req := wire.ModifyFileRequest{FilePath: name, NewValues: wire.FileNewValues{Content: &wire.FileContent{Bytes: data}}}
 		for i := range reps {
-			if err := floorOnce(); err != nil {
+			if err := floorOnce(up); err != nil {
 				return x, err
 			}
 			f0 := faultsNow()

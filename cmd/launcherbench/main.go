@@ -1,20 +1,24 @@
 // Command launcherbench measures the launcher daemon over loopback, side by
-// side with a raw framed TCP echo (the floor: same frame sizes, no crypto, no
-// store), a net/http JSON server on the same store (the peer), and the compute
-// floor of a transfer, all in one run on one machine. It writes a markdown
-// table (every figure with its ratio to its floor or peer and to its target)
-// and an SVG chart.
+// side with its floors and a peer, all in one run on one machine: a framed
+// TCP echo (same frame sizes, no crypto, no store), the in-process compute
+// floor of the requests and of the transfers (internal/benchfloor), a
+// minimal synchronous client (mini.go), and a net/http JSON server on the
+// same store. With -baseline it also builds an earlier revision and
+// measures its daemon beside this build's, with the same clients. It writes
+// a markdown table (every figure with its ratio to its floor or peer and to
+// its target) and an SVG chart.
 //
-//	go run ./cmd/launcherbench [-quick] [-out docs/perf.md] [-chart docs/perf.svg] [-only small,files,handshakes,sessions] [-profile DIR]
+//	go run ./cmd/launcherbench [-quick] [-out docs/perf.md] [-chart docs/perf.svg]
+//	    [-only small,files,handshakes,sessions] [-baseline REV] [-profile DIR]
 //
-// -quick is a smoke run of a few seconds (small sizes, short durations) for
-// CI; the chart goes next to -out unless -chart says otherwise. -profile
-// writes CPU profiles of the load generator and of every server child.
-// Servers run in child processes (this binary re-executed with -child), so
-// that their memory is measured apart from the load generator's.
+// Run it with -h for every flag. Servers run in child processes (this
+// binary re-executed with -child), so that their memory is measured apart
+// from the load generator's.
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,6 +47,9 @@ type plan struct {
 
 func (p plan) runs(section string) bool { return p.Only == nil || p.Only[section] }
 
+// sections are the parts of a run, in the order they run.
+var sections = []string{"small", "files", "handshakes", "sessions"}
+
 func fullPlan() plan {
 	return plan{
 		LatN: 3000, LatCDN: 1000, ThrDur: 2 * time.Second, Depth1: 32, Depth64: 4,
@@ -53,80 +60,237 @@ func fullPlan() plan {
 
 func quickPlan() plan {
 	return plan{
-		Quick: true, LatN: 200, LatCDN: 20, ThrDur: 150 * time.Millisecond, Depth1: 16, Depth64: 2,
+		Quick: true, LatN: 150, LatCDN: 20, ThrDur: 120 * time.Millisecond, Depth1: 16, Depth64: 2,
 		Sizes: []int{1 << 20}, Reps: map[int]int{1 << 20: 2},
 		HSDur: 200 * time.Millisecond, HSWorkers: 4, HSBudget: 1500, Sessions: 100,
 	}
 }
 
+// options are the command line, parsed.
+type options struct {
+	quick               bool
+	out, chart, profile string
+	only                []string
+	baseline            string
+	child, dir          string
+	maxConns            int
+}
+
+// errUsage marks a command line that cannot run; the message says why.
+var errUsage = errors.New("usage")
+
+const helpHead = `Usage: launcherbench [flags]
+
+launcherbench measures the launcher daemon on this machine, over loopback,
+beside what bounds it, all in one run: a framed TCP echo with the daemon's
+frame sizes (no crypto, no store); the in-process compute floor of each
+request and transfer (encoding/json, secretbox, SHA-512, base64, no network);
+a minimal synchronous client (frames, nacl/box and secretbox, encoding/json)
+against the same daemon; and a net/http JSON server on the same store. It
+writes a markdown report (every figure, its reference, their ratio and the
+target) and an SVG chart. See docs/perf.md for what each figure means.
+
+A full run takes one to two minutes (about twice that with -baseline) and
+loads both cores: run it on a quiet machine. Progress goes to stderr.
+
+Flags:
+`
+
+const helpTail = `
+Examples:
+  go run ./cmd/launcherbench
+      a full run; writes docs/perf.md and docs/perf.svg
+  go run ./cmd/launcherbench -quick -out /tmp/perf.md -chart none
+      the few-second smoke run CI makes; figures not for comparison
+  go run ./cmd/launcherbench -only small -out /tmp/small.md
+      small requests only (about 20 s)
+  go run ./cmd/launcherbench -baseline 8a59922
+      a full run with the daemon of revision 8a59922 measured beside this
+      build's (before/after table in the report)
+
+Exit status: 0 when the report was written, 1 when a measurement failed,
+2 for a usage error.
+`
+
+// newFlags declares the flags into o.
+func newFlags(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("launcherbench", flag.ContinueOnError)
+	q, f := quickPlan(), fullPlan()
+	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf(
+		"a smoke run of a few seconds: %d get-dir and %d create+delete round trips a client, %s\n"+
+			"per request rate, %d MiB files only, %d handshake dialers for %s, %d idle sessions\n"+
+			"(a full run: %d and %d, %s, 1, 16 and 64 MiB, %d dialers for %s, %d sessions).\n"+
+			"The report says it was a quick run; its figures are not for comparison.",
+		q.LatN, q.LatCDN, q.ThrDur, q.Sizes[0]>>20, q.HSWorkers, q.HSDur, q.Sessions,
+		f.LatN, f.LatCDN, f.ThrDur, f.HSWorkers, f.HSDur, f.Sessions))
+	fs.StringVar(&o.out, "out", "docs/perf.md",
+		"the markdown report to write, a `FILE` path (its directory is created).")
+	fs.StringVar(&o.chart, "chart", "",
+		"the SVG chart to write, a `FILE` path, or \"none\" for no chart.\n"+
+			"Default: the -out path with .svg in place of its extension.")
+	fs.Func("only", "run only these sections, a comma-separated `LIST`: small (get-dir and create+delete round\n"+
+		"trips and rates), files (1, 16 and 64 MiB uploads and downloads, peak RSS), handshakes\n"+
+		"(handshakes per second), sessions (memory per idle session). Default: all four.",
+		func(v string) error {
+			for _, x := range strings.Split(v, ",") {
+				x = strings.TrimSpace(x)
+				if !slices.Contains(sections, x) {
+					return fmt.Errorf("unknown section %q (want %s)", x, strings.Join(sections, ", "))
+				}
+				o.only = append(o.only, x)
+			}
+			return nil
+		})
+	fs.StringVar(&o.baseline, "baseline", "",
+		"a git revision `REV` (hash, tag or branch) of this repository to measure beside this build:\n"+
+			"it is extracted with git archive into a temporary directory and its cmd/launcherbench\n"+
+			"built (with the go command on PATH, GOWORK=off); that build's daemon child is then\n"+
+			"measured with the same clients in the same run. The revision's launcherbench must\n"+
+			"have -child (as it has since 2026-11-23). Default: none.")
+	fs.StringVar(&o.profile, "profile", "",
+		"a `DIR` to write CPU profiles to: load.cpu.pprof for the load generator and\n"+
+			"KIND-PID.cpu.pprof for every server child of this build. Default: no profiles.")
+	fs.StringVar(&o.child, "child", "", "internal: run as a server child of this `KIND` (daemon, daemon-commit, echo, http).")
+	fs.StringVar(&o.dir, "dir", "", "internal: the server child's store `DIR`.")
+	fs.IntVar(&o.maxConns, "maxconns", 256, "internal: the daemon child's connection cap, `N` connections.")
+	fs.Usage = func() {}
+	return fs
+}
+
+// printHelp writes -h's text: every flag with its meaning and default.
+func printHelp(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, helpHead)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if strings.HasPrefix(f.Usage, "internal:") {
+			return
+		}
+		if name != "" {
+			name = " " + name
+		}
+		fmt.Fprintf(w, "  -%s%s\n", f.Name, name)
+		for _, line := range strings.Split(usage, "\n") {
+			fmt.Fprintf(w, "      %s\n", line)
+		}
+		if f.DefValue != "" && !strings.Contains(usage, "Default:") {
+			fmt.Fprintf(w, "      Default: %s.\n", f.DefValue)
+		}
+	})
+	fmt.Fprint(w, "\n  -child KIND, -dir DIR, -maxconns N\n      internal: how launcherbench starts its server children.\n")
+	fmt.Fprint(w, helpTail)
+}
+
+// parseArgs parses the command line. For -h it writes the help to stdout
+// and returns flag.ErrHelp; for a command line that cannot run it returns
+// an error wrapping errUsage.
+func parseArgs(args []string, stdout io.Writer) (options, error) {
+	var o options
+	fs := newFlags(&o)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout, fs)
+			return o, err
+		}
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("%w: unexpected argument %q (launcherbench takes flags only)", errUsage, fs.Arg(0))
+	case o.maxConns <= 0:
+		return o, fmt.Errorf("%w: -maxconns %d: want a positive number of connections", errUsage, o.maxConns)
+	case o.out == "":
+		return o, fmt.Errorf("%w: -out is empty: want a path for the report", errUsage)
+	case o.child != "" && o.baseline != "":
+		return o, fmt.Errorf("%w: -baseline is for the parent, not a -child", errUsage)
+	}
+	return o, nil
+}
+
 func main() {
-	quick := flag.Bool("quick", false, "a few-second smoke run (small sizes, short durations)")
-	out := flag.String("out", "docs/perf.md", "markdown report to write")
-	chart := flag.String("chart", "", "SVG chart to write (default: -out with .svg instead of .md; \"none\": no chart)")
-	childKind := flag.String("child", "", "internal: run as a child server of this kind")
-	dir := flag.String("dir", "", "internal: the child's store directory")
-	maxConns := flag.Int("maxconns", 256, "internal: the child daemon's connection cap")
-	only := flag.String("only", "", "comma-separated sections to run (small,files,handshakes,sessions); default all")
-	profile := flag.String("profile", "", "write CPU profiles of the server children to this directory")
-	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("launcherbench: ")
+	o, err := parseArgs(os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "launcherbench: %v\nrun \"launcherbench -h\" for the flags\n", strings.TrimPrefix(err.Error(), "usage: "))
+		os.Exit(2)
+	}
+	if err := run1(o); err != nil {
+		log.Fatal(err)
+	}
+}
 
-	if *profile != "" {
+// run1 is main after the command line is parsed.
+func run1(o options) error {
+	if o.profile != "" {
 		// Children inherit it through the environment.
-		if err := os.Setenv(envProfile, *profile); err != nil {
-			log.Fatal(err)
+		if err := os.Setenv(envProfile, o.profile); err != nil {
+			return err
 		}
 	}
-	if *childKind != "" {
+	if o.child != "" {
 		if pd := os.Getenv(envProfile); pd != "" {
-			stop, err := startProfile(filepath.Join(pd, fmt.Sprintf("%s-%d.cpu.pprof", *childKind, os.Getpid())))
+			stop, err := startProfile(filepath.Join(pd, fmt.Sprintf("%s-%d.cpu.pprof", o.child, os.Getpid())))
 			if err != nil {
-				log.Fatal(err)
+				return err
 			}
 			defer stop()
 		}
-		if err := runChild(*childKind, *dir, *maxConns); err != nil {
-			log.Fatal(err)
-		}
-		return
+		return runChild(o.child, o.dir, o.maxConns)
 	}
-	if *profile != "" {
-		stop, err := startProfile(filepath.Join(*profile, "load.cpu.pprof"))
+	if o.profile != "" {
+		stop, err := startProfile(filepath.Join(o.profile, "load.cpu.pprof"))
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		defer stop()
 	}
-	switch *chart {
+	switch o.chart {
 	case "":
-		*chart = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".svg"
+		o.chart = strings.TrimSuffix(o.out, filepath.Ext(o.out)) + ".svg"
 	case "none":
-		*chart = ""
+		o.chart = ""
 	}
 	p := fullPlan()
-	if *quick {
+	if o.quick {
 		p = quickPlan()
 	}
-	if *only != "" {
+	if len(o.only) > 0 {
 		p.Only = map[string]bool{}
-		for _, s := range strings.Split(*only, ",") {
-			p.Only[strings.TrimSpace(s)] = true
+		for _, s := range o.only {
+			p.Only[s] = true
 		}
 	}
-	res, err := run(p, os.Stderr)
+	ctx := context.Background()
+	after := describeBuild(ctx)
+	var before *build
+	if o.baseline != "" {
+		fmt.Fprintf(os.Stderr, "building %s ...\n", o.baseline)
+		b, cleanup, err := buildBaseline(ctx, o.baseline)
+		if err != nil {
+			return fmt.Errorf("-baseline %s: %w", o.baseline, err)
+		}
+		defer cleanup()
+		before = &b
+		fmt.Fprintf(os.Stderr, "baseline %s (%s) built\n", b.Rev, b.Subject)
+	}
+	res, err := run(p, after, before, os.Stderr)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	if err := writeFile(*out, func(w io.Writer) error { return writeMarkdown(w, res, filepath.Base(*chart)) }); err != nil {
-		log.Fatal(err)
+	if err := writeFile(o.out, func(w io.Writer) error { return writeMarkdown(w, res, filepath.Base(o.chart)) }); err != nil {
+		return err
 	}
-	if *chart != "" {
-		if err := writeFile(*chart, func(w io.Writer) error { return writeSVG(w, res) }); err != nil {
-			log.Fatal(err)
+	if o.chart != "" {
+		if err := writeFile(o.chart, func(w io.Writer) error { return writeSVG(w, res) }); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "wrote %s in %s\n", *out, time.Since(res.When).Round(100*time.Millisecond))
+	fmt.Fprintf(os.Stderr, "wrote %s in %s\n", o.out, time.Since(res.When).Round(100*time.Millisecond))
+	return nil
 }
 
 // envProfile passes -profile to the children.
@@ -160,264 +324,4 @@ func writeFile(name string, f func(io.Writer) error) error {
 		return err
 	}
 	return w.Close()
-}
-
-// latencyPair is a p50 and p99 round trip.
-type latencyPair struct {
-	P50, P99 time.Duration
-	Cost     cost // zero where /proc does not tell
-}
-
-// results are every figure of one run.
-type results struct {
-	When    time.Time
-	Took    time.Duration
-	Plan    plan
-	Machine machine
-
-	Lat    map[string]map[string]latencyPair     // kind -> op
-	Thr    map[string]map[string]map[int]float64 // kind -> op -> conns -> req/s
-	Files  []transferResult
-	Stream *streamResult      // the largest size through the SDK's streams
-	HS     map[string]float64 // "counter", "fixed", "floor-counter", "floor-fixed"
-	HSCost map[string]cost    // "counter", "fixed": per handshake, daemon and dialer
-	Sync   time.Duration      // median append + fsync of a small record on the store's disk
-	Sess   map[string]sessionMem
-}
-
-// run measures everything, logging progress to logw.
-func run(p plan, logw io.Writer) (*results, error) {
-	res := &results{When: time.Now(), Plan: p, Machine: machineInfo(),
-		Lat: map[string]map[string]latencyPair{}, Thr: map[string]map[string]map[int]float64{},
-		HS: map[string]float64{}, HSCost: map[string]cost{}, Sess: map[string]sessionMem{}}
-	logf := func(format string, a ...any) { fmt.Fprintf(logw, format+"\n", a...) }
-	tmp, err := os.MkdirTemp("", "launcherbench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	dirOf := func(name string) (string, error) {
-		d := filepath.Join(tmp, name)
-		return d, os.MkdirAll(d, 0o700)
-	}
-
-	if p.runs("small") {
-		if err := runSmall(p, res, dirOf, logf); err != nil {
-			return nil, err
-		}
-	}
-	if p.runs("files") {
-		if err := runFiles(p, res, dirOf, logf); err != nil {
-			return nil, err
-		}
-	}
-	if p.runs("handshakes") {
-		if err := runHandshakes(p, res, dirOf, logf); err != nil {
-			return nil, err
-		}
-	}
-	if p.runs("sessions") {
-		if err := runSessions(p, res, dirOf, logf); err != nil {
-			return nil, err
-		}
-	}
-	res.Took = time.Since(res.When)
-	return res, nil
-}
-
-type dirFunc func(name string) (string, error)
-type logFunc func(format string, a ...any)
-
-func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
-	var s servers
-	for _, k := range []string{kindDaemon, kindHTTP, kindDaemonCommit} {
-		d, err := dirOf("small-" + k)
-		if err != nil {
-			return err
-		}
-		if s.sizes, err = prepareStore(d); err != nil {
-			return err
-		}
-		c, err := startChild(k, d, 256)
-		if err != nil {
-			return err
-		}
-		defer c.stop()
-		switch k {
-		case kindDaemon:
-			s.daemon = c
-		case kindHTTP:
-			s.http = c
-		default:
-			s.commit = c
-		}
-	}
-	var err error
-	if s.echo, err = startChild(kindEcho, "", 256); err != nil {
-		return err
-	}
-	defer s.echo.stop()
-	if s.echoNet, err = startChild(kindEchoNet, "", 256); err != nil {
-		return err
-	}
-	defer s.echoNet.stop()
-	// The echo floor is run both ways, with raw reads and writes as the
-	// daemon and the SDK make them and with the net package's; each figure's
-	// floor is the better of the two (floorLat, floorThr).
-	kinds := []string{kindEcho, kindEchoNet, kindDaemon, kindHTTP}
-	// Changes are also measured on the daemon in commit mode (a reference:
-	// acknowledged only once fsynced).
-	kindsOf := func(op string) []string {
-		if op == opCreateDelete {
-			return append(slices.Clone(kinds), kindDaemonCommit)
-		}
-		return kinds
-	}
-	for _, kind := range append(slices.Clone(kinds), kindDaemonCommit) {
-		res.Lat[kind] = map[string]latencyPair{}
-		res.Thr[kind] = map[string]map[int]float64{}
-	}
-	// Latencies are sampled in interleaved rounds, so that a disturbance of
-	// the machine weighs on every server alike.
-	for _, op := range []string{opGetDir, opCreateDelete} {
-		n := p.LatN
-		if op == opCreateDelete {
-			n = p.LatCDN
-		}
-		lat, err := s.latencies(kindsOf(op), op, n, 10)
-		if err != nil {
-			return fmt.Errorf("%s latency: %w", op, err)
-		}
-		if op == opCreateDelete {
-			d, err := dirOf("sync-floor")
-			if err != nil {
-				return err
-			}
-			if res.Sync, err = syncFloor(d, 2*n); err != nil {
-				return fmt.Errorf("sync floor: %w", err)
-			}
-			logf("sync floor: append + fsync p50 %s", res.Sync)
-		}
-		for _, kind := range kindsOf(op) {
-			res.Lat[kind][op] = lat[kind]
-		}
-	}
-	// Rates too are measured in rounds that go from server to server; each
-	// figure is the median of its rounds.
-	const rounds = 3
-	for _, op := range []string{opGetDir, opCreateDelete} {
-		for _, kind := range kindsOf(op) {
-			res.Thr[kind][op] = map[int]float64{}
-		}
-		for _, conns := range []int{1, 64} {
-			depth := p.Depth1
-			if conns > 1 {
-				depth = p.Depth64
-			}
-			rates := map[string][]float64{}
-			for range rounds {
-				for _, kind := range kindsOf(op) {
-					rate, err := s.throughput(kind, op, conns, depth, p.ThrDur/rounds)
-					if err != nil {
-						return fmt.Errorf("%s %s throughput on %d connections: %w", kind, op, conns, err)
-					}
-					rates[kind] = append(rates[kind], rate)
-				}
-			}
-			for _, kind := range kindsOf(op) {
-				slices.Sort(rates[kind])
-				res.Thr[kind][op][conns] = rates[kind][rounds/2]
-			}
-		}
-		for _, kind := range kindsOf(op) {
-			lp := res.Lat[kind][op]
-			logf("%-13s %-13s p50 %8s p99 %8s  %8.0f req/s (1 conn)  %8.0f req/s (64 conns)  CPU/op %s + %s", kind, op,
-				lp.P50.Round(time.Microsecond), lp.P99.Round(time.Microsecond), res.Thr[kind][op][1], res.Thr[kind][op][64],
-				lp.Cost.Server.Round(time.Microsecond), lp.Cost.Client.Round(time.Microsecond))
-		}
-	}
-	return nil
-}
-
-func runFiles(p plan, res *results, dirOf dirFunc, logf logFunc) error {
-	fd, err := dirOf("files")
-	if err != nil {
-		return err
-	}
-	if _, err := prepareStore(fd); err != nil {
-		return err
-	}
-	for _, size := range p.Sizes {
-		r, err := measureTransfer(fd, size, p.Reps[size])
-		if err != nil {
-			return err
-		}
-		res.Files = append(res.Files, r)
-		logf("%3d MiB  upload %7.1f MB/s (first %7.1f, %d faults)  download %7.1f MB/s (first %7.1f, %d faults)  floor %7.1f MB/s  peak RSS up %d MiB down %d MiB",
-			size>>20, mbps(size, r.Up.Best), mbps(size, r.Up.First), r.Up.FirstFaults, mbps(size, r.Down.Best), mbps(size, r.Down.First), r.Down.FirstFaults,
-			mbps(size, r.Floor), r.Up.HWM>>10, r.Down.HWM>>10)
-	}
-	if len(p.Sizes) > 0 {
-		size := slices.Max(p.Sizes)
-		reps := 2
-		if p.Quick {
-			reps = 1
-		}
-		sr, err := measureStream(fd, size, reps)
-		if err != nil {
-			return err
-		}
-		res.Stream = &sr
-		logf("%3d MiB  streams: upload %7.1f MB/s  download %7.1f MB/s  peak RSS up %d MiB down %d MiB",
-			size>>20, mbps(size, sr.Upload), mbps(size, sr.Download), sr.UpHWM>>10, sr.DownHWM>>10)
-	}
-	return nil
-}
-
-func runHandshakes(p plan, res *results, dirOf dirFunc, logf logFunc) error {
-	hd, err := dirOf("handshakes")
-	if err != nil {
-		return err
-	}
-	if _, err := prepareStore(hd); err != nil {
-		return err
-	}
-	for _, fixed := range []bool{false, true} {
-		name := "counter"
-		if fixed {
-			name = "fixed"
-		}
-		rate, k, err := handshakeRate(hd, fixed, p.HSWorkers, p.HSBudget, p.HSDur)
-		if err != nil {
-			return fmt.Errorf("handshakes (%s): %w", name, err)
-		}
-		floor, err := handshakeFloor(fixed, p.HSDur)
-		if err != nil {
-			return err
-		}
-		res.HS[name], res.HS["floor-"+name], res.HSCost[name] = rate, floor, k
-		logf("handshakes %-7s %7.0f/s  floor %7.0f/s  CPU per handshake %s + %s", name, rate, floor,
-			k.Server.Round(time.Microsecond), k.Client.Round(time.Microsecond))
-	}
-	return nil
-}
-
-func runSessions(p plan, res *results, dirOf dirFunc, logf logFunc) error {
-	for _, kind := range []string{kindDaemon, kindEcho, kindHTTP} {
-		d, err := dirOf("sessions-" + kind)
-		if err != nil {
-			return err
-		}
-		if _, err := prepareStore(d); err != nil {
-			return err
-		}
-		sm, err := idleSessions(kind, d, p.Sessions)
-		if err != nil {
-			return fmt.Errorf("idle sessions (%s): %w", kind, err)
-		}
-		res.Sess[kind] = sm
-		logf("idle %-6s x%d: %6.1f KiB/conn (Go heap+stacks), %6.1f KiB/conn RSS, %.1f goroutines/conn",
-			kind, sm.N, sm.GoBytes/1024, sm.RSSBytes/1024, sm.Goroutines)
-	}
-	return nil
 }

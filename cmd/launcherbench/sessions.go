@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/handshake"
+	"github.com/safe-launcher/launcher/internal/benchfloor"
 )
 
 // Handshakes per second over fresh connections, and memory per idle session.
@@ -19,8 +19,8 @@ import (
 // handshake, then closed) from workers goroutines for dur, in one nonce mode,
 // and returns the rate and what each handshake cost the daemon and the
 // dialing client (zero where /proc does not tell).
-func handshakeRate(dir string, fixed bool, workers, budget int, dur time.Duration) (float64, cost, error) {
-	ch, err := startChild(kindDaemon, dir, 4*workers+16)
+func handshakeRate(exe, dir string, fixed bool, workers, budget int, dur time.Duration) (float64, cost, error) {
+	ch, err := startChild(exe, kindDaemon, dir, 4*workers+16)
 	if err != nil {
 		return 0, cost{}, err
 	}
@@ -134,13 +134,14 @@ type sessionMem struct {
 	Goroutines float64 // per connection
 }
 
-// idleSessions opens n idle connections to a fresh child of kind (for the
-// daemon: authenticated sessions that have answered one get-dir; for the
-// net/http peer: keep-alive connections that have answered one) and
-// measures the child's memory growth.
-func idleSessions(kind, dir string, n int) (sessionMem, error) {
+// idleSessions opens n idle connections to a fresh child of kind (of exe,
+// "" for this build) and measures the child's memory growth. Every
+// connection has answered one request when it is measured: for the daemon
+// an authenticated session one get-dir, for the net/http peer a keep-alive
+// connection one get-dir, for the echo one frame.
+func idleSessions(exe, kind, dir string, n int) (sessionMem, error) {
 	sm := sessionMem{N: n}
-	ch, err := startChild(kind, dir, n+64)
+	ch, err := startChild(exe, kind, dir, n+64)
 	if err != nil {
 		return sm, err
 	}
@@ -152,6 +153,8 @@ func idleSessions(kind, dir string, n int) (sessionMem, error) {
 		}
 	}()
 	// One connection first, so that lazily built state is not counted.
+	// Every connection has had its answer when open returns, so the
+	// server has done its side.
 	open := func(count int) error {
 		switch kind {
 		case kindDaemon:
@@ -164,9 +167,8 @@ func idleSessions(kind, dir string, n int) (sessionMem, error) {
 				c, err := client.Dial(ctx, v)
 				if err == nil {
 					// One request each, as the net/http peer's connections
-					// make: an idle session is one that has been used (it
-					// holds, for one, the key stream prepared for its next
-					// messages).
+					// make: an idle session is one that has been used, as
+					// an app's is.
 					err = daemonConn{c}.getDir(ctx)
 				}
 				cancel()
@@ -179,11 +181,14 @@ func idleSessions(kind, dir string, n int) (sessionMem, error) {
 			}
 		case kindEcho:
 			for range count {
-				nc, err := net.Dial("tcp", ch.addr)
+				e, err := dialEcho(ch.addr, benchfloor.FrameSizes{GetDirRequest: 64, GetDirAnswer: 64}, true)
 				if err != nil {
 					return err
 				}
-				closers = append(closers, func() { nc.Close() })
+				closers = append(closers, e.close)
+				if err := e.getDir(context.Background()); err != nil {
+					return err
+				}
 			}
 		case kindHTTP:
 			for range count {
@@ -201,7 +206,6 @@ func idleSessions(kind, dir string, n int) (sessionMem, error) {
 	if err := open(1); err != nil {
 		return sm, err
 	}
-	time.Sleep(50 * time.Millisecond)
 	m0, err := ch.settled()
 	if err != nil {
 		return sm, err
@@ -209,7 +213,6 @@ func idleSessions(kind, dir string, n int) (sessionMem, error) {
 	if err := open(n); err != nil {
 		return sm, err
 	}
-	time.Sleep(200 * time.Millisecond) // let the server finish its side
 	m1, err := ch.settled()
 	if err != nil {
 		return sm, err

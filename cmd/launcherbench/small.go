@@ -17,15 +17,15 @@ import (
 
 	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/framing"
-	"github.com/safe-launcher/launcher/handshake"
-	"github.com/safe-launcher/launcher/internal/sockio"
-	"github.com/safe-launcher/launcher/nfs"
+	"github.com/safe-launcher/launcher/internal/benchfloor"
 	"github.com/safe-launcher/launcher/vfs"
 	"github.com/safe-launcher/launcher/wire"
 )
 
 // Small requests: get-dir of a 10-entry directory, and create-file followed
-// by delete-file, against the daemon, the raw echo floor and the net/http peer.
+// by delete-file, through the SDK and through the minimal client against the
+// daemon (and a baseline build's), against the echo floor, the in-process
+// compute floor and the net/http peer.
 
 const (
 	opGetDir       = "get-dir"
@@ -34,70 +34,67 @@ const (
 
 // Paths used by the small requests.
 const (
-	getDirPath = "gd"
-	cdDir      = "cd"
+	getDirPath    = "gd"
+	getDirEntries = 10
+	cdDir         = "cd"
 )
 
-// frameSizes are the sizes of the daemon's encrypted frames for each request,
-// so that the echo floor moves the same bytes.
-type frameSizes struct {
-	getDirReq, getDirAns        int
-	createReq, deleteReq, okAns int
-}
+// Load kinds: who sends the small requests to whom. Each figure of the
+// small section is keyed by one.
+const (
+	// kindDaemon (the SDK to this build's daemon), kindEcho, kindHTTP
+	// and kindDaemonCommit are also server kinds (child.go).
 
-// prepareStore lays out the store in dir: a 10-entry directory to list and an
-// empty directory for create+delete. It returns the frame sizes the daemon
-// will use for these requests.
-func prepareStore(dir string) (frameSizes, error) {
-	var fs frameSizes
+	// kindMini is the minimal client (mini.go) to this build's daemon.
+	kindMini = "mini"
+	// kindCompute is the in-process compute floor of the requests
+	// (benchfloor.Small): no network, no store.
+	kindCompute = "compute"
+	// kindBefore is the SDK to the baseline build's daemon (-baseline).
+	kindBefore = "before"
+	// kindMiniBefore is the minimal client to the baseline build's daemon.
+	kindMiniBefore = "mini-before"
+)
+
+// prepareStore lays out the store in dir (see layoutStore).
+func prepareStore(dir string) error {
 	store, err := openStore(dir, vfs.SyncBackground)
 	if err != nil {
-		return fs, err
+		return err
 	}
 	defer store.Close()
-	ctx := context.Background()
+	return layoutStore(context.Background(), store)
+}
+
+// layoutStore makes, in the bench app's root of store, a 10-entry directory
+// to list and an empty directory for create+delete.
+func layoutStore(ctx context.Context, store *vfs.Store) error {
 	root := vfs.AppRoot(benchAppRoot)
 	mk := func(p ...string) error {
 		_, err := store.CreateDir(ctx, root, vfs.Path(p), true, false, nil)
 		return err
 	}
 	if err := mk(getDirPath); err != nil {
-		return fs, err
+		return err
 	}
 	if err := mk(cdDir); err != nil {
-		return fs, err
+		return err
 	}
-	for i := range 5 {
+	for i := range getDirEntries / 2 {
 		if err := mk(getDirPath, fmt.Sprintf("sub%d", i)); err != nil {
-			return fs, err
+			return err
 		}
 		if _, err := store.CreateFile(ctx, root, vfs.Path{getDirPath, fmt.Sprintf("file%d.txt", i)}, []byte("meta")); err != nil {
-			return fs, err
+			return err
 		}
 	}
-	l, err := store.GetDir(ctx, root, vfs.Path{getDirPath})
-	if err != nil {
-		return fs, err
-	}
-	reqSize := func(request string, data any) int {
-		b, _ := json.Marshal(struct {
-			Endpoint string `json:"endpoint"`
-			Data     any    `json:"data"`
-		}{"safe-api/v1.0/nfs/" + request, data})
-		return len(b) + handshake.Overhead
-	}
-	ans, _ := json.Marshal(nfs.Listing(l))
-	id := string(bytes.Repeat([]byte{'A'}, wire.IDSize))
-	fs.getDirReq = reqSize("get-dir", wire.GetDirRequest{DirPath: getDirPath})
-	fs.getDirAns = len(`{"id":"`+id+`","data":}`) + len(ans) + handshake.Overhead
-	fs.createReq = reqSize("create-file", wire.CreateFileRequest{FilePath: cdDir + "/w000-000", UserMetadata: wire.Bytes{}})
-	fs.deleteReq = reqSize("delete-file", wire.FileRequest{FilePath: cdDir + "/w000-000"})
-	fs.okAns = len(wire.AppendError(nil, id, wire.CodeOK, "")) + handshake.Overhead
-	return fs, nil
+	return nil
 }
 
 // smallConn is one connection (or, for net/http, one client) able to run the
-// small operations; it is safe for concurrent use (pipelining).
+// small operations. The SDK's, the echo's (not direct) and net/http's are
+// safe for concurrent use (pipelining); the minimal client's, the compute
+// floor's and a direct echo connection carry one request at a time.
 type smallConn interface {
 	getDir(ctx context.Context) error
 	createDelete(ctx context.Context, name string) error
@@ -109,7 +106,7 @@ type daemonConn struct{ c *client.Client }
 
 func (d daemonConn) getDir(ctx context.Context) error {
 	l, err := d.c.GetDir(ctx, wire.GetDirRequest{DirPath: getDirPath})
-	if err == nil && len(l.SubDirectories)+len(l.Files) != 10 {
+	if err == nil && len(l.SubDirectories)+len(l.Files) != getDirEntries {
 		err = fmt.Errorf("get-dir listed %d entries", len(l.SubDirectories)+len(l.Files))
 	}
 	return err
@@ -125,16 +122,15 @@ func (d daemonConn) createDelete(ctx context.Context, name string) error {
 
 func (d daemonConn) close() { d.c.Close() }
 
-// echoConn is a framed TCP connection to the echo floor; answers come back in
-// order, so a FIFO of waiters matches them. A connection for one request at
-// a time (direct) has no reader goroutine: the caller reads its answer, as
-// the SDK's caller does when nobody else reads, so that the floor pays no
-// hand-off the SDK does not pay. It reads through a 32 KiB buffered
-// reader, as the SDK does, and (raw) through internal/sockio as the SDK does,
-// or through the net package's reads and writes.
+// echoConn is a framed TCP connection to the echo floor; answers come back
+// in order, so a FIFO of waiters matches them. A connection for one request
+// at a time (direct) has no reader goroutine: the caller reads its answer,
+// as the SDK's and the minimal client's callers do, so that the floor pays
+// no hand-off they do not pay. It reads through a 32 KiB bufio.Reader and
+// writes each frame in one Write on the plain net.Conn.
 type echoConn struct {
 	nc    net.Conn
-	sizes frameSizes
+	sizes benchfloor.FrameSizes
 	wmu   sync.Mutex
 	queue chan chan error
 	done  chan struct{}
@@ -142,13 +138,10 @@ type echoConn struct {
 	buf   []byte
 }
 
-func dialEcho(addr string, sizes frameSizes, direct, raw bool) (*echoConn, error) {
+func dialEcho(addr string, sizes benchfloor.FrameSizes, direct bool) (*echoConn, error) {
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
-	}
-	if raw {
-		nc = sockio.Wrap(nc)
 	}
 	e := &echoConn{nc: nc, sizes: sizes, queue: make(chan chan error, 4096), done: make(chan struct{})}
 	if direct {
@@ -214,17 +207,30 @@ func (e *echoConn) roundTrip(reqSize, ansSize int) error {
 }
 
 func (e *echoConn) getDir(context.Context) error {
-	return e.roundTrip(e.sizes.getDirReq, e.sizes.getDirAns)
+	return e.roundTrip(e.sizes.GetDirRequest, e.sizes.GetDirAnswer)
 }
 
 func (e *echoConn) createDelete(context.Context, string) error {
-	if err := e.roundTrip(e.sizes.createReq, e.sizes.okAns); err != nil {
+	if err := e.roundTrip(e.sizes.CreateRequest, e.sizes.OKAnswer); err != nil {
 		return err
 	}
-	return e.roundTrip(e.sizes.deleteReq, e.sizes.okAns)
+	return e.roundTrip(e.sizes.DeleteRequest, e.sizes.OKAnswer)
 }
 
 func (e *echoConn) close() { e.nc.Close(); <-e.done }
+
+// computeConn is the in-process compute floor as a connection: each
+// operation does both sides' work of its requests, with no network. It
+// carries one request at a time.
+type computeConn struct{ f *benchfloor.Small }
+
+func (c computeConn) getDir(context.Context) error { return c.f.GetDir(getDirPath) }
+
+func (c computeConn) createDelete(_ context.Context, name string) error {
+	return c.f.CreateDelete(cdDir + "/" + name)
+}
+
+func (c computeConn) close() {}
 
 // httpConn is a net/http client with its own transport limited to conns
 // connections (HTTP/1.1 does not pipeline: requests wait for a free one).
@@ -270,7 +276,7 @@ func (h *httpConn) getDir(ctx context.Context) error {
 	if err := h.post(ctx, "/nfs/get-dir", wire.GetDirRequest{DirPath: getDirPath}, &l); err != nil {
 		return err
 	}
-	if len(l.SubDirectories)+len(l.Files) != 10 {
+	if len(l.SubDirectories)+len(l.Files) != getDirEntries {
 		return fmt.Errorf("get-dir listed %d entries", len(l.SubDirectories)+len(l.Files))
 	}
 	return nil
@@ -287,30 +293,34 @@ func (h *httpConn) createDelete(ctx context.Context, name string) error {
 func (h *httpConn) close() { h.tr.CloseIdleConnections() }
 
 // servers are the children serving the small requests: the daemon, the
-// echo floor (both ways, see kindEchoNet), the net/http peer, and the daemon
-// in commit mode.
+// baseline build's daemon (nil without -baseline), the echo floor, the
+// net/http peer, and the daemon in commit mode; and the in-process floor.
 type servers struct {
-	daemon, echo, echoNet, http, commit *child
-	sizes                               frameSizes
+	daemon, before, echo, http, commit *child
+	floor                              *benchfloor.Small
+	sizes                              benchfloor.FrameSizes
 }
 
-// of returns the child serving kind.
+// of returns the child serving kind (nil: in-process).
 func (s *servers) of(kind string) *child {
 	switch kind {
-	case kindDaemon:
+	case kindDaemon, kindMini:
 		return s.daemon
+	case kindBefore, kindMiniBefore:
+		return s.before
 	case kindDaemonCommit:
 		return s.commit
 	case kindEcho:
 		return s.echo
-	case kindEchoNet:
-		return s.echoNet
+	case kindHTTP:
+		return s.http
 	}
-	return s.http
+	return nil
 }
 
-// dial opens n connections to the server of kind; direct ones (echo only)
-// carry one request at a time.
+// dial opens n connections of kind; direct ones (echo only) carry one
+// request at a time. The minimal client and the compute floor carry one
+// request at a time whatever direct says.
 func (s *servers) dial(kind string, n int, direct bool) ([]smallConn, error) {
 	out := make([]smallConn, 0, n)
 	fail := func(err error) ([]smallConn, error) {
@@ -320,23 +330,32 @@ func (s *servers) dial(kind string, n int, direct bool) ([]smallConn, error) {
 		return nil, err
 	}
 	switch kind {
-	case kindDaemon, kindDaemonCommit:
+	case kindDaemon, kindDaemonCommit, kindBefore, kindMini, kindMiniBefore:
 		vals, err := s.of(kind).mint(n)
 		if err != nil {
 			return nil, err
 		}
+		mini := kind == kindMini || kind == kindMiniBefore
 		for _, v := range vals {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c, err := client.Dial(ctx, v)
+			var c smallConn
+			if mini {
+				c, err = dialMini(ctx, v)
+			} else {
+				var sc *client.Client
+				if sc, err = client.Dial(ctx, v); err == nil {
+					c = daemonConn{sc}
+				}
+			}
 			cancel()
 			if err != nil {
 				return fail(err)
 			}
-			out = append(out, daemonConn{c})
+			out = append(out, c)
 		}
-	case kindEcho, kindEchoNet:
+	case kindEcho:
 		for range n {
-			e, err := dialEcho(s.of(kind).addr, s.sizes, direct, kind == kindEcho)
+			e, err := dialEcho(s.echo.addr, s.sizes, direct)
 			if err != nil {
 				return fail(err)
 			}
@@ -344,6 +363,12 @@ func (s *servers) dial(kind string, n int, direct bool) ([]smallConn, error) {
 		}
 	case kindHTTP:
 		out = append(out, newHTTPConn(s.http.addr, n))
+	case kindCompute:
+		for range n {
+			out = append(out, computeConn{s.floor})
+		}
+	default:
+		return nil, fmt.Errorf("unknown kind %q", kind)
 	}
 	return out, nil
 }
@@ -381,12 +406,20 @@ func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[strin
 	}
 	per := max(n/rounds, 1)
 	server, client := map[string]usage{}, map[string]usage{}
+	roundP50 := map[string][]time.Duration{}
 	counted := true
+	serverUsage := func(kind string) (usage, bool) {
+		if ch := s.of(kind); ch != nil {
+			return readUsage(ch.pid())
+		}
+		return usage{}, true // in-process: no server
+	}
 	for range rounds {
 		for _, kind := range kinds {
 			c := conns[kind]
-			s0, ok1 := readUsage(s.of(kind).pid())
+			s0, ok1 := serverUsage(kind)
 			c0, ok2 := readUsage(0)
+			from := len(samples[kind])
 			for range per {
 				t := time.Now()
 				if err := run(c); err != nil {
@@ -394,17 +427,22 @@ func (s *servers) latencies(kinds []string, op string, n, rounds int) (map[strin
 				}
 				samples[kind] = append(samples[kind], time.Since(t))
 			}
-			s1, ok3 := readUsage(s.of(kind).pid())
+			s1, ok3 := serverUsage(kind)
 			c1, ok4 := readUsage(0)
 			counted = counted && ok1 && ok2 && ok3 && ok4
 			server[kind] = server[kind].plus(s1.since(s0))
 			client[kind] = client[kind].plus(c1.since(c0))
+			round := slices.Clone(samples[kind][from:])
+			slices.Sort(round)
+			roundP50[kind] = append(roundP50[kind], round[len(round)/2])
 		}
 	}
 	out := map[string]latencyPair{}
 	for kind, d := range samples {
 		slices.Sort(d)
-		lp := latencyPair{P50: d[len(d)/2], P99: d[len(d)*99/100]}
+		rp := roundP50[kind]
+		slices.Sort(rp)
+		lp := latencyPair{P50: d[len(d)/2], P99: d[len(d)*99/100], RoundMin: rp[0], RoundMax: rp[len(rp)-1]}
 		if counted {
 			lp.Cost = perOp(server[kind], client[kind], len(d))
 		}

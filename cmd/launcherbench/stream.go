@@ -30,7 +30,7 @@ func measureStream(dir string, size, reps int) (streamResult, error) {
 	_, _ = rand.Read(data)
 	name := fmt.Sprintf("stream-%d.bin", size)
 	ctx := context.Background()
-	ch, err := startChild(kindDaemon, dir, 16)
+	ch, err := startChild("", kindDaemon, dir, 16)
 	if err != nil {
 		return r, err
 	}

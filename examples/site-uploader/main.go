@@ -8,8 +8,14 @@
 // uploaded folder (dns/register-dns, or add-service if the name is already
 // this app's), and prints the gateway URL where a browser can open the site:
 //
-//	site-uploader --launcher tcp:127.0.0.1:30000:... -dir ./site -name example
-//	http://www.example.localhost:30080/
+//	launcher app launch uploader -- -dir ./site -name example
+//	(in DIR/logs/uploader.log:) http://www.example.localhost:30080/
+//
+// The gateway's address comes from the environment variable
+// LAUNCHER_GATEWAY_URL, which the launcher sets for the apps it launches to
+// the gateway it really bound (its default port moves when taken), or from
+// -gateway. Without either (the gateway is off) the site is registered and no
+// URL is printed.
 //
 // Flags:
 //
@@ -18,7 +24,7 @@
 //	-service NAME   service name (default "www")
 //	-remote NAME    name of the uploaded folder in the app's root (default: DIR's base name)
 //	-replace        replace the remote folder and the service if they exist
-//	-gateway URL    the launcher's web gateway (default http://127.0.0.1:30080)
+//	-gateway URL    the launcher's web gateway (default $LAUNCHER_GATEWAY_URL)
 //	-jobs N         files uploaded at once (default 8)
 //	-timeout D      give up after D (default 5m)
 //
@@ -51,6 +57,10 @@ import (
 // chunkSize is how much of a file goes in one modify-file request.
 const chunkSize = 1 << 20
 
+// envGatewayURL is where the launcher puts its web gateway's base URL
+// (apps.EnvGatewayURL; an app does not import the daemon's packages).
+const envGatewayURL = "LAUNCHER_GATEWAY_URL"
+
 type config struct {
 	dir, name, service, remote, gateway string
 	replace                             bool
@@ -59,13 +69,15 @@ type config struct {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Getenv(envGatewayURL), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "site-uploader:", err)
 		os.Exit(1)
 	}
 }
 
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+// parseFlags parses the command line; gateway is the default of -gateway
+// (LAUNCHER_GATEWAY_URL).
+func parseFlags(args []string, gateway string, stderr io.Writer) (config, error) {
 	var cfg config
 	fset := flag.NewFlagSet("site-uploader", flag.ContinueOnError)
 	fset.SetOutput(stderr)
@@ -75,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fset.StringVar(&cfg.service, "service", "www", "service name")
 	fset.StringVar(&cfg.remote, "remote", "", "name of the uploaded folder in the app's root (default: the folder's base name)")
 	fset.BoolVar(&cfg.replace, "replace", false, "replace the remote folder and the service if they exist")
-	fset.StringVar(&cfg.gateway, "gateway", "http://127.0.0.1:30080", "the launcher's web gateway")
+	fset.StringVar(&cfg.gateway, "gateway", gateway, "the launcher's web gateway, e.g. http://127.0.0.1:30080 (default: $"+envGatewayURL+", set by the launcher)")
 	fset.IntVar(&cfg.jobs, "jobs", 8, "files uploaded at once")
 	fset.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "give up after this long")
 	if err := fset.Parse(args); err != nil {
@@ -97,8 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseFlags(args, stderr)
+func run(args []string, gateway string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, gateway, stderr)
 	if err != nil {
 		return err
 	}
@@ -106,9 +118,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w (start me from the launcher, or pass --launcher)", err)
 	}
-	siteURL, err := siteURL(cfg.gateway, cfg.service, cfg.name)
-	if err != nil {
-		return err
+	var url string
+	if cfg.gateway != "" {
+		if url, err = siteURL(cfg.gateway, cfg.service, cfg.name); err != nil {
+			return err
+		}
 	}
 	tree, err := scan(cfg.dir)
 	if err != nil {
@@ -132,7 +146,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := register(ctx, c, cfg); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, siteURL)
+	if url == "" {
+		fmt.Fprintf(stderr, "registered %s.%s; the launcher's web gateway is off (no %s, no -gateway), so there is no URL to open\n", cfg.service, cfg.name, envGatewayURL)
+		return nil
+	}
+	fmt.Fprintln(stdout, url)
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/safe-launcher/launcher/dns"
 	"github.com/safe-launcher/launcher/launcher"
+	"github.com/safe-launcher/launcher/launcher/apps"
 	"github.com/safe-launcher/launcher/launcher/launchertest"
 	"github.com/safe-launcher/launcher/nfs"
 	"github.com/safe-launcher/launcher/vfs"
@@ -71,12 +72,14 @@ func TestUploaderAsChild(t *testing.T) {
 		gcancel()
 		require.NoError(t, <-gdone)
 	})
-	gw := "http://" + ln.Addr().String()
+	gw := "http://" + ln.Addr().String() + "/"
+	require.Equal(t, apps.EnvGatewayURL, envGatewayURL, "the uploader reads the variable the launcher sets")
 
+	// The gateway's URL comes from the environment, as the launcher passes it.
 	runApp := func(extra ...string) (stdout, stderr string, err error) {
-		args := append([]string{"--launcher", d.Value(t, app.ID), "-dir", "site", "-name", "example", "-gateway", gw, "-jobs", "3"}, extra...)
+		args := append([]string{"--launcher", d.Value(t, app.ID), "-dir", "site", "-name", "example", "-jobs", "3"}, extra...)
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(os.Environ(), "SAFE_LAUNCHER=")
+		cmd.Env = append(os.Environ(), "SAFE_LAUNCHER=", apps.EnvGatewayURL+"="+gw)
 		var o, e bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &o, &e
 		err = cmd.Run()
@@ -127,12 +130,19 @@ func TestUploaderAsChild(t *testing.T) {
 		assert.Equal(t, want, body, path)
 	}
 
-	// A second run needs -replace; with it the service points at the new upload.
+	// A second run needs -replace; with it the service points at the new
+	// upload. -gateway overrides the environment; an empty one means the
+	// gateway is off: no URL.
 	_, stderr, err = runApp()
 	require.Error(t, err)
 	assert.Contains(t, stderr, "-replace")
-	_, stderr, err = runApp("-replace")
+	stdout, stderr, err = runApp("-replace", "-gateway", "http://127.0.0.1:1")
 	require.NoError(t, err, "stderr: %s", stderr)
+	assert.Equal(t, "http://www.example.localhost:1/\n", stdout)
+	stdout, stderr, err = runApp("-replace", "-gateway", "")
+	require.NoError(t, err, "stderr: %s", stderr)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "web gateway is off")
 	resp, body := get("")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.True(t, strings.Contains(string(body), "Example site"))

@@ -1,24 +1,48 @@
-// Package benchfloor measures the compute floor of a file transfer: the work the
-// protocol forces on every byte, done once on the same bytes with no daemon, no
-// socket and no store. Benchmarks report their transfers as a ratio to it.
+// Package benchfloor owns the compute floors the benchmarks measure the
+// launcher against: the work the protocol forces on both ends of a message,
+// done once in-process with no daemon, no socket and no store, on one
+// goroutine, with golang.org/x/crypto and the standard library as an app
+// developer would use them.
 //
-// One direction of a transfer costs: base64-encoding the content into its JSON
-// string, sealing the JSON with secretbox, SHA-512 of the ciphertext (the answer
-// id), opening the box and decoding the base64 back. The floor runs these with
-// x/crypto and the standard library, using both cores where the work allows:
-// the hash runs beside the open, and base64 is split in two halves.
+// Two floors live here:
+//
+//   - Floor, for a file transfer: the base64 of the content in its JSON
+//     string, the secretbox seal, one SHA-512 of an upload's sealed body (the
+//     answer id), the secretbox open and the base64 decode.
+//   - App and Daemon, for a small request: the request's JSON (encoding/json),
+//     its seal and SHA-512 on the app's side; its open and JSON decode, the
+//     answer's JSON and seal on the daemon's side; the answer's open and JSON
+//     decode on the app's side. The same App is what launcherbench's minimal
+//     client sends and reads its requests with, so that the client and the
+//     floor do the same work, the network aside.
+//
+// Each step is done once, in one pass, on one core: no step is split over
+// goroutines or computed ahead. The floors are what the plain work costs, not
+// the least any code could spend.
 package benchfloor
 
 import (
+	"bytes"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"sync"
 
 	"golang.org/x/crypto/nacl/secretbox"
 )
 
-// Floor holds the buffers of a floor measurement so that repeated runs do not
+// ErrBroken is returned when a floor's bytes do not survive their own round
+// trip, which would mean the floor measured something else than it says.
+var ErrBroken = errors.New("benchfloor: round trip failed")
+
+// The JSON around a transfer's content, as the request of an upload and the
+// answer of a download carry it (the rest of either is a few dozen bytes).
+const (
+	contentPre  = `{"content":"`
+	contentPost = `"}`
+)
+
+// Floor holds the buffers of a transfer floor so that repeated runs do not
 // measure the allocator. It is not safe for concurrent use.
 type Floor struct {
 	key   [32]byte
@@ -26,44 +50,60 @@ type Floor struct {
 	plain []byte
 	box   []byte
 	out   []byte
+	sum   [sha512.Size]byte
+	id    []byte
 }
 
-// Run does one direction's forced work on data and returns an error if the
-// bytes did not survive the round trip (which would mean a broken floor).
-func (f *Floor) Run(data []byte) error {
-	// JSON with the base64 content, encoded in two halves at a 3-byte boundary.
-	const pre, post = `{"content":"`, `"}`
+// Upload does the work an upload of data forces: on the app's side the
+// content's base64 in its JSON string and the seal; on the daemon's side the
+// SHA-512 of the sealed body (the answer id), the open and the base64 decode.
+// It returns an error wrapping ErrBroken if the bytes did not survive.
+func (f *Floor) Upload(data []byte) error { return f.run(data, true) }
+
+// Download does the work a download of data forces: on the daemon's side the
+// content's base64 in its JSON string and the seal; on the app's side the
+// open and the base64 decode. The answer's id is the hash of the app's small
+// request, not of this body, so there is no SHA-512 here. It returns an
+// error wrapping ErrBroken if the bytes did not survive.
+func (f *Floor) Download(data []byte) error { return f.run(data, false) }
+
+// Run is Upload, for callers that measure one direction of a transfer.
+func (f *Floor) Run(data []byte) error { return f.Upload(data) }
+
+// Decoded returns the content as the last run decoded it, for checks. It is
+// valid until the next run.
+func (f *Floor) Decoded() []byte { return f.out }
+
+func (f *Floor) run(data []byte, hash bool) error {
 	enc := base64.StdEncoding.EncodedLen(len(data))
-	f.plain = grow(f.plain, len(pre)+enc+len(post))
-	copy(f.plain, pre)
-	copy(f.plain[len(pre)+enc:], post)
-	half := len(data) / 2 / 3 * 3
-	var wg sync.WaitGroup
-	wg.Go(func() { base64.StdEncoding.Encode(f.plain[len(pre):], data[:half]) })
-	base64.StdEncoding.Encode(f.plain[len(pre)+base64.StdEncoding.EncodedLen(half):], data[half:])
-	wg.Wait()
+	f.plain = grow(f.plain, len(contentPre)+enc+len(contentPost))
+	copy(f.plain, contentPre)
+	base64.StdEncoding.Encode(f.plain[len(contentPre):], data)
+	copy(f.plain[len(contentPre)+enc:], contentPost)
 
 	f.box = secretbox.Seal(f.box[:0], f.plain, &f.nonce, &f.key)
-
-	var sum [sha512.Size]byte
-	wg.Go(func() { sum = sha512.Sum512(f.box) })
-	opened, ok := secretbox.Open(f.plain[:0], f.box, &f.nonce, &f.key)
-	wg.Wait()
-	_ = base64.StdEncoding.EncodeToString(sum[:])
-	if !ok {
-		return fmt.Errorf("benchfloor: box did not open")
+	if hash {
+		f.sum = sha512.Sum512(f.box)
+		f.id = base64.StdEncoding.AppendEncode(f.id[:0], f.sum[:])
 	}
-
-	s := opened[len(pre) : len(pre)+enc]
-	f.out = grow(f.out, len(data))
-	hs := base64.StdEncoding.EncodedLen(half)
-	var n1 int
-	var e1 error
-	wg.Go(func() { n1, e1 = base64.StdEncoding.Decode(f.out, s[:hs]) })
-	n2, e2 := base64.StdEncoding.Decode(f.out[half:], s[hs:])
-	wg.Wait()
-	if e1 != nil || e2 != nil || n1+n2 != len(data) {
-		return fmt.Errorf("benchfloor: base64 round trip failed: %v %v", e1, e2)
+	opened, ok := secretbox.Open(f.plain[:0], f.box, &f.nonce, &f.key)
+	if !ok {
+		return fmt.Errorf("%w: the box did not open", ErrBroken)
+	}
+	s, ok := bytes.CutPrefix(opened, []byte(contentPre))
+	if !ok {
+		return fmt.Errorf("%w: the JSON lost its head", ErrBroken)
+	}
+	if s, ok = bytes.CutSuffix(s, []byte(contentPost)); !ok {
+		return fmt.Errorf("%w: the JSON lost its tail", ErrBroken)
+	}
+	f.out = grow(f.out, base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(f.out, s)
+	if err != nil {
+		return fmt.Errorf("%w: base64: %v", ErrBroken, err)
+	}
+	if f.out = f.out[:n]; n != len(data) {
+		return fmt.Errorf("%w: %d bytes decoded, %d sent", ErrBroken, n, len(data))
 	}
 	return nil
 }

@@ -8,8 +8,14 @@
 // A Registry implements launcher.Apps: the daemon asks it at every request, so
 // grants and revocations apply to live sessions at their next request.
 //
+// The registry also records the private roots that removed apps left in the
+// store (OrphanRoots lists the roots no app owns, PurgeRoot deletes one).
+//
 // The package also owns launching (Runner): an app is started as an
-// independent process, after its executable's hash was checked (Verify).
+// independent process, after its executable's hash was checked (Verify),
+// with its output in a log file of its own that the Runner rotates at a size
+// bound. Files in the data directory are opened without following symbolic
+// links.
 //
 // # What the caller must do
 //
@@ -34,7 +40,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/safe-launcher/launcher/launcher"
@@ -60,6 +68,10 @@ var (
 	// ErrCorrupt is returned by Open for a registry file that cannot be parsed
 	// or breaks the registry's invariants.
 	ErrCorrupt = errors.New("apps: registry file corrupt")
+	// ErrNoRoot is returned by PurgeRoot for a name that is no app root in the store.
+	ErrNoRoot = errors.New("apps: no such root")
+	// ErrRootInUse is returned by PurgeRoot for the root of a registered app.
+	ErrRootInUse = errors.New("apps: the root belongs to an app")
 )
 
 // MaxNameLen is the longest app name.
@@ -117,6 +129,9 @@ var (
 type fileFormat struct {
 	Version int   `json:"version"`
 	Apps    []App `json:"apps"`
+	// KeptRoots are the private roots that `app rm` without purge left in
+	// the store, until they are purged or reused (see OrphanRoots).
+	KeptRoots []string `json:"kept_roots,omitempty"`
 }
 
 const formatVersion = 1
@@ -128,9 +143,10 @@ type Registry struct {
 	log   *slog.Logger
 	rand  io.Reader
 
-	mu     sync.RWMutex // guards byID and byName; held while the file is written
+	mu     sync.RWMutex // guards byID, byName and kept; held while the file is written
 	byID   map[string]*App
 	byName map[string]*App
+	kept   map[string]bool // roots kept by Remove without purge
 }
 
 // Options configure Open. The zero value is ready to use.
@@ -149,7 +165,7 @@ func Open(path string, roots Roots, opts Options) (*Registry, error) {
 		return nil, fmt.Errorf("%w: nil Roots", ErrStorage)
 	}
 	r := &Registry{path: path, roots: roots, log: opts.Logger, rand: opts.Rand,
-		byID: map[string]*App{}, byName: map[string]*App{}}
+		byID: map[string]*App{}, byName: map[string]*App{}, kept: map[string]bool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,7 +173,7 @@ func Open(path string, roots Roots, opts Options) (*Registry, error) {
 		r.rand = rand.Reader
 	}
 	r.removeTemps()
-	data, err := os.ReadFile(path)
+	data, err := readNoFollow(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return r, nil
@@ -182,6 +198,11 @@ func Open(path string, roots Roots, opts Options) (*Registry, error) {
 		}
 		roots0[a.RootDir] = true
 		r.byID[a.ID], r.byName[a.Name] = &a, &a
+	}
+	for _, k := range f.KeptRoots {
+		if vfs.ValidName(k) == nil && !roots0[k] && roots.RootExists(vfs.AppRoot(k)) {
+			r.kept[k] = true
+		}
 	}
 	for _, a := range r.byID {
 		root := vfs.AppRoot(a.RootDir)
@@ -304,41 +325,208 @@ func (r *Registry) freeRootLocked(name string) string {
 	for _, a := range r.byID {
 		used[a.RootDir] = true
 	}
-	base := name + "-Root-Dir"
 	for n := 1; ; n++ {
-		cand := base
-		if n > 1 {
-			cand = base + "-" + strconv.Itoa(n)
-		}
+		cand := rootName(name, n)
 		if !used[cand] && !r.roots.RootExists(vfs.AppRoot(cand)) {
 			return cand
 		}
 	}
 }
 
-// Remove unregisters the app named name and returns it. Its private root is
-// deleted when purge is set and kept otherwise. The caller ends its sessions
-// (see the package doc).
-func (r *Registry) Remove(name string, purge bool) (App, error) {
+// Removed is what Remove did.
+type Removed struct {
+	App App
+	// Deleted lists the roots deleted with purge: the app's own first, then
+	// those left in the store by earlier apps of the same name that no app
+	// owns (see OrphanRoots).
+	Deleted []string
+}
+
+// Remove unregisters the app named name. Its private root is kept (and listed
+// by OrphanRoots) unless purge is set; purge deletes it, and also the roots
+// that earlier apps of the same name left behind. The caller ends the app's
+// sessions (see the package doc). If deleting a root fails the app is
+// removed all the same: the error says which root is left.
+func (r *Registry) Remove(name string, purge bool) (Removed, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a, ok := r.byName[name]
 	if !ok {
-		return App{}, fmt.Errorf("%w: %q", ErrNotFound, name)
+		return Removed{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
 	delete(r.byID, a.ID)
 	delete(r.byName, a.Name)
+	// Recorded as kept either way: if purging fails half-way (or the
+	// process dies), what is left stays listed.
+	wasKept := r.kept[a.RootDir]
+	r.kept[a.RootDir] = true
 	if err := r.saveLocked(); err != nil {
 		r.byID[a.ID], r.byName[a.Name] = a, a
-		return App{}, err
+		if !wasKept {
+			delete(r.kept, a.RootDir)
+		}
+		return Removed{}, err
 	}
 	r.log.Info("app removed", "app", a.Name, "id", a.ID, "purge", purge)
-	if purge {
-		if err := r.roots.DeleteRoot(vfs.AppRoot(a.RootDir)); err != nil && !errors.Is(err, vfs.ErrNoRoot) && !errors.Is(err, vfs.ErrNotFound) {
-			return *a, fmt.Errorf("%w: app %q removed, but deleting its root %s failed: %v", ErrStorage, a.Name, a.RootDir, err)
+	res := Removed{App: *a}
+	if !purge {
+		return res, nil
+	}
+	roots := []string{a.RootDir}
+	for _, o := range r.orphansOfLocked(name) {
+		if o != a.RootDir {
+			roots = append(roots, o)
 		}
 	}
-	return *a, nil
+	for _, root := range roots {
+		if err := r.roots.DeleteRoot(vfs.AppRoot(root)); err != nil && !errors.Is(err, vfs.ErrNoRoot) && !errors.Is(err, vfs.ErrNotFound) {
+			return res, fmt.Errorf("%w: app %q removed, but deleting root %s failed: %v", ErrStorage, a.Name, root, err)
+		}
+		delete(r.kept, root)
+		res.Deleted = append(res.Deleted, root)
+	}
+	// Drop the deleted roots from the file too (a failure only leaves names
+	// that Open and OrphanRoots skip, as their roots are gone).
+	if err := r.saveLocked(); err != nil {
+		r.log.Warn("recording the purged roots", "err", err)
+	}
+	return res, nil
+}
+
+// OrphanRoots lists, sorted, the private roots in the store that no app
+// owns: those kept by Remove without purge, and those named like the roots of
+// a registered or removed app (NAME-Root-Dir, NAME-Root-Dir-2, ...) next to
+// them, which covers roots kept before the registry recorded them. A root
+// kept by an older daemon from an app whose name is not in use is not found
+// by name; PurgeRoot deletes it all the same.
+func (r *Registry) OrphanRoots() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := map[string]bool{}
+	for n := range r.byName {
+		names[n] = true
+	}
+	for k := range r.kept {
+		if n, _, ok := parseRootName(k); ok {
+			names[n] = true
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(root string) {
+		if !seen[root] {
+			seen[root] = true
+			out = append(out, root)
+		}
+	}
+	for k := range r.kept {
+		if r.orphanLocked(k) {
+			add(k)
+		}
+	}
+	for n := range names {
+		for _, root := range r.orphansOfLocked(n) {
+			add(root)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// PurgeRoot deletes the private root named root with everything in it. It
+// refuses the root of a registered app (ErrRootInUse) and a name that is no
+// app root in the store (ErrNoRoot).
+func (r *Registry) PurgeRoot(root string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if vfs.ValidName(root) != nil {
+		return fmt.Errorf("%w: %q is not a root name", ErrNoRoot, root)
+	}
+	for _, a := range r.byID {
+		if a.RootDir == root {
+			return fmt.Errorf("%w: %s is the private root of app %q; remove the app with: launcher app rm %s --purge", ErrRootInUse, root, a.Name, a.Name)
+		}
+	}
+	if !r.roots.RootExists(vfs.AppRoot(root)) {
+		return fmt.Errorf("%w: %q", ErrNoRoot, root)
+	}
+	if err := r.roots.DeleteRoot(vfs.AppRoot(root)); err != nil {
+		return fmt.Errorf("%w: deleting root %s: %v", ErrStorage, root, err)
+	}
+	r.log.Info("root purged", "root", root)
+	if r.kept[root] {
+		delete(r.kept, root)
+		if err := r.saveLocked(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orphanLocked reports whether root exists in the store and no app owns it.
+func (r *Registry) orphanLocked(root string) bool {
+	for _, a := range r.byID {
+		if a.RootDir == root {
+			return false
+		}
+	}
+	return r.roots.RootExists(vfs.AppRoot(root))
+}
+
+// orphansOfLocked returns the orphan roots named like the roots of an app
+// called name: NAME-Root-Dir and NAME-Root-Dir-N, probed up to the first
+// missing one past the highest suffix known (from the app's own root and the
+// kept roots).
+func (r *Registry) orphansOfLocked(name string) []string {
+	highest := 1
+	if a, ok := r.byName[name]; ok {
+		if n, k, ok := parseRootName(a.RootDir); ok && n == name {
+			highest = max(highest, k)
+		}
+	}
+	for root := range r.kept {
+		if n, k, ok := parseRootName(root); ok && n == name {
+			highest = max(highest, k)
+		}
+	}
+	var out []string
+	for k := 1; ; k++ {
+		root := rootName(name, k)
+		exists := r.roots.RootExists(vfs.AppRoot(root))
+		if !exists && k > highest {
+			return out
+		}
+		if exists && r.orphanLocked(root) {
+			out = append(out, root)
+		}
+	}
+}
+
+// rootSuffix ends every private root name (before an optional -N).
+const rootSuffix = "-Root-Dir"
+
+// rootName is the k-th root name of an app called name (k >= 1).
+func rootName(name string, k int) string {
+	if k <= 1 {
+		return name + rootSuffix
+	}
+	return name + rootSuffix + "-" + strconv.Itoa(k)
+}
+
+// parseRootName is the inverse of rootName.
+func parseRootName(root string) (name string, k int, ok bool) {
+	if n, found := strings.CutSuffix(root, rootSuffix); found && n != "" {
+		return n, 1, true
+	}
+	i := strings.LastIndex(root, rootSuffix+"-")
+	if i <= 0 {
+		return "", 0, false
+	}
+	k, err := strconv.Atoi(root[i+len(rootSuffix)+1:])
+	if err != nil || k < 2 || strconv.Itoa(k) != root[i+len(rootSuffix)+1:] {
+		return "", 0, false
+	}
+	return root[:i], k, true
 }
 
 // SetSafeDrive grants (on) or revokes (off) the app's SAFEDrive access. Live
@@ -406,6 +594,27 @@ func (r *Registry) Verify(name string, acceptChanged bool) (App, *os.File, error
 	return a, f, nil
 }
 
+// readNoFollow reads the regular file at path, refusing a symbolic link
+// (O_NOFOLLOW) and anything that is not a regular file.
+func readNoFollow(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%s is a symbolic link; the daemon never makes one: remove it", path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(f)
+}
+
 // openExec opens path for reading and checks that it is a regular file with
 // an execute bit.
 func openExec(path string) (*os.File, error) {
@@ -455,6 +664,12 @@ func (r *Registry) saveLocked() error {
 	for _, a := range r.byName {
 		f.Apps = append(f.Apps, *a)
 	}
+	for k := range r.kept {
+		if r.orphanLocked(k) {
+			f.KeptRoots = append(f.KeptRoots, k)
+		}
+	}
+	slices.Sort(f.KeptRoots)
 	slices.SortFunc(f.Apps, func(a, b App) int {
 		if a.Name < b.Name {
 			return -1

@@ -1,21 +1,17 @@
 package apps
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/vfs"
 )
 
@@ -130,11 +126,114 @@ func TestRootNameClashAndPurge(t *testing.T) {
 	assert.Equal(t, "x-Root-Dir-2", a2.RootDir, "a kept root is never reused by a new app")
 	assert.NotEqual(t, a1.ID, a2.ID)
 
-	_, err = r.Remove("x", true)
+	res, err := r.Remove("x", true)
 	require.NoError(t, err)
+	assert.Equal(t, []string{"x-Root-Dir-2", "x-Root-Dir"}, res.Deleted, "purge also deletes the root an earlier x left")
 	assert.False(t, f.store.RootExists(vfs.AppRoot("x-Root-Dir-2")))
+	assert.False(t, f.store.RootExists(vfs.AppRoot("x-Root-Dir")))
 	_, err = r.Remove("x", true)
 	assert.ErrorIs(t, err, ErrNotFound)
+	assert.Empty(t, r.OrphanRoots())
+}
+
+// TestOrphanRoots: a root kept by rm is listed (also after a reopen), a
+// root of a registered app is not, a purged one is gone; a root left before
+// the registry recorded kept roots is found next to the roots of an app of
+// the same name.
+func TestOrphanRoots(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	for _, n := range []string{"mail", "site"} {
+		_, err := r.Add(AddRequest{Name: n, Exec: f.exe})
+		require.NoError(t, err)
+	}
+	assert.Empty(t, r.OrphanRoots())
+	_, err := r.Remove("mail", false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"mail-Root-Dir"}, r.OrphanRoots())
+	a, err := r.Add(AddRequest{Name: "mail", Exec: f.exe})
+	require.NoError(t, err)
+	assert.Equal(t, "mail-Root-Dir-2", a.RootDir)
+	assert.Equal(t, []string{"mail-Root-Dir"}, r.OrphanRoots(), "the new app's root is not an orphan")
+
+	// Roots an older daemon kept without recording them: "old-Root-Dir"
+	// and "old-Root-Dir-3" next to the registered app old's "-2", and
+	// "gone-Root-Dir" of an app whose name is not in use.
+	for _, root := range []string{"old-Root-Dir", "old-Root-Dir-2", "old-Root-Dir-3", "gone-Root-Dir"} {
+		_, err := f.store.CreateRoot(vfs.AppRoot(root))
+		require.NoError(t, err)
+	}
+	_, err = r.Add(AddRequest{Name: "old", Exec: f.exe})
+	require.NoError(t, err)
+	r = f.open(t)
+	assert.Equal(t, []string{"mail-Root-Dir", "old-Root-Dir", "old-Root-Dir-2", "old-Root-Dir-3"}, r.OrphanRoots(),
+		"kept roots survive a reopen; unrecorded ones are found by the name of a registered app")
+	old, err := r.Get("old")
+	require.NoError(t, err)
+	assert.Equal(t, "old-Root-Dir-4", old.RootDir)
+
+	// PurgeRoot deletes an orphan, also one not listed; refuses an app's
+	// root and unknown names.
+	require.NoError(t, r.PurgeRoot("gone-Root-Dir"))
+	assert.False(t, f.store.RootExists(vfs.AppRoot("gone-Root-Dir")))
+	require.NoError(t, r.PurgeRoot("mail-Root-Dir"))
+	assert.ErrorIs(t, r.PurgeRoot("mail-Root-Dir"), ErrNoRoot)
+	assert.ErrorIs(t, r.PurgeRoot("mail-Root-Dir-2"), ErrRootInUse)
+	assert.ErrorIs(t, r.PurgeRoot("../x"), ErrNoRoot)
+	assert.True(t, f.store.RootExists(vfs.AppRoot("mail-Root-Dir-2")))
+	assert.Equal(t, []string{"old-Root-Dir", "old-Root-Dir-2", "old-Root-Dir-3"}, f.open(t).OrphanRoots())
+
+	// rm --purge of old deletes its root and the three its namesakes left.
+	res, err := r.Remove("old", true)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"old-Root-Dir-4", "old-Root-Dir", "old-Root-Dir-2", "old-Root-Dir-3"}, res.Deleted)
+	assert.Empty(t, r.OrphanRoots())
+	r = f.open(t)
+	assert.Empty(t, r.OrphanRoots())
+	a, err = r.Add(AddRequest{Name: "old", Exec: f.exe})
+	require.NoError(t, err)
+	assert.Equal(t, "old-Root-Dir", a.RootDir, "purged names are free again, also after a reopen")
+	b, err := os.ReadFile(f.path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "kept_roots", "nothing kept is left in the file")
+}
+
+func TestParseRootName(t *testing.T) {
+	for _, c := range []struct {
+		root string
+		name string
+		k    int
+		ok   bool
+	}{
+		{"mail-Root-Dir", "mail", 1, true},
+		{"mail-Root-Dir-2", "mail", 2, true},
+		{"a-Root-Dir-Root-Dir-12", "a-Root-Dir", 12, true},
+		{"mail-Root-Dir-1", "", 0, false},
+		{"mail-Root-Dir-02", "", 0, false},
+		{"mail-Root-Dir-x", "", 0, false},
+		{"-Root-Dir", "", 0, false},
+		{"mail", "", 0, false},
+	} {
+		n, k, ok := parseRootName(c.root)
+		assert.Equal(t, c.ok, ok, c.root)
+		if c.ok {
+			assert.Equal(t, c.name, n, c.root)
+			assert.Equal(t, c.k, k, c.root)
+			assert.Equal(t, c.root, rootName(n, k))
+		}
+	}
+}
+
+// TestRegistryFileNotFollowed: a registry file that is a symbolic link is
+// refused, and its target is left alone.
+func TestRegistryFileNotFollowed(t *testing.T) {
+	f := newFixture(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	require.NoError(t, os.WriteFile(victim, []byte(`{"version":1,"apps":[]}`), 0o600))
+	require.NoError(t, os.Symlink(victim, f.path))
+	_, err := Open(f.path, f.store, Options{})
+	require.ErrorIs(t, err, ErrStorage)
+	assert.Contains(t, err.Error(), "symbolic link")
 }
 
 func TestVerify(t *testing.T) {
@@ -214,42 +313,4 @@ func TestConcurrentUse(t *testing.T) {
 	for _, a := range list {
 		assert.True(t, a.SafeDrive)
 	}
-}
-
-func TestRunnerStartsAndReaps(t *testing.T) {
-	require.Equal(t, client.EnvLauncher, EnvLauncher, "the SDK looks where the runner puts it")
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "app.sh")
-	out := filepath.Join(dir, "out")
-	require.NoError(t, os.WriteFile(exe, []byte("#!/bin/sh\necho \"$@|$SAFE_LAUNCHER\" > "+out+"\necho logged\n"), 0o755))
-	run := NewRunner(RunnerConfig{LogDir: filepath.Join(dir, "logs"), Env: []string{"SAFE_LAUNCHER=leak", "PATH=/usr/bin:/bin"}, ReapInterval: 5 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- run.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	for _, secret := range []bool{false, true} {
-		os.Remove(out)
-		a := App{Name: "sh", Exec: exe, SecretEnv: secret}
-		f, err := os.Open(exe)
-		require.NoError(t, err)
-		pid, err := run.Start(a, f, "tcp:127.0.0.1:1:abc", []string{"x", "y"})
-		f.Close()
-		require.NoError(t, err)
-		assert.Positive(t, pid)
-		var got []byte
-		require.Eventually(t, func() bool {
-			got, err = os.ReadFile(out)
-			return err == nil && bytes.HasSuffix(got, []byte("\n"))
-		}, 10*time.Second, 5*time.Millisecond)
-		if secret {
-			assert.Equal(t, "x y|tcp:127.0.0.1:1:abc\n", string(got))
-		} else {
-			assert.Equal(t, "--launcher tcp:127.0.0.1:1:abc x y|\n", string(got), "the daemon's SAFE_LAUNCHER is not passed on")
-		}
-		require.Eventually(t, func() bool { return run.Running() == 0 }, 10*time.Second, 5*time.Millisecond, "reaped")
-	}
-	log, err := os.ReadFile(filepath.Join(dir, "logs", "sh.log"))
-	require.NoError(t, err)
-	assert.Equal(t, "logged\nlogged\n", string(log))
 }

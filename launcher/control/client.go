@@ -116,6 +116,18 @@ func (c *Client) Remove(ctx context.Context, name string, purge bool) (RemoveRes
 	return r, err
 }
 
+// Roots lists the private roots in the store that no app owns.
+func (c *Client) Roots(ctx context.Context) ([]string, error) {
+	var r RootsResult
+	err := c.do(ctx, "GET", "roots", nil, &r)
+	return r.Roots, err
+}
+
+// PurgeRoot deletes a private root that no app owns, with everything in it.
+func (c *Client) PurgeRoot(ctx context.Context, root string) error {
+	return c.do(ctx, "DELETE", "roots/"+url.PathEscape(root), nil, nil)
+}
+
 // Grant gives the app SAFEDrive access.
 func (c *Client) Grant(ctx context.Context, name string) (AppInfo, error) {
 	var a AppInfo

@@ -253,3 +253,53 @@ func TestNotRunningAndShutdown(t *testing.T) {
 	_, err = control.Listen(p)
 	assert.ErrorIs(t, err, control.ErrSocket, "a regular file is never removed")
 }
+
+// TestRootsRoutes: a root kept by rm is listed by GET /v0/roots and deleted
+// by DELETE /v0/roots/{root}; an app's own root and unknown roots are refused;
+// rm with purge reports the roots it deleted.
+func TestRootsRoutes(t *testing.T) {
+	e := start(t, control.Config{})
+	ctx := ctxT(t)
+	roots, err := e.ctl.Roots(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, roots)
+	_, err = e.ctl.Add(ctx, control.AddRequest{Name: "x", Exec: e.exe})
+	require.NoError(t, err)
+	_, err = e.ctl.Remove(ctx, "x", false)
+	require.NoError(t, err)
+	a, err := e.ctl.Add(ctx, control.AddRequest{Name: "x", Exec: e.exe})
+	require.NoError(t, err)
+	roots, err = e.ctl.Roots(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x-Root-Dir"}, roots)
+
+	assert.ErrorIs(t, e.ctl.PurgeRoot(ctx, a.RootDir), control.ErrInvalid, "an app's root")
+	assert.ErrorIs(t, e.ctl.PurgeRoot(ctx, "nope-Root-Dir"), control.ErrNotFound)
+	require.NoError(t, e.ctl.PurgeRoot(ctx, "x-Root-Dir"))
+	assert.False(t, e.store.RootExists(vfs.AppRoot("x-Root-Dir")))
+
+	_, err = e.ctl.Remove(ctx, "x", false)
+	require.NoError(t, err)
+	_, err = e.ctl.Add(ctx, control.AddRequest{Name: "x", Exec: e.exe})
+	require.NoError(t, err)
+	res, err := e.ctl.Remove(ctx, "x", true)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x-Root-Dir", "x-Root-Dir-2"}, res.DeletedRoots)
+	roots, err = e.ctl.Roots(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, roots)
+}
+
+// TestGatewayAddress: status carries the gateway's base URL, and site URLs
+// carry its port; without a gateway both are empty.
+func TestGatewayAddress(t *testing.T) {
+	e := start(t, control.Config{Gateway: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 30123}})
+	st, err := e.ctl.Status(ctxT(t))
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:30123/", st.GatewayURL)
+
+	off := start(t, control.Config{})
+	st, err = off.ctl.Status(ctxT(t))
+	require.NoError(t, err)
+	assert.Empty(t, st.GatewayURL)
+}

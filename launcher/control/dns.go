@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -66,11 +67,17 @@ func (s *Server) ownerName(id string) string {
 	return id
 }
 
+// siteURL is the gateway's URL of a site: the gateway's port with the host
+// <host>.localhost ("" when the gateway is off).
 func (s *Server) siteURL(host string) string {
-	if s.cfg.GatewayURL == nil {
+	if s.cfg.Gateway == nil {
 		return ""
 	}
-	return s.cfg.GatewayURL(host)
+	_, port, err := net.SplitHostPort(s.cfg.Gateway.String())
+	if err != nil {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(host+".localhost", port) + "/"
 }
 
 func (s *Server) dnsNames(r *http.Request) (any, error) {

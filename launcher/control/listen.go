@@ -39,6 +39,12 @@ func Listen(path string) (net.Listener, error) {
 	}
 	// Closing the listener removes the socket file.
 	ln.SetUnlinkOnClose(true)
+	// Chmod follows links: check first that path is the socket just made
+	// (only the user can change the private directory in between).
+	if st, err := os.Lstat(path); err != nil || st.Mode()&fs.ModeSocket == 0 {
+		ln.Close()
+		return nil, fmt.Errorf("%w: %s is not the socket just created", ErrSocket, path)
+	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("%w: %v", ErrSocket, err)

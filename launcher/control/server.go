@@ -42,6 +42,7 @@ var ErrConfig = errors.New("control: invalid config")
 type Daemon interface {
 	MintLauncherString(appID string) (string, error)
 	EndApp(appID string)
+	AccessChanged(appID string)
 	Sessions() []launcher.SessionInfo
 	Stats() launcher.Stats
 }
@@ -61,8 +62,9 @@ type Config struct {
 	DataDir string
 	// DNS is the dns module, for the dns routes (nil: not served).
 	DNS DNS
-	// GatewayURL returns the web gateway's URL of a site host (nil: no gateway).
-	GatewayURL func(host string) string
+	// Gateway is the web gateway's bound address (nil: the gateway is off),
+	// shown by status and used in the sites' URLs.
+	Gateway net.Addr
 	// AllowedUID is the only peer uid accepted, where the OS tells it
 	// (nil: the daemon's own uid).
 	AllowedUID *int
@@ -127,6 +129,8 @@ func (s *Server) routes() []route {
 		{"POST", "apps/{name}/token", s.token},
 		{"GET", "dns", s.dnsNames},
 		{"GET", "dns/resolve/{host}", s.dnsResolve},
+		{"GET", "roots", s.orphanRoots},
+		{"DELETE", "roots/{root}", s.purgeRoot},
 	}
 }
 
@@ -198,11 +202,11 @@ func (s *Server) toError(err error) (int, *Error) {
 			return http.StatusBadRequest, ce
 		}
 		return http.StatusInternalServerError, ce
-	case errors.Is(err, apps.ErrNotFound), errors.Is(err, launcher.ErrUnknownApp):
+	case errors.Is(err, apps.ErrNotFound), errors.Is(err, launcher.ErrUnknownApp), errors.Is(err, apps.ErrNoRoot):
 		return http.StatusNotFound, &Error{Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, apps.ErrExists):
 		return http.StatusConflict, &Error{Code: CodeExists, Message: err.Error()}
-	case errors.Is(err, apps.ErrInvalidName), errors.Is(err, apps.ErrBadExec):
+	case errors.Is(err, apps.ErrInvalidName), errors.Is(err, apps.ErrBadExec), errors.Is(err, apps.ErrRootInUse):
 		return http.StatusBadRequest, &Error{Code: CodeInvalid, Message: err.Error()}
 	case errors.Is(err, apps.ErrChanged):
 		return http.StatusConflict, &Error{Code: CodeChanged, Message: err.Error()}
@@ -241,7 +245,7 @@ func (s *Server) status(*http.Request) (any, error) {
 		names[a.ID] = a.Name
 	}
 	out := Status{
-		Address: s.cfg.Addr.String(), Version: s.cfg.Version, PID: os.Getpid(),
+		Address: s.cfg.Addr.String(), GatewayURL: s.gatewayURL(), Version: s.cfg.Version, PID: os.Getpid(),
 		Started: s.started, UptimeSec: s.cfg.Now().Sub(s.started).Seconds(), DataDir: s.cfg.DataDir,
 		Apps: len(list), Sessions: []Session{}, Conns: st.Conns, Accepted: st.Accepted, Rejected: st.Rejected,
 	}
@@ -275,7 +279,8 @@ func (s *Server) add(r *http.Request) (any, error) {
 
 func (s *Server) remove(r *http.Request) (any, error) {
 	purge := r.URL.Query().Get("purge") == "true"
-	a, err := s.cfg.Registry.Remove(r.PathValue("name"), purge)
+	res, err := s.cfg.Registry.Remove(r.PathValue("name"), purge)
+	a := res.App
 	if a.ID == "" {
 		return nil, err
 	}
@@ -285,7 +290,34 @@ func (s *Server) remove(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return RemoveResult{App: info(a, 0), Purged: purge, EndedSessions: ended}, nil
+	deleted := res.Deleted
+	if deleted == nil {
+		deleted = []string{}
+	}
+	return RemoveResult{App: info(a, 0), Purged: purge, EndedSessions: ended, DeletedRoots: deleted}, nil
+}
+
+func (s *Server) orphanRoots(*http.Request) (any, error) {
+	roots := s.cfg.Registry.OrphanRoots()
+	if roots == nil {
+		roots = []string{}
+	}
+	return RootsResult{Roots: roots}, nil
+}
+
+func (s *Server) purgeRoot(r *http.Request) (any, error) {
+	if err := s.cfg.Registry.PurgeRoot(r.PathValue("root")); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+// gatewayURL is the gateway's base URL, "" when it is off.
+func (s *Server) gatewayURL() string {
+	if s.cfg.Gateway == nil {
+		return ""
+	}
+	return "http://" + s.cfg.Gateway.String() + "/"
 }
 
 func (s *Server) grant(r *http.Request) (any, error) {
@@ -293,6 +325,7 @@ func (s *Server) grant(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.cfg.Daemon.AccessChanged(a.ID)
 	return info(a, s.sessionsByApp()[a.ID]), nil
 }
 
@@ -301,6 +334,7 @@ func (s *Server) revoke(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.cfg.Daemon.AccessChanged(a.ID)
 	return info(a, s.sessionsByApp()[a.ID]), nil
 }
 

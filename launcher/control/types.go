@@ -34,6 +34,15 @@ type RemoveResult struct {
 	App           AppInfo `json:"app"`
 	Purged        bool    `json:"purged"`
 	EndedSessions int     `json:"ended_sessions"`
+	// DeletedRoots lists, with purge, the roots deleted: the app's own, then
+	// those earlier apps of the same name left behind.
+	DeletedRoots []string `json:"deleted_roots"`
+}
+
+// RootsResult is the answer of GET /v0/roots: the private roots in the store
+// that no app owns.
+type RootsResult struct {
+	Roots []string `json:"roots"`
 }
 
 // LaunchRequest is the body of POST /v0/apps/{name}/launch.
@@ -68,17 +77,19 @@ type Session struct {
 
 // Status is the answer of GET /v0/status.
 type Status struct {
-	Address   string    `json:"address"`
-	Version   string    `json:"version"`
-	PID       int       `json:"pid"`
-	Started   time.Time `json:"started"`
-	UptimeSec float64   `json:"uptime_seconds"`
-	DataDir   string    `json:"data_dir"`
-	Apps      int       `json:"apps"`
-	Sessions  []Session `json:"sessions"`
-	Conns     int       `json:"connections"`
-	Accepted  int64     `json:"accepted"`
-	Rejected  int64     `json:"rejected"`
+	Address string `json:"address"`
+	// GatewayURL is the web gateway's base URL, "" when it is off.
+	GatewayURL string    `json:"gateway_url"`
+	Version    string    `json:"version"`
+	PID        int       `json:"pid"`
+	Started    time.Time `json:"started"`
+	UptimeSec  float64   `json:"uptime_seconds"`
+	DataDir    string    `json:"data_dir"`
+	Apps       int       `json:"apps"`
+	Sessions   []Session `json:"sessions"`
+	Conns      int       `json:"connections"`
+	Accepted   int64     `json:"accepted"`
+	Rejected   int64     `json:"rejected"`
 }
 
 // Error codes carried in error answers.

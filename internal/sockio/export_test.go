@@ -1,4 +1,0 @@
-package sockio
-
-// Raw says whether this build makes raw calls.
-const Raw = raw

@@ -1,5 +1,0 @@
-//go:build race
-
-package sockio_test
-
-const raceBuild = true
