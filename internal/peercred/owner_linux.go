@@ -9,7 +9,25 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 )
+
+// newOwner returns the sock_diag lookup if the kernel has it for TCP, and
+// the /proc/net/tcp lookup if it does not.
+func newOwner() (Owner, error) {
+	d, err := newSockDiag()
+	if err == nil {
+		return d, nil
+	}
+	if !errors.Is(err, ErrUnsupported) {
+		return nil, err
+	}
+	p, perr := newProc()
+	if perr != nil {
+		return nil, fmt.Errorf("%w (and %v)", perr, err)
+	}
+	return p, nil
+}
 
 // The kernel's tables of this network namespace's TCP sockets.
 const (
@@ -26,17 +44,28 @@ const (
 const attempts = 2
 
 // procOwner reads /proc/net/tcp and /proc/net/tcp6 for each lookup.
-type procOwner struct{}
+type procOwner struct {
+	closed atomic.Bool
+}
 
-var _ Owner = procOwner{}
+var _ Owner = (*procOwner)(nil)
 
-func newOwner() (Owner, error) {
+func newProc() (Owner, error) {
 	f, err := os.Open(procTCP)
 	if err != nil {
 		return nil, fmt.Errorf("peercred: %w", err)
 	}
 	f.Close()
-	return procOwner{}, nil
+	return &procOwner{}, nil
+}
+
+// Method returns MethodProc.
+func (*procOwner) Method() string { return MethodProc }
+
+// Close keeps lookups from being made: it holds nothing open.
+func (o *procOwner) Close() error {
+	o.closed.Store(true)
+	return nil
 }
 
 // PeerUID finds the established socket whose local address is conn's remote
@@ -44,7 +73,10 @@ func newOwner() (Owner, error) {
 // and then /proc/net/tcp6 for an IPv4 peer (IPv4-mapped rows), in
 // /proc/net/tcp6 only for an IPv6 peer, and returns its uid. A system
 // without IPv6 has no /proc/net/tcp6; that table is then taken as empty.
-func (procOwner) PeerUID(conn net.Conn) (uint32, error) {
+func (o *procOwner) PeerUID(conn net.Conn) (uint32, error) {
+	if o.closed.Load() {
+		return 0, fmt.Errorf("peercred: %w", net.ErrClosed)
+	}
 	local, remote, err := endpoints(conn)
 	if err != nil {
 		return 0, err

@@ -10,12 +10,25 @@
 // kernel gives the daemon's own sockets (a daemon that is not setuid has
 // real = effective = file-system uid), and the caller may want another.
 //
-// On Linux, New returns an Owner that reads /proc/net/tcp and /proc/net/tcp6
-// for each lookup (no cache: a stale answer would be a security bug). On
-// other systems New returns an error wrapping ErrUnsupported, and the daemon
-// runs with the check off and says so. A system gets its own lookup in a file
-// owner_<goos>.go that defines newOwner, and leaves owner_other.go's build
-// constraint.
+// On Linux, New returns an Owner that asks the kernel, through the
+// sock_diag netlink interface (NETLINK_SOCK_DIAG, see sock_diag(7)), for the
+// one TCP socket with the peer's exact addresses: about the cost of a few
+// system calls, whatever the number of sockets on the machine. New decides
+// once, with a probe that costs the kernel nothing, whether sock_diag works
+// here; where it does not (a kernel without it, a sandbox that forbids
+// netlink sockets), New falls back to an Owner that reads /proc/net/tcp and
+// /proc/net/tcp6 for each lookup, whose cost grows with the number of TCP
+// sockets on the machine (see BenchmarkPeerUID). Owner.Method says which
+// lookup New chose, for the daemon's log; NewSockDiag's error says why
+// sock_diag was not. Neither lookup caches (a stale answer would be a
+// security bug), and both answer only for an established socket, and fail
+// closed: a peer not found, or an answer that cannot be read, is an error,
+// never a guess.
+//
+// On other systems New returns an error wrapping ErrUnsupported, and the
+// daemon runs with the check off and says so. A system gets its own lookup
+// in a file owner_<goos>.go that defines newOwner, newSockDiag and newProc,
+// and leaves owner_other.go's build constraint.
 //
 // What the answer means: the uid the kernel records for the peer's socket,
 // which is the uid of the process that created it. A socket handed to another
@@ -35,20 +48,44 @@ import (
 
 // Owner finds the uid owning the peer end of a loopback TCP connection.
 //
-// PeerUID does not block on the network, and takes no context: on Linux it
-// reads the kernel's socket tables, which costs CPU time in proportion to
-// the number of TCP sockets on the machine (TIME_WAIT ones included, any
-// user's) plus a walk of the kernel's established-socket hash table, whose
-// size grows with the machine's memory (see BenchmarkPeerUID). A peer that
-// is not found costs two full readings of both tables.
+// PeerUID does not block on the network, and takes no context. With
+// sock_diag (Method returns MethodSockDiag) a lookup is one exchange with
+// the kernel on one of the few netlink sockets the Owner keeps (two
+// exchanges for a peer with an IPv4 address that is not found), each
+// bounded by a 1-second timeout: it costs a few microseconds of CPU time
+// whatever the number of sockets on the machine. With /proc (MethodProc) it reads the kernel's socket tables,
+// which costs CPU time in proportion to the number of TCP sockets on the
+// machine (TIME_WAIT ones included, any user's) plus a walk of the kernel's
+// established-socket hash table, whose size grows with the machine's memory;
+// a peer that is not found costs two full readings of both tables. See
+// BenchmarkPeerUID.
 //
 // Implementations return an error wrapping ErrNotTCP for a connection whose
 // addresses are not TCP addresses, ErrNotFound when the peer's socket is not
 // an established socket of this machine, and ErrMalformed when the kernel's
-// table cannot be read as expected. An Owner is safe for concurrent use.
+// answer or table cannot be read as expected. Any other error (the netlink
+// socket's, wrapping its syscall.Errno, or os.ErrDeadlineExceeded when the
+// kernel does not answer in time; the table file's) also means that the
+// owner is unknown. An Owner is safe for concurrent use.
 type Owner interface {
 	PeerUID(conn net.Conn) (uid uint32, err error)
+	// Method says how PeerUID looks up a socket: MethodSockDiag or
+	// MethodProc.
+	Method() string
+	// Close releases what the Owner keeps open (the sock_diag lookup's
+	// idle netlink sockets). PeerUID fails after Close with an error
+	// wrapping net.ErrClosed. Close is idempotent.
+	Close() error
 }
+
+// The lookups an Owner makes, as its Method names them.
+const (
+	// MethodSockDiag asks the kernel's sock_diag netlink interface for the
+	// socket with the peer's exact addresses.
+	MethodSockDiag = "sock_diag"
+	// MethodProc reads /proc/net/tcp and /proc/net/tcp6.
+	MethodProc = "procfs"
+)
 
 var (
 	// ErrUnsupported is wrapped by New's error on systems where the package
@@ -63,8 +100,9 @@ var (
 	// ErrNotTCP means that the connection's addresses are not TCP addresses.
 	ErrNotTCP = errors.New("peercred: not a TCP connection")
 
-	// ErrMalformed means that the kernel's socket table has a line the
-	// lookup cannot read. The caller refuses.
+	// ErrMalformed means that the kernel's answer (sock_diag), or a line of
+	// its socket table (/proc), is not what the lookup can read. The caller
+	// refuses.
 	ErrMalformed = errors.New("peercred: malformed socket table")
 
 	// ErrOtherUser is wrapped by Check's error when the peer's socket
@@ -87,21 +125,48 @@ func Check(o Owner, conn net.Conn, uid uint32) error {
 }
 
 // New returns this system's Owner, or an error wrapping ErrUnsupported if
-// there is none (the error names the system). On Linux it fails, with the
-// error of os.Open, if /proc/net/tcp cannot be read (/proc not mounted): that
-// is not ErrUnsupported, and the daemon should not start with the check
-// silently off.
+// there is none (the error names the system). On Linux it returns the
+// sock_diag lookup if the kernel answers New's probe, and the /proc lookup
+// if NewSockDiag's error wraps ErrUnsupported; any other error of
+// NewSockDiag is New's. The /proc lookup fails, with the error of os.Open,
+// if /proc/net/tcp cannot be read (/proc not mounted): that is not
+// ErrUnsupported, and the daemon should not start with the check silently
+// off.
 func New() (Owner, error) {
 	return newOwner()
+}
+
+// NewSockDiag returns the sock_diag lookup if this kernel answers its
+// probe (a dump of the TCP sockets in no state), and otherwise an error
+// that wraps ErrUnsupported when the kernel or a sandbox refuses the probe
+// (no NETLINK_SOCK_DIAG, no TCP diagnostics, or the socket forbidden) and
+// says why. It is New without the fallback.
+func NewSockDiag() (Owner, error) {
+	return newSockDiag()
+}
+
+// NewProc returns the /proc/net/tcp lookup, or the error of os.Open if that
+// file cannot be read. It is New's fallback, for tests and comparisons.
+func NewProc() (Owner, error) {
+	return newProc()
+}
+
+// tcpAddrs returns conn's local and remote TCP addresses.
+func tcpAddrs(conn net.Conn) (local, remote *net.TCPAddr, err error) {
+	la, ok1 := conn.LocalAddr().(*net.TCPAddr)
+	ra, ok2 := conn.RemoteAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 || la == nil || ra == nil {
+		return nil, nil, fmt.Errorf("%w: %T", ErrNotTCP, conn)
+	}
+	return la, ra, nil
 }
 
 // endpoints returns conn's local and remote addresses as the kernel's
 // tables print them: IPv4-mapped IPv6 addresses as IPv4, without zones.
 func endpoints(conn net.Conn) (local, remote netip.AddrPort, err error) {
-	la, ok1 := conn.LocalAddr().(*net.TCPAddr)
-	ra, ok2 := conn.RemoteAddr().(*net.TCPAddr)
-	if !ok1 || !ok2 || la == nil || ra == nil {
-		return local, remote, fmt.Errorf("%w: %T", ErrNotTCP, conn)
+	la, ra, err := tcpAddrs(conn)
+	if err != nil {
+		return local, remote, err
 	}
 	return plain(la.AddrPort()), plain(ra.AddrPort()), nil
 }
