@@ -220,15 +220,18 @@ func TestScanReadError(t *testing.T) {
 	require.False(t, found)
 }
 
-// The seeds of the fuzz targets are the table cases, one file each, named
-// table-<case>. go test -run TestFuzzSeeds -update rewrites them.
+// The seeds of the fuzz targets are the table cases (lineCases, scanCases,
+// diagCases), one file each, named table-<case>. go test -run TestFuzzSeeds -update rewrites them.
 func TestFuzzSeeds(t *testing.T) {
-	seeds := map[string]map[string]string{"FuzzParseLine": {}, "FuzzScan": {}}
+	seeds := map[string]map[string]string{"FuzzParseLine": {}, "FuzzScan": {}, "FuzzParseDiag": {}}
 	for _, tc := range lineCases {
 		seeds["FuzzParseLine"]["table-"+tc.name] = tc.line
 	}
 	for _, tc := range scanCases {
 		seeds["FuzzScan"]["table-"+tc.name] = tc.text
+	}
+	for _, tc := range diagCases {
+		seeds["FuzzParseDiag"]["table-"+tc.name] = string(tc.answer)
 	}
 	for target, files := range seeds {
 		dir := filepath.Join("testdata", "fuzz", target)
