@@ -67,45 +67,77 @@ func reportCPU(b *testing.B, start time.Duration) {
 }
 
 // BenchmarkPeerUID: one lookup, as the daemon makes for each accepted
-// connection, with n loopback connections open on the machine. The peers
-// looked up take turns, so their rows sit anywhere in the table.
+// connection, by each method, with n loopback connections open on the
+// machine. The peers looked up take turns, so their rows sit anywhere in
+// the table.
 func BenchmarkPeerUID(b *testing.B) {
-	o := owner(b)
-	for _, n := range []int{1, 100, 1000, 5000} {
-		b.Run(fmt.Sprintf("conns=%d", n), func(b *testing.B) {
+	for _, o := range owners(b) {
+		for _, n := range []int{1, 1000} {
+			b.Run(fmt.Sprintf("method=%s/conns=%d", o.Method(), n), func(b *testing.B) {
+				conns := openConns(b, n)
+				rows := tableRows(b)
+				i := 0
+				b.ReportAllocs()
+				start := cpuTime(b)
+				for b.Loop() {
+					if _, err := o.PeerUID(conns[i%n]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				reportCPU(b, start)
+				b.ReportMetric(rows, "rows")
+			})
+		}
+	}
+}
+
+// BenchmarkPeerUIDParallel: lookups from as many goroutines as there are
+// CPUs, as when connections arrive together.
+func BenchmarkPeerUIDParallel(b *testing.B) {
+	for _, o := range owners(b) {
+		b.Run("method="+o.Method(), func(b *testing.B) {
+			const n = 100
 			conns := openConns(b, n)
+			b.ReportAllocs()
+			start := cpuTime(b)
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if _, err := o.PeerUID(conns[i%n]); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+			})
+			reportCPU(b, start)
+		})
+	}
+}
+
+// BenchmarkPeerUIDNotFound: a peer that closed at once. With /proc it
+// costs both tables, read to the end, twice; with sock_diag, an AF_INET and
+// an AF_INET6 lookup.
+func BenchmarkPeerUIDNotFound(b *testing.B) {
+	for _, o := range owners(b) {
+		b.Run("method="+o.Method(), func(b *testing.B) {
+			openConns(b, 1000)
+			ln := listen(b, "tcp", "127.0.0.1:0")
+			dialed, gone := connect(b, ln, &net.Dialer{Timeout: guard}, "tcp")
+			dialed.Close()
 			rows := tableRows(b)
-			i := 0
+			b.ReportAllocs()
 			start := cpuTime(b)
 			for b.Loop() {
-				if _, err := o.PeerUID(conns[i%n]); err != nil {
-					b.Fatal(err)
+				if _, err := o.PeerUID(gone); err == nil {
+					b.Fatal("found a closed peer")
 				}
-				i++
 			}
 			reportCPU(b, start)
 			b.ReportMetric(rows, "rows")
 		})
 	}
-}
-
-// BenchmarkPeerUIDNotFound: a peer that closed at once costs both tables,
-// read to the end, twice.
-func BenchmarkPeerUIDNotFound(b *testing.B) {
-	o := owner(b)
-	openConns(b, 1000)
-	ln := listen(b, "tcp", "127.0.0.1:0")
-	dialed, gone := connect(b, ln, &net.Dialer{Timeout: guard}, "tcp")
-	dialed.Close()
-	rows := tableRows(b)
-	start := cpuTime(b)
-	for b.Loop() {
-		if _, err := o.PeerUID(gone); err == nil {
-			b.Fatal("found a closed peer")
-		}
-	}
-	reportCPU(b, start)
-	b.ReportMetric(rows, "rows")
 }
 
 // BenchmarkReadTables: what the kernel alone costs to print both tables, as
@@ -136,6 +168,16 @@ func BenchmarkParseLine(b *testing.B) {
 	b.SetBytes(int64(len(line)))
 	for b.Loop() {
 		if _, err := peercred.ParseLine(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseDiag(b *testing.B) {
+	answer := encodeAnswer(diagEst6, fuzzSeq)
+	b.SetBytes(int64(len(answer)))
+	for b.Loop() {
+		if _, err := peercred.ParseDiag(answer, fuzzSeq); err != nil {
 			b.Fatal(err)
 		}
 	}

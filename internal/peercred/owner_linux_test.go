@@ -27,11 +27,35 @@ import (
 // of hanging. It orders nothing.
 const guard = 10 * time.Second
 
-func owner(t testing.TB) peercred.Owner {
+// owners returns the lookups to test: sock_diag, where the kernel has it,
+// and /proc. Each is closed when the test ends.
+func owners(t testing.TB) []peercred.Owner {
 	t.Helper()
-	o, err := peercred.New()
+	var all []peercred.Owner
+	d, err := peercred.NewSockDiag()
+	if errors.Is(err, peercred.ErrUnsupported) {
+		t.Logf("no sock_diag here, testing /proc only: %v", err)
+	} else {
+		require.NoError(t, err)
+		require.Equal(t, peercred.MethodSockDiag, d.Method())
+		all = append(all, d)
+	}
+	p, err := peercred.NewProc()
 	require.NoError(t, err)
-	return o
+	require.Equal(t, peercred.MethodProc, p.Method())
+	all = append(all, p)
+	for _, o := range all {
+		t.Cleanup(func() { require.NoError(t, o.Close()) })
+	}
+	return all
+}
+
+// eachOwner runs f as a subtest for each of owners.
+func eachOwner(t *testing.T, f func(t *testing.T, o peercred.Owner)) {
+	t.Helper()
+	for _, o := range owners(t) {
+		t.Run(o.Method(), func(t *testing.T) { f(t, o) })
+	}
 }
 
 func myUID() uint32 { return uint32(os.Getuid()) }
@@ -70,8 +94,26 @@ func connect(t testing.TB, ln net.Listener, d *net.Dialer, network string) (dial
 	return dialed, r.c
 }
 
+// TestNew: New takes sock_diag where the kernel answers its probe.
+func TestNew(t *testing.T) {
+	o, err := peercred.New()
+	require.NoError(t, err)
+	defer o.Close()
+	d, err := peercred.NewSockDiag()
+	if err != nil {
+		require.ErrorIs(t, err, peercred.ErrUnsupported)
+		require.Equal(t, peercred.MethodProc, o.Method())
+		return
+	}
+	defer d.Close()
+	require.Equal(t, peercred.MethodSockDiag, o.Method())
+}
+
 func TestOwnProcess(t *testing.T) {
-	o := owner(t)
+	eachOwner(t, testOwnProcess)
+}
+
+func testOwnProcess(t *testing.T, o peercred.Owner) {
 	for _, addr := range []string{"127.0.0.1:0", "127.0.0.2:0", "[::1]:0"} {
 		t.Run(addr, func(t *testing.T) {
 			ln := listen(t, "tcp", addr)
@@ -96,7 +138,10 @@ func TestOwnProcess(t *testing.T) {
 // is in /proc/net/tcp6 with IPv4-mapped addresses, or the connection's own
 // addresses are IPv4-mapped.
 func TestMappedAddresses(t *testing.T) {
-	o := owner(t)
+	eachOwner(t, testMappedAddresses)
+}
+
+func testMappedAddresses(t *testing.T, o peercred.Owner) {
 	t.Run("IPv6 dialer to IPv4 listener", func(t *testing.T) {
 		ln := listen(t, "tcp4", "127.0.0.1:0")
 		// A local address of :: makes the dialer's socket AF_INET6.
@@ -136,20 +181,108 @@ func TestMappedAddresses(t *testing.T) {
 // stolen string and goes) is not established any more; the kernel's row
 // for it shows uid 0, which must not be taken.
 func TestPeerClosed(t *testing.T) {
-	o := owner(t)
+	eachOwner(t, func(t *testing.T, o peercred.Owner) {
+		ln := listen(t, "tcp", "127.0.0.1:0")
+		dialed, accepted := connect(t, ln, &net.Dialer{Timeout: guard}, "tcp")
+		_, err := dialed.Write([]byte("hello"))
+		require.NoError(t, err)
+		require.NoError(t, dialed.Close())
+		_, err = o.PeerUID(accepted)
+		require.ErrorIs(t, err, peercred.ErrNotFound)
+		require.Contains(t, err.Error(), dialed.LocalAddr().String())
+		require.ErrorIs(t, peercred.Check(o, accepted, myUID()), peercred.ErrNotFound)
+	})
+}
+
+// TestPeerReset: a peer that reset its connection has no socket left at
+// all; and a listener that then takes the peer's address and port (which
+// sock_diag answers, finding no established socket) is not the peer.
+func TestPeerReset(t *testing.T) {
+	eachOwner(t, func(t *testing.T, o peercred.Owner) {
+		ln := listen(t, "tcp", "127.0.0.1:0")
+		dialed, accepted := connect(t, ln, &net.Dialer{Timeout: guard}, "tcp")
+		require.NoError(t, dialed.(*net.TCPConn).SetLinger(0))
+		require.NoError(t, dialed.Close()) // sends a reset; the socket is gone
+		_, err := o.PeerUID(accepted)
+		require.ErrorIs(t, err, peercred.ErrNotFound)
+
+		squatter, err := net.Listen("tcp", dialed.LocalAddr().String())
+		require.NoError(t, err, "listen on the peer's old address")
+		defer squatter.Close()
+		_, err = o.PeerUID(accepted)
+		require.ErrorIs(t, err, peercred.ErrNotFound)
+	})
+}
+
+// TestClose: lookups after Close fail; Close is idempotent.
+func TestClose(t *testing.T) {
+	eachOwner(t, func(t *testing.T, o peercred.Owner) {
+		ln := listen(t, "tcp", "127.0.0.1:0")
+		_, accepted := connect(t, ln, &net.Dialer{Timeout: guard}, "tcp")
+		_, err := o.PeerUID(accepted)
+		require.NoError(t, err)
+		require.NoError(t, o.Close())
+		_, err = o.PeerUID(accepted)
+		require.ErrorIs(t, err, net.ErrClosed)
+		require.NoError(t, o.Close())
+	})
+}
+
+// TestNoDescriptorLeak: the sockets a lookup opens are closed, or kept for
+// the next lookups and closed by Close, under concurrent lookups beyond
+// what the Owner keeps.
+func TestNoDescriptorLeak(t *testing.T) {
+	const conns, rounds = 50, 4
 	ln := listen(t, "tcp", "127.0.0.1:0")
-	dialed, accepted := connect(t, ln, &net.Dialer{Timeout: guard}, "tcp")
-	_, err := dialed.Write([]byte("hello"))
+	accepted := make([]net.Conn, conns)
+	for i := range accepted {
+		_, accepted[i] = connect(t, ln, &net.Dialer{Timeout: guard}, "tcp")
+	}
+	before := openFiles(t)
+	for _, o := range owners(t) {
+		var wg sync.WaitGroup
+		errs := make(chan error, conns*rounds)
+		for range rounds {
+			for _, c := range accepted {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := o.PeerUID(c)
+					errs <- err
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err, o.Method())
+		}
+		require.NoError(t, o.Close())
+	}
+	require.Equal(t, before, openFiles(t))
+}
+
+// openFiles lists this process's open file descriptors.
+func openFiles(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
 	require.NoError(t, err)
-	require.NoError(t, dialed.Close())
-	_, err = o.PeerUID(accepted)
-	require.ErrorIs(t, err, peercred.ErrNotFound)
-	require.Contains(t, err.Error(), dialed.LocalAddr().String())
-	require.ErrorIs(t, peercred.Check(o, accepted, myUID()), peercred.ErrNotFound)
+	var fds []string
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil {
+			continue // the directory ReadDir read, closed since
+		}
+		fds = append(fds, e.Name()+" "+target)
+	}
+	return fds
 }
 
 func TestNotTCP(t *testing.T) {
-	o := owner(t)
+	eachOwner(t, testNotTCP)
+}
+
+func testNotTCP(t *testing.T, o peercred.Owner) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
@@ -168,8 +301,11 @@ func TestNotTCP(t *testing.T) {
 // connection could be accepted), even with many connections arriving and
 // being looked up at once.
 func TestConcurrentDials(t *testing.T) {
+	eachOwner(t, testConcurrentDials)
+}
+
+func testConcurrentDials(t *testing.T, o peercred.Owner) {
 	const n = 200
-	o := owner(t)
 	ln := listen(t, "tcp", "127.0.0.1:0")
 
 	// The dialers hold their connections until every lookup is done.
@@ -239,7 +375,7 @@ func TestOtherUID(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root, to start a helper process as uid 65534 (nobody)")
 	}
-	o := owner(t)
+	all := owners(t)
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
 		t.Run(addr, func(t *testing.T) {
 			ln := listen(t, "tcp", addr)
@@ -263,11 +399,13 @@ func TestOtherUID(t *testing.T) {
 			c, err := ln.Accept()
 			require.NoError(t, err, "helper: %s", &out)
 			defer c.Close()
-			uid, err := o.PeerUID(c)
-			require.NoError(t, err)
-			require.Equal(t, uint32(nobody), uid)
-			err = peercred.Check(o, c, myUID())
-			require.ErrorIs(t, err, peercred.ErrOtherUser)
+			for _, o := range all {
+				uid, err := o.PeerUID(c)
+				require.NoError(t, err, o.Method())
+				require.Equal(t, uint32(nobody), uid, o.Method())
+				err = peercred.Check(o, c, myUID())
+				require.ErrorIs(t, err, peercred.ErrOtherUser, o.Method())
+			}
 
 			// The helper's own word for its uid: the test set up what it meant to.
 			require.NoError(t, c.SetReadDeadline(time.Now().Add(guard)))
