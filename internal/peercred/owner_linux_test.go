@@ -33,7 +33,7 @@ func owners(t testing.TB) []peercred.Owner {
 	t.Helper()
 	var all []peercred.Owner
 	d, err := peercred.NewSockDiag()
-	if errors.Is(err, peercred.ErrUnsupported) {
+	if errors.Is(err, peercred.ErrUnsupported) && os.Getenv(wantSockDiagEnv) == "" {
 		t.Logf("no sock_diag here, testing /proc only: %v", err)
 	} else {
 		require.NoError(t, err)
@@ -417,6 +417,41 @@ func TestOtherUID(t *testing.T) {
 			waited = true
 			require.NoError(t, cmd.Wait(), "helper: %s", &out)
 		})
+	}
+}
+
+// wantSockDiagEnv, set, makes owners fail if sock_diag is unavailable.
+const wantSockDiagEnv = "PEERCRED_WANT_SOCKDIAG"
+
+// TestUnprivileged: the daemon runs as an ordinary user, and the tests as
+// root. It re-executes this test binary as uid 65534 to run the lookup
+// tests there, requiring sock_diag if it works here.
+func TestUnprivileged(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root, to run the tests again as uid 65534 (nobody)")
+	}
+	if os.Getenv(wantSockDiagEnv) != "" {
+		t.Skip("already re-executed")
+	}
+	d, err := peercred.NewSockDiag()
+	want := "0" // /proc only, as here
+	if err == nil {
+		want = "1"
+		require.NoError(t, d.Close())
+	}
+	cmd := exec.Command(helperBinary(t), "-test.count=1", "-test.v",
+		"-test.run=^(TestNew|TestOwnProcess|TestMappedAddresses|TestPeerClosed|TestPeerReset|TestConcurrentDials)$")
+	cmd.Dir = filepath.Dir(cmd.Path)
+	cmd.Env = os.Environ()
+	if want == "1" {
+		cmd.Env = append(cmd.Env, wantSockDiagEnv+"=1")
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "as uid %d:\n%s", nobody, out)
+	require.Contains(t, string(out), "--- PASS: TestOwnProcess")
+	if want == "1" {
+		require.Contains(t, string(out), "--- PASS: TestOwnProcess/"+peercred.MethodSockDiag)
 	}
 }
 
