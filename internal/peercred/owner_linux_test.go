@@ -214,6 +214,39 @@ func TestPeerReset(t *testing.T) {
 	})
 }
 
+// TestPeerBoundToLoopback: a peer whose socket is bound to the loopback
+// interface (SO_BINDTODEVICE) is found; sock_diag finds it only when asked
+// for a socket bound to that interface.
+func TestPeerBoundToLoopback(t *testing.T) {
+	eachOwner(t, func(t *testing.T, o peercred.Owner) {
+		for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+			t.Run(addr, func(t *testing.T) {
+				ln := listen(t, "tcp", addr)
+				var bindErr error
+				d := &net.Dialer{Timeout: guard, Control: func(_, _ string, c syscall.RawConn) error {
+					err := c.Control(func(fd uintptr) {
+						bindErr = syscall.SetsockoptString(int(fd), syscall.SOL_SOCKET, syscall.SO_BINDTODEVICE, "lo")
+					})
+					return errors.Join(err, bindErr)
+				}}
+				dialed, err := d.Dial("tcp", ln.Addr().String())
+				if errors.Is(bindErr, syscall.EPERM) {
+					t.Skipf("cannot bind a socket to lo here: %v", err)
+				}
+				require.NoError(t, err)
+				defer dialed.Close()
+				accepted, err := ln.Accept() // the connection is in the backlog
+				require.NoError(t, err)
+				defer accepted.Close()
+				require.Equal(t, dialed.LocalAddr().String(), accepted.RemoteAddr().String())
+				uid, err := o.PeerUID(accepted)
+				require.NoError(t, err)
+				require.Equal(t, myUID(), uid)
+			})
+		}
+	})
+}
+
 // TestClose: lookups after Close fail; Close is idempotent.
 func TestClose(t *testing.T) {
 	eachOwner(t, func(t *testing.T, o peercred.Owner) {

@@ -50,9 +50,8 @@ import (
 //
 // PeerUID does not block on the network, and takes no context. With
 // sock_diag (Method returns MethodSockDiag) a lookup is one exchange with
-// the kernel on one of the few netlink sockets the Owner keeps (two
-// exchanges for a peer with an IPv4 address that is not found), each
-// bounded by a 1-second timeout: it costs a few microseconds of CPU time
+// the kernel on one of the few netlink sockets the Owner keeps (up to four
+// for a peer that is not found), each bounded by a 1-second timeout: it costs a few microseconds of CPU time
 // whatever the number of sockets on the machine. With /proc (MethodProc) it reads the kernel's socket tables,
 // which costs CPU time in proportion to the number of TCP sockets on the
 // machine (TIME_WAIT ones included, any user's) plus a walk of the kernel's

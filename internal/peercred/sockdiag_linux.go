@@ -106,6 +106,13 @@ func (o *diagOwner) Method() string { return MethodSockDiag }
 // AF_INET6. The socket found must be established and have exactly those
 // addresses (compared with IPv4-mapped addresses unmapped); its uid is the
 // answer.
+//
+// The kernel finds a socket bound to an interface (SO_BINDTODEVICE, or
+// connected to a link-local IPv6 address) only if the request names that
+// interface. A request names the interface of the zone of a link-local
+// peer's address; for any other peer PeerUID asks for a socket bound to no
+// interface and then for one bound to the loopback interface. So a peer
+// not found costs four exchanges for an IPv4 peer, two for an IPv6 one.
 func (o *diagOwner) PeerUID(conn net.Conn) (uint32, error) {
 	la, ra, err := tcpAddrs(conn)
 	if err != nil {
@@ -116,36 +123,52 @@ func (o *diagOwner) PeerUID(conn net.Conn) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v to %v: %w", ErrNotFound, local, remote, err)
 	}
-	families := [2]uint8{afInet6}
+	families := []uint8{afInet6}
 	if local.Addr().Is4() {
-		families = [2]uint8{afInet, afInet6}
+		families = []uint8{afInet, afInet6}
+	}
+	ifindexes := []uint32{ifindex}
+	if ifindex == 0 {
+		ifindexes = []uint32{0, loopbackIfindex}
 	}
 	for _, family := range families {
-		if family == 0 {
-			break
+		for _, ifindex := range ifindexes {
+			q := diagQuery{seq: o.seq.Add(1), family: family, local: local, remote: remote, ifindex: ifindex}
+			uid, found, err := o.lookup(q)
+			if err != nil || found {
+				return uid, err
+			}
 		}
-		q := diagQuery{seq: o.seq.Add(1), family: family, local: local, remote: remote, ifindex: ifindex}
-		a, err := o.ask(q)
-		if err != nil {
-			return 0, err
-		}
-		switch {
-		case a.typ == nlmsgError && a.errno == enoent:
-			continue
-		case a.typ == nlmsgError:
-			return 0, fmt.Errorf("peercred: sock_diag: %v to %v: %w", local, remote, syscall.Errno(a.errno))
-		case a.typ != sockDiagByFamily:
-			return 0, malformedDiag("message type %d answering a lookup", a.typ)
-		case a.state != stateEstablished || plain(a.local) != local || plain(a.remote) != remote:
-			// Not the peer's socket, or not established any more: the
-			// kernel's lookup, finding no established socket, answers
-			// the socket in TIME_WAIT with those addresses, or a
-			// listener on the peer's address and port.
-			continue
-		}
-		return a.uid, nil
 	}
 	return 0, fmt.Errorf("%w: %v to %v", ErrNotFound, local, remote)
+}
+
+// loopbackIfindex is the index of the loopback interface in every network
+// namespace (the kernel's LOOPBACK_IFINDEX).
+const loopbackIfindex = 1
+
+// lookup asks q and returns the uid of the socket the kernel answers, if it
+// is the established socket q asks for.
+func (o *diagOwner) lookup(q diagQuery) (uid uint32, found bool, err error) {
+	a, err := o.ask(q)
+	if err != nil {
+		return 0, false, err
+	}
+	switch {
+	case a.typ == nlmsgError && a.errno == enoent:
+		return 0, false, nil
+	case a.typ == nlmsgError:
+		return 0, false, fmt.Errorf("peercred: sock_diag: %v to %v: %w", q.local, q.remote, syscall.Errno(a.errno))
+	case a.typ != sockDiagByFamily:
+		return 0, false, malformedDiag("message type %d answering a lookup", a.typ)
+	case a.state != stateEstablished || plain(a.local) != q.local || plain(a.remote) != q.remote:
+		// Not the peer's socket, or not established any more: the
+		// kernel's lookup, finding no established socket, answers the
+		// socket in TIME_WAIT with those addresses, or a listener on the
+		// peer's address and port.
+		return 0, false, nil
+	}
+	return a.uid, true, nil
 }
 
 // zoneIndex returns the index of the interface named by an IPv6 address's
