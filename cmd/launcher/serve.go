@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/safe-launcher/launcher/dns"
+	"github.com/safe-launcher/launcher/internal/peercred"
 	"github.com/safe-launcher/launcher/launcher"
 	"github.com/safe-launcher/launcher/launcher/apps"
 	"github.com/safe-launcher/launcher/launcher/control"
@@ -187,6 +190,17 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	modules := []launcher.Module{nfs.New(store), dnsMod}
 	cfg := o.cfg
 	cfg.Logger = log
+	// Only this user's processes may connect (docs/security.md).
+	switch owner, err := peercred.New(); {
+	case errors.Is(err, peercred.ErrUnsupported):
+		log.Warn("peer uid check is off on "+runtime.GOOS+": any local user who reads an app's launcher string can use it; register apps with --secret-env", "err", err)
+	case err != nil:
+		return fmt.Errorf("peer uid check: %w", err)
+	default:
+		defer owner.Close()
+		cfg.PeerCheck = &launcher.PeerCheck{Owner: owner, UID: uint32(os.Getuid())}
+		log.Info("peer uid check on", "method", owner.Method())
+	}
 	cfg.Version = version()
 	cfg.GatewayURL = func() string { return gatewayURL }
 	srv, err := launcher.New(cfg, reg, modules...)
