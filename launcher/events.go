@@ -75,29 +75,32 @@ func (s *Server) Notify(by route.Caller, ch route.Change) {
 	if n == 0 {
 		return
 	}
+	m := madeBy{ch: ch, seq: s.changes.Add(1)}
 	if k, ok := by.(caller); ok {
 		c := k.c
 		c.ev.mu.Lock()
-		c.ev.changes = append(c.ev.changes, madeBy{ch: ch, req: c.ev.reqs})
+		m.req = c.ev.reqs
+		c.ev.changes = append(c.ev.changes, m)
 		c.ev.mu.Unlock()
 		return
 	}
-	s.fanOut(ch)
+	s.fanOut(m)
 }
 
-// madeBy is a change made by a session's request number req, to offer once
-// its answer is written.
+// madeBy is a change, numbered seq in the order changes were made, made by
+// a session's request number req, to offer once its answer is written.
 type madeBy struct {
 	ch  route.Change
+	seq uint64
 	req uint64
 }
 
 // fanOut offers a change to every session that watches something.
-func (s *Server) fanOut(ch route.Change) {
+func (s *Server) fanOut(m madeBy) {
 	s.wmu.RLock()
 	defer s.wmu.RUnlock()
 	for sess := range s.watchers {
-		sess.offer(ch)
+		sess.offer(m)
 	}
 }
 
@@ -119,8 +122,10 @@ func (c *session) takeChanges(answered uint64, all bool) []madeBy {
 	return out
 }
 
-// offer queues the events of ch that c's watches cover.
-func (c *session) offer(ch route.Change) {
+// offer queues the events of a change that c's watches cover: watches made
+// before the change.
+func (c *session) offer(m madeBy) {
+	ch := m.ch
 	if ch.Shared {
 		// SAFEDrive events only while the grant holds.
 		if a, ok := c.srv.apps.App(c.app.ID); !ok || !a.SharedDrive {
@@ -131,7 +136,7 @@ func (c *session) offer(ch route.Change) {
 	n := 0
 	for i := range c.ev.watches {
 		w := &c.ev.watches[i]
-		if w.matches(c.app, ch) {
+		if m.seq > w.from && w.matches(c.app, ch) {
 			// Never before the watch's own answer.
 			c.queueLocked(wire.Event{WatchID: w.id, Kind: ch.Kind, Path: ch.Path, NewPath: ch.NewPath, IsDir: ch.IsDir}, w.since)
 			n++

@@ -148,7 +148,11 @@ type watch struct {
 	id string
 	// since is the number of the request that made the watch: its events
 	// wait for that request's answer.
-	since     uint64
+	since uint64
+	// from is the number of the last change made before the watch: it
+	// reports only later ones (a change is offered once its answer is
+	// written, which may be after a newer watch was made).
+	from      uint64
 	shared    bool
 	dir       string // "" is the root
 	recursive bool
@@ -188,6 +192,7 @@ func (c *session) addWatch(w watch) (string, error) {
 	c.ev.nextID++
 	w.id = "w" + strconv.FormatUint(c.ev.nextID, 10)
 	w.since = c.ev.reqs
+	w.from = c.srv.changes.Load()
 	c.ev.watches = append(c.ev.watches, w)
 	return w.id, nil
 }

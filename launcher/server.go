@@ -53,6 +53,7 @@ type Server struct {
 	writers sync.Pool // of *bufio.Writer: sessions' output buffers (outWriter)
 	bufs    sync.Pool // of *[]byte: frame buffers, cleared before they go back
 
+	changes  atomic.Uint64 // changes notified so far (events.go)
 	wmu      sync.RWMutex
 	watchers map[*session]struct{} // sessions with at least one watch
 

@@ -469,7 +469,7 @@ func (c *session) write() {
 	// to the watches (they were made, answered or not).
 	defer func() {
 		for _, m := range c.takeChanges(0, true) {
-			c.srv.fanOut(m.ch)
+			c.srv.fanOut(m)
 		}
 	}()
 	broken := false
@@ -538,7 +538,7 @@ func (c *session) write() {
 					fail()
 				}
 				for _, m := range chs {
-					c.srv.fanOut(m.ch)
+					c.srv.fanOut(m)
 				}
 			}
 		}
