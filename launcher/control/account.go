@@ -47,9 +47,6 @@ func (s *Server) unlock(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if changed {
-		s.log.Info("launcher unlocked through the control socket")
-	}
 	return LockState{Locked: false, Changed: changed}, nil
 }
 
@@ -58,9 +55,6 @@ func (s *Server) lock(r *http.Request) (any, error) {
 		return nil, noAccount
 	}
 	changed := s.cfg.Account.Lock(r.Context())
-	if changed {
-		s.log.Info("launcher locked through the control socket")
-	}
 	return LockState{Locked: true, Changed: changed}, nil
 }
 
@@ -77,7 +71,6 @@ func (s *Server) passwd(r *http.Request) (any, error) {
 	if err := s.cfg.Account.ChangePassphrase(r.Context(), req.Old, req.New); err != nil {
 		return nil, err
 	}
-	s.log.Info("passphrase changed through the control socket")
 	return struct{}{}, nil
 }
 
