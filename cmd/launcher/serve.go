@@ -37,15 +37,14 @@ const (
 // serveOptions are serve's flags. Their defaults are the values they hold
 // when the flags are defined.
 type serveOptions struct {
-	cfg        launcher.Config // the daemon's settings; flags write into it
-	listen     *addrFlag
-	gateway    *addrFlag
-	sync       string
-	syncDelay  time.Duration
-	fromStdin  bool          // --passphrase-stdin
-	dev        bool          // --dev
-	autoLock   time.Duration // --auto-lock; 0: off
-	dataIsFlag bool          // --data was given (refused with --dev)
+	cfg       launcher.Config // the daemon's settings; flags write into it
+	listen    *addrFlag
+	gateway   *addrFlag
+	sync      string
+	syncDelay time.Duration
+	fromStdin bool          // --passphrase-stdin
+	dev       bool          // --dev
+	autoLock  time.Duration // --auto-lock; 0: off
 }
 
 func newServeOptions() *serveOptions {
@@ -123,11 +122,11 @@ func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	c := &o.cfg
-	fs.BoolVar(&o.fromStdin, "passphrase-stdin", false, "read the account's passphrase from stdin (one line) and start unlocked; on a data directory without an account, create one with it")
-	fs.BoolVar(&o.dev, "dev", false, "throwaway launcher for app developers: a fresh temporary data directory (not --data), unlocked, with a random key; deleted at exit, nothing is kept")
-	durationOrZeroFlag(fs, &o.autoLock, "auto-lock", "never locks", "lock the launcher when no app request has come for this long (0: never)")
 	addrFlagVar(fs, o.listen, "listen", false, "loopback TCP address apps connect to; the default moves to the next free port when taken (and to 127.0.0.1 where 127.0.9.9 cannot be bound), an address given here is used as is")
 	addrFlagVar(fs, o.gateway, "gateway", true, `loopback address of the dns web gateway, or "off"; the default moves to the next free port when taken, an address given here is used as is`)
+	fs.BoolVar(&o.fromStdin, "passphrase-stdin", false, "read the account's passphrase from stdin (one line) and start unlocked; on a data directory without an account, create one with it")
+	fs.BoolVar(&o.dev, "dev", false, "throwaway launcher for app developers: a fresh temporary data directory (not --data), unlocked, with a random key; deleted at exit, nothing is kept")
+	durationOffFlag(fs, &o.autoLock, "auto-lock", "lock the launcher (as launcher lock does) once no app request has come for this long")
 	countFlag(fs, &c.MaxConns, "max-conns", "concurrent connections; at the cap the oldest one still in its handshake is evicted, and when sessions alone fill it new ones are refused with a busy error (-140)")
 	bytesFlag(fs, &c.MaxFrame, "max-frame", c.MaxHandshakeFrame, 1<<40, "largest frame payload accepted, checked before anything is allocated (at least the 64KiB handshake frame, at most 1TiB)")
 	countFlag(fs, &c.MaxHandshakesPerUser, "max-handshakes-per-user", "connections of one user that may be in their handshake at once; more are refused with a busy error (-140)")
