@@ -144,8 +144,8 @@ func (in *passphraseInput) fresh(ctx context.Context, prompt string) ([]byte, er
 // readSecretLine reads one line of r, up to '\n' (a trailing '\r' is
 // dropped) or the end of r, one byte at a time so that nothing past the line
 // is consumed (passwd reads two). The line lives in one buffer that is never
-// grown, so no stray copy of it is left behind; a line longer than
-// account.MaxPassphrase is refused. An empty line or empty stdin is an error.
+// grown (room for the passphrase and a '\r'), so no stray copy of it is
+// left behind; a line longer than account.MaxPassphrase is refused. An empty line or empty stdin is an error.
 func readSecretLine(r io.Reader) ([]byte, error) {
 	if r == nil {
 		return nil, errors.New("no passphrase on stdin (it is empty)")
@@ -178,8 +178,12 @@ func readSecretLine(r io.Reader) ([]byte, error) {
 		buf[n-1] = 0
 		buf = buf[:n-1]
 	}
-	if len(buf) == 0 {
+	switch {
+	case len(buf) == 0:
 		return nil, errors.New("no passphrase on stdin (an empty line or no line)")
+	case len(buf) > account.MaxPassphrase:
+		clear(buf)
+		return nil, fmt.Errorf("the passphrase on stdin is longer than %d bytes", account.MaxPassphrase)
 	}
 	return buf, nil
 }
