@@ -115,10 +115,10 @@ func (p Params) Validate() error {
 // File is a decoded key file: the master key wrapped under a passphrase.
 // Its fields are public (a key file is not secret without the passphrase).
 type File struct {
-	Params Params
-	Salt   [SaltSize]byte
-	Nonce  [chacha20poly1305.NonceSizeX]byte
-	Sealed [sealedSize]byte
+	Params Params                            // Argon2id's parameters
+	Salt   [SaltSize]byte                    // Argon2id's salt
+	Nonce  [chacha20poly1305.NonceSizeX]byte // the seal's nonce
+	Sealed [sealedSize]byte                  // the master key sealed, and its tag
 }
 
 // Parse decodes a key file strictly: anything but exactly FileSize bytes

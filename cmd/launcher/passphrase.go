@@ -101,6 +101,9 @@ func (in *passphraseInput) one(ctx context.Context, prompt string) ([]byte, erro
 		p, err = readSecretLine(in.stdin)
 	case in.term != nil:
 		p, err = in.term.ReadPassword(ctx, prompt)
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted; nothing was done (%w)", ctx.Err())
+		}
 	default:
 		return nil, in.errNoTerminal()
 	}
