@@ -42,6 +42,9 @@ const (
 	defaultIdleTimeout       = 60 * time.Second
 )
 
+// lockedText is the body of every answer while the launcher is locked.
+const lockedText = "the launcher is locked: its user must unlock it (launcher unlock) before its sites are served"
+
 // readChunk is how much of a file the gateway reads from the store at a time.
 const readChunk = 256 << 10
 
@@ -103,6 +106,11 @@ type GatewayOptions struct {
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request (0: 60 s).
 	IdleTimeout time.Duration
+	// Locked, if not nil, is asked at every request: while it reports true
+	// (the launcher is locked, its keys not loaded) every request is
+	// answered 503 Service Unavailable with a short text, before its Host or
+	// path is looked at, and nothing is read from the store.
+	Locked func() bool
 }
 
 // Validate reports a negative field as ErrBadGatewayOptions, naming it.
@@ -174,6 +182,8 @@ func (o GatewayOptions) withDefaults() GatewayOptions {
 //     path), which is never served.
 //   - Content-Type comes from the file's extension (a fixed table first, then
 //     mime.TypeByExtension, else application/octet-stream).
+//   - While GatewayOptions.Locked reports true, every request is 503 with a
+//     fixed text saying the launcher is locked.
 //   - Every answer has X-Content-Type-Options: nosniff, X-Frame-Options:
 //     DENY, Referrer-Policy: no-referrer and a Content-Security-Policy with a
 //     sandbox (none for PDF files).
@@ -191,7 +201,7 @@ var _ http.Handler = (*Gateway)(nil)
 func NewGateway(m *Module, opts GatewayOptions) *Gateway {
 	err := opts.Validate()
 	if err != nil {
-		opts = GatewayOptions{Logger: opts.Logger}
+		opts = GatewayOptions{Logger: opts.Logger, Locked: opts.Locked}
 	}
 	opts = opts.withDefaults()
 	return &Gateway{m: m, opts: opts, err: err, gate: newConnGate(opts.MaxConns)}
@@ -331,6 +341,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", gatewayCSP)
+	if g.opts.Locked != nil && g.opts.Locked() {
+		plain(w, http.StatusServiceUnavailable, lockedText)
+		return
+	}
 	if absoluteForm(r) {
 		plain(w, http.StatusBadRequest, "bad request: send the path alone on the request line and the site in the Host header")
 		return

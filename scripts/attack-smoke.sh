@@ -10,9 +10,12 @@ cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || tr
 trap cleanup EXIT
 go build -o "$work/launcher" ./cmd/launcher
 go build -o "$work/framegen" ./cmd/framegen
-"$work/launcher" serve --data "$work/data" --listen 127.0.0.1:0 --gateway off >"$work/out" 2>"$work/log" &
+# --passphrase-stdin creates the account (timing Argon2id takes a few
+# seconds) and starts unlocked.
+"$work/launcher" serve --data "$work/data" --listen 127.0.0.1:0 --gateway off --passphrase-stdin \
+  <<<"attack smoke passphrase" >"$work/out" 2>"$work/log" &
 pid=$!
-for _ in $(seq 100); do grep -q '^listening on' "$work/out" && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q '^listening on' "$work/out" && break; sleep 0.1; done
 grep -q '^listening on' "$work/out" || { cat "$work/log"; exit 1; }
 "$work/launcher" app add fuzzed --exec "$work/framegen" --data "$work/data" >/dev/null
 "$work/framegen" attack -token-cmd "$work/launcher app token fuzzed --data $work/data" \

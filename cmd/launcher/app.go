@@ -24,13 +24,18 @@ const completionTimeout = 2 * time.Second
 // call runs f with a client of the data directory's daemon and a context
 // bounded by callTimeout, and turns "no daemon" into a notRunningError.
 func call(cmd *cobra.Command, g *globalOptions, f func(ctx context.Context, c *control.Client) error) error {
+	return callWithin(cmd, g, callTimeout, f)
+}
+
+// callWithin is call with the context bounded by timeout.
+func callWithin(cmd *cobra.Command, g *globalOptions, timeout time.Duration, f func(ctx context.Context, c *control.Client) error) error {
 	dir, err := g.dataDir()
 	if err != nil {
 		return err
 	}
 	c := control.NewClient(filepath.Join(dir, control.SocketName))
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), callTimeout)
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 	defer cancel()
 	if err := f(ctx, c); err != nil {
 		if errors.Is(err, control.ErrNotRunning) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/safe-launcher/launcher/account"
 )
 
 // serveIn runs serve in-process on data, for the refusals that come before
@@ -69,6 +71,7 @@ func TestDataDirOwner(t *testing.T) {
 	assert.Equal(t, "victim\n", string(b), "a refused lock file is not truncated")
 
 	require.NoError(t, os.Remove(lock))
+	ensureAccount(t, data)
 	store := filepath.Join(data, storeName)
 	require.NoError(t, os.Mkdir(store, 0o700))
 	require.NoError(t, os.Chown(store, other, other))
@@ -96,12 +99,18 @@ func TestPlantedLinksLeaveVictimsAlone(t *testing.T) {
 		{"store symlink", func(data, victim string) error {
 			return os.Symlink(filepath.Dir(victim), filepath.Join(data, storeName))
 		}, "DATA/store is a symbolic link, which the daemon never makes; remove it (rm DATA/store) and start again"},
+		{"key file symlink", func(data, victim string) error {
+			return os.Symlink(victim, filepath.Join(data, account.FileName))
+		}, "DATA/account.key is a symbolic link, which the launcher never makes; remove it"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "data")
 			require.NoError(t, os.Mkdir(data, 0o700))
 			victim := filepath.Join(t.TempDir(), "victim")
 			require.NoError(t, os.WriteFile(victim, []byte(content), 0o600))
+			if c.name != "key file symlink" {
+				ensureAccount(t, data) // serve goes on (locked) to open the rest
+			}
 			require.NoError(t, c.plant(data, victim))
 			code, errs := serveIn(t, data)
 			assert.Equal(t, exitFailure, code)

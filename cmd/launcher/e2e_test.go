@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/safe-launcher/launcher/account"
 	"github.com/safe-launcher/launcher/client"
 	"github.com/safe-launcher/launcher/internal/lockedbuf"
 	"github.com/safe-launcher/launcher/launcher/control"
@@ -121,12 +123,47 @@ func startDaemon(t *testing.T, data string, extra ...string) *daemon {
 	return startServe(t, data, append([]string{"--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0"}, extra...)...)
 }
 
-// startServe runs `launcher serve --data DATA ARGS...` and waits for its
-// "listening on" line and, unless the gateway is off, its gateway line.
+// testPass is the passphrase of the accounts the tests make.
+const testPass = "test passphrase"
+
+// cheapParams are Argon2id parameters that make the tests' unlocks cheap;
+// init never picks them (its calibration gives at least 64 MiB).
+var cheapParams = account.Params{Time: 1, MemoryKiB: 64, Threads: 1}
+
+// ensureAccount creates data's account with testPass and cheapParams
+// (and data, 0700) unless it has one.
+func ensureAccount(t *testing.T, data string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(data, 0o700))
+	if ok, err := account.Exists(data); err == nil && ok {
+		return
+	}
+	m, _, err := account.Create(data, []byte(testPass), cheapParams, rand.Reader)
+	require.NoError(t, err)
+	m.Wipe()
+}
+
+// startServe runs `launcher serve --data DATA --passphrase-stdin ARGS...`
+// with testPass on stdin (the account made first if there is none), so the
+// daemon starts unlocked, and waits for its "listening on" line and, unless
+// the gateway is off, its gateway line.
 func startServe(t *testing.T, data string, args ...string) *daemon {
 	t.Helper()
+	ensureAccount(t, data)
+	return startServeStdin(t, data, testPass+"\n", append([]string{"--passphrase-stdin"}, args...)...)
+}
+
+// startServeStdin runs `launcher serve --data DATA ARGS...` with stdin and
+// waits for its address lines.
+func startServeStdin(t *testing.T, data, stdin string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{t: t, data: data, stderr: &lockedbuf.Buffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(bins.launcher, append([]string{"serve", "--data", data}, args...)...)
+	all := []string{"serve"}
+	if data != "" {
+		all = append(all, "--data", data)
+	}
+	d.cmd = exec.Command(bins.launcher, append(all, args...)...)
+	d.cmd.Stdin = strings.NewReader(stdin)
 	d.cmd.Stderr = d.stderr
 	lines := make(chan string, 2)
 	d.cmd.Stdout = &lineWriter{lines: lines}
@@ -190,12 +227,19 @@ type result struct {
 // cli runs the launcher CLI with --data dir appended.
 func cli(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	return cliStdin(t, dir, "", args...)
+}
+
+// cliStdin runs the launcher CLI with --data dir appended and stdin.
+func cliStdin(t *testing.T, dir, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if dir != "" {
 		args = append([]string{"--data", dir}, args...)
 	}
 	cmd := exec.CommandContext(ctx, bins.launcher, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

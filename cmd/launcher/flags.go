@@ -57,6 +57,12 @@ func durationOrZeroFlag(fs *pflag.FlagSet, p *time.Duration, name, zeroMeans, us
 	fs.Var(&durationValue{p: p, zeroOK: true, zeroMeans: zeroMeans}, name, usage)
 }
 
+// durationOffFlag is durationOrZeroFlag where "off" (shown as the default
+// when the value is 0) also means 0.
+func durationOffFlag(fs *pflag.FlagSet, p *time.Duration, name, usage string) {
+	fs.Var(&durationValue{p: p, zeroOK: true, zeroMeans: "or off: never", off: true}, name, usage)
+}
+
 // addrFlagVar defines a loopback address flag; with offOK, "off" too.
 func addrFlagVar(fs *pflag.FlagSet, p *addrFlag, name string, offOK bool, usage string) {
 	p.offOK = offOK
@@ -165,12 +171,29 @@ type durationValue struct {
 	p         *time.Duration
 	zeroOK    bool
 	zeroMeans string
+	off       bool // "off" is 0
 }
 
-func (v *durationValue) String() string { return formatDuration(*v.p) }
-func (v *durationValue) Type() string   { return "DURATION" }
+func (v *durationValue) String() string {
+	if v.off && *v.p == 0 {
+		return "off"
+	}
+	return formatDuration(*v.p)
+}
+
+func (v *durationValue) Type() string {
+	if v.off {
+		return "DURATION|off"
+	}
+	return "DURATION"
+}
+
 func (v *durationValue) Set(s string) error {
 	t := strings.TrimSpace(s)
+	if v.off && t == "off" {
+		*v.p = 0
+		return nil
+	}
 	if _, err := strconv.ParseFloat(t, 64); err == nil && t != "0" {
 		return badValue("%q needs a unit, e.g. %ss (units: ms, s, m, h)", s, t)
 	}

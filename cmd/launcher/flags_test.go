@@ -55,6 +55,11 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--max-conns"}, `--max-conns needs a value; run "launcher help serve" for its meaning`},
 		{[]string{"--bogus"}, `serve: unknown flag: --bogus; run "launcher help serve"`},
 		{[]string{"extra"}, `serve takes no arguments, only flags; got "extra"`},
+		{[]string{"--auto-lock", "10"}, `--auto-lock: "10" needs a unit, e.g. 10s (units: ms, s, m, h)`},
+		{[]string{"--auto-lock", "-1m"}, "--auto-lock: must not be negative, got -1m (0 or off: never)"},
+		{[]string{"--auto-lock"}, `--auto-lock needs a value; run "launcher help serve" for its meaning`},
+		{[]string{"--dev"}, "--dev: serves a fresh temporary data directory of its own; leave --data out"},
+		{[]string{"--passphrase-stdin=maybe"}, `--passphrase-stdin: invalid value "maybe": strconv.ParseBool: parsing "maybe": invalid syntax`},
 	}
 	for _, c := range cases {
 		code, out, errs := runIn(t, append([]string{"serve", "--data", data}, c.args...)...)
@@ -81,7 +86,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, `launcher: missing command (app, completion, dns, serve, status); run "launcher help"`},
+		{nil, `launcher: missing command (app, completion, dns, init, lock, passwd, serve, status, unlock); run "launcher help"`},
 		{[]string{"frobnicate"}, `launcher: unknown command "frobnicate"; run "launcher help"`},
 		{[]string{"stauts"}, `launcher: unknown command "stauts" (did you mean "status"?); run "launcher help"`},
 		{[]string{"app"}, `launcher: app: missing command (add, grant, launch, ls, revoke, rm, roots, token); run "launcher help app"`},
@@ -101,6 +106,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"app", "roots", "x"}, `launcher: app roots takes no arguments, only flags; got "x"`},
 		{[]string{"dns", "resolve"}, `launcher: dns resolve: missing HOST; run "launcher help dns resolve"`},
 		{[]string{"status", "--json=maybe"}, `launcher: --json: invalid value "maybe": strconv.ParseBool: parsing "maybe": invalid syntax`},
+		{[]string{"init", "x"}, `launcher: init takes no arguments, only flags; got "x"`},
+		{[]string{"unlock", "--bogus"}, `launcher: unlock: unknown flag: --bogus; run "launcher help unlock"`},
+		{[]string{"unlock", "--passphrase-stdin=2"}, `launcher: --passphrase-stdin: invalid value "2": strconv.ParseBool: parsing "2": invalid syntax`},
+		{[]string{"lock", "now"}, `launcher: lock takes no arguments, only flags; got "now"`},
+		{[]string{"lock", "--passphrase-stdin"}, `launcher: lock: unknown flag: --passphrase-stdin; run "launcher help lock"`},
+		{[]string{"passwd", "old", "new"}, `launcher: passwd takes no arguments, only flags; got "old new"`},
 	} {
 		code, out, errs := runIn(t, append(c.args, "--data", data)...)
 		assert.Equal(t, exitUsage, code, "%v: %s", c.args, errs)
@@ -166,6 +177,20 @@ func TestServeFlagsReachConfig(t *testing.T) {
 	require.NoError(t, cmd.ParseFlags([]string{"--gateway", "off", "--listen", "[::1]:5"}))
 	assert.True(t, o.gateway.off)
 	assert.Equal(t, "[::1]:5", o.listen.addr.String())
+
+	assert.Equal(t, "off", cmd.Flag("auto-lock").DefValue, "auto-lock is off by default")
+	assert.False(t, o.fromStdin)
+	assert.False(t, o.dev)
+	require.NoError(t, cmd.ParseFlags([]string{"--auto-lock", "15m", "--passphrase-stdin", "--dev"}))
+	assert.Equal(t, 15*time.Minute, o.autoLock)
+	assert.Equal(t, "15m", cmd.Flag("auto-lock").Value.String())
+	assert.True(t, o.fromStdin)
+	assert.True(t, o.dev)
+	require.NoError(t, cmd.ParseFlags([]string{"--auto-lock", "off"}))
+	assert.Equal(t, time.Duration(0), o.autoLock)
+	assert.Equal(t, "off", cmd.Flag("auto-lock").Value.String())
+	require.NoError(t, cmd.ParseFlags([]string{"--auto-lock", "0"}))
+	assert.Equal(t, time.Duration(0), o.autoLock)
 
 	fresh := newServeOptions()
 	assert.False(t, fresh.listen.set, "an address not given is the default, which may move")

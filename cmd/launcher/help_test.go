@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite testdata/help/*.golden and docs
 func runIn(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(context.Background(), args, nil, &out, &errb)
+	code = run(context.Background(), args, &env{stdout: &out, stderr: &errb})
 	return code, out.String(), errb.String()
 }
 

@@ -2,7 +2,11 @@
 //
 // Usage:
 //
-//	launcher serve [--data DIR] [--listen ADDR] [--gateway ADDR|off] [limits...]
+//	launcher init [--passphrase-stdin]
+//	launcher serve [--data DIR] [--listen ADDR] [--gateway ADDR|off] [--passphrase-stdin] [--dev] [--auto-lock D] [limits...]
+//	launcher unlock [--passphrase-stdin]
+//	launcher lock
+//	launcher passwd [--passphrase-stdin]
 //	launcher app add NAME --exec PATH [--safe-drive] [--secret-env]
 //	launcher app ls [--json]
 //	launcher app rm NAME [--purge]
@@ -23,8 +27,12 @@
 //
 // Every command takes --data DIR, before or after the command words, the
 // data directory of the daemon (default os.UserConfigDir()/safe-launcher).
-// Every command but serve talks to the running daemon over its control socket
-// DIR/control.sock. See docs/cli.md and docs/operations.md.
+// Every command but serve and init talks to the running daemon over its
+// control socket DIR/control.sock (passwd works without a daemon too). The
+// daemon starts locked until unlock is given the account's passphrase. A
+// passphrase is typed at the terminal without echo, or read from stdin with
+// --passphrase-stdin; never from argv or the environment. See docs/cli.md,
+// docs/operations.md and docs/security.md.
 //
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 daemon not running.
 // Errors are one line on stderr, starting with "launcher: ".
@@ -44,6 +52,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/safe-launcher/launcher/account"
 )
 
 // Exit codes.
@@ -56,16 +66,26 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], &env{
+		environ: os.Environ(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		term: stdinTerminal(os.Stderr),
+	})
 	stop()
 	os.Exit(code)
 }
 
-// env is what commands get from the process: its environment and output.
+// env is what commands get from the process: its environment, input and
+// output, and the terminal on stdin.
 type env struct {
 	environ []string
+	stdin   io.Reader // nil: empty
 	stdout  io.Writer
 	stderr  io.Writer
+	// term is the terminal on stdin, nil when stdin is not one.
+	term terminal
+	// calibrate picks the Argon2id parameters of a new account (nil:
+	// account.Calibrate to account.TargetDerivation).
+	calibrate func() account.Params
 }
 
 // usageError is a command-line mistake (exit code 2).
@@ -85,8 +105,11 @@ func (e *notRunningError) Error() string {
 }
 
 // run runs the command line args and returns the exit code.
-func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	e := &env{environ: environ, stdout: stdout, stderr: stderr}
+func run(ctx context.Context, args []string, e *env) int {
+	if e.calibrate == nil {
+		e.calibrate = func() account.Params { return account.Calibrate(account.TargetDerivation) }
+	}
+	stderr := e.stderr
 	root := newRootCmd(e)
 	root.SetArgs(longFlagCompat(root, args))
 	err := root.ExecuteContext(ctx)
@@ -160,17 +183,21 @@ func newRootCmd(e *env) *cobra.Command {
 		Use:   "launcher",
 		Short: "Run the launcher daemon and manage its apps",
 		Long: `launcher runs the launcher daemon (launcher serve), which apps reach over
-loopback TCP, and manages it: the apps it may launch (launcher app), its
-status and the names of its sites (launcher dns).
+loopback TCP, and manages it: the user's account (launcher init, unlock, lock,
+passwd), the apps it may launch (launcher app), its status and the names of
+its sites (launcher dns).
 
-Every command but serve talks to the running daemon through its control socket
-DIR/control.sock in the data directory; --data picks the daemon, before or
-after the command words.
+The daemon serves apps only while unlocked: it starts locked, and "launcher
+unlock" gives it the account's passphrase. Every command but serve and init
+talks to the running daemon through its control socket DIR/control.sock in
+the data directory; --data picks the daemon, before or after the command
+words.
 
 Exit codes: 0 success, 1 failure, 2 usage error (unknown command or flag,
 invalid flag value, missing argument), 3 the daemon is not running. An error is
 one line on stderr starting with "launcher: ".`,
 		Example: `  launcher serve
+  launcher unlock
   launcher app add mail --exec ./mail-app
   launcher app launch mail
   launcher --data /tmp/d status`,
@@ -196,7 +223,8 @@ one line on stderr starting with "launcher: ".`,
 	_ = root.MarkPersistentFlagDirname("data")
 	root.Flags().BoolP("version", "v", false, "print the launcher's version and exit")
 
-	root.AddCommand(newServeCmd(e, g), newAppCmd(e, g), newStatusCmd(e, g), newDNSCmd(e, g), newGendocsCmd(root))
+	root.AddCommand(newServeCmd(e, g), newInitCmd(e, g), newUnlockCmd(e, g), newLockCmd(e, g), newPasswdCmd(e, g),
+		newAppCmd(e, g), newStatusCmd(e, g), newDNSCmd(e, g), newGendocsCmd(root))
 	root.InitDefaultCompletionCmd()
 	uniformErrors(root)
 	return root

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -16,6 +18,7 @@ import (
 	"github.com/spf13/afero"
 	"github.com/spf13/cobra"
 
+	"github.com/safe-launcher/launcher/account"
 	"github.com/safe-launcher/launcher/dns"
 	"github.com/safe-launcher/launcher/internal/peercred"
 	"github.com/safe-launcher/launcher/launcher"
@@ -41,6 +44,9 @@ type serveOptions struct {
 	gateway   *addrFlag
 	sync      string
 	syncDelay time.Duration
+	fromStdin bool          // --passphrase-stdin
+	dev       bool          // --dev
+	autoLock  time.Duration // --auto-lock; 0: off
 }
 
 func newServeOptions() *serveOptions {
@@ -73,13 +79,32 @@ The data directory must belong to the user and be closed to group and others
 (chmod 700); serve creates it with mode 0700 if it does not exist. Only one
 daemon runs per data directory.
 
+The user's account: serve starts locked (apps are refused with -134, the
+web gateway answers 503) until "launcher unlock" is given the passphrase. With
+--passphrase-stdin it reads the passphrase from stdin (one line) and starts
+unlocked, for scripts and autostart. On a data directory without an account
+(see "launcher init"), serve offers to create one when stdin is a terminal
+(the passphrase is asked twice, then it serves unlocked); --passphrase-stdin
+creates it from the line read; otherwise serve exits with status 2 and "no
+account: run launcher init". --dev serves a fresh temporary data directory,
+unlocked, with a random key and no passphrase, and deletes it at exit:
+nothing is kept.
+
 Sizes (BYTES) are bytes or a number with KiB, MiB, GiB or TiB (300MiB).
 Durations need a unit: ms, s, m or h (10s, 2m). Limits must be more than 0.`,
 		Example: `  launcher serve
+  launcher serve --dev
+  printf '%s\n' "$PASSPHRASE" | launcher serve --passphrase-stdin --auto-lock 15m
   launcher serve --data /tmp/d --listen 127.0.0.1:0 --gateway off
   launcher serve --max-conns 64 --handshake-timeout 5s --sync commit`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.dev && cmd.Flag("data").Changed {
+				return usagef("--dev: serves a fresh temporary data directory of its own; leave --data out")
+			}
+			if o.dev && o.fromStdin {
+				return usagef("--dev: needs no passphrase; leave --passphrase-stdin out")
+			}
 			dir, err := g.dataDir()
 			if err != nil {
 				return err
@@ -101,6 +126,9 @@ func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	c := &o.cfg
 	addrFlagVar(fs, o.listen, "listen", false, "loopback TCP address apps connect to; the default moves to the next free port when taken (and to 127.0.0.1 where 127.0.9.9 cannot be bound), an address given here is used as is")
 	addrFlagVar(fs, o.gateway, "gateway", true, `loopback address of the dns web gateway, or "off"; the default moves to the next free port when taken, an address given here is used as is`)
+	fs.BoolVar(&o.fromStdin, "passphrase-stdin", false, "read the account's passphrase from stdin (one line) and start unlocked; on a data directory without an account, create one with it")
+	fs.BoolVar(&o.dev, "dev", false, "throwaway launcher for app developers: a fresh temporary data directory (not --data), unlocked, with a random key; deleted at exit, nothing is kept")
+	durationOffFlag(fs, &o.autoLock, "auto-lock", "lock the launcher (as launcher lock does) once no app request has come for this long")
 	countFlag(fs, &c.MaxConns, "max-conns", "concurrent connections; at the cap the oldest one still in its handshake is evicted, and when sessions alone fill it new ones are refused with a busy error (-140)")
 	bytesFlag(fs, &c.MaxFrame, "max-frame", c.MaxHandshakeFrame, 1<<40, "largest frame payload accepted, checked before anything is allocated (at least the 64KiB handshake frame, at most 1TiB)")
 	countFlag(fs, &c.MaxHandshakesPerUser, "max-handshakes-per-user", "connections of one user that may be in their handshake at once; more are refused with a busy error (-140)")
@@ -129,14 +157,35 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	if storeDelay == 0 {
 		storeDelay = -1 // vfs: no wait (0 would mean its default)
 	}
+	if o.dev {
+		tmp, err := os.MkdirTemp("", "launcher-dev-")
+		if err != nil {
+			return fmt.Errorf("--dev: creating a temporary data directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+		fmt.Fprintf(e.stderr, "dev mode: serving a fresh temporary data directory, unlocked, with a random key: nothing will be kept (it is deleted at exit)\ndev mode: data directory %s (give the other commands --data %s)\n", dir, dir)
+	}
 	if err := prepareDataDir(dir); err != nil {
 		return err
 	}
-	unlock, err := lockDataDir(dir)
+	unlockDir, err := lockDataDir(dir)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer unlockDir()
+
+	// The account, before anything is bound: a wrong passphrase or a
+	// missing account stops serve here.
+	master, keyFile, err := o.openAccount(ctx, e, dir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if master != nil {
+			master.Wipe()
+		}
+	}()
 
 	// The addresses first: a taken one is reported before anything is
 	// logged or opened.
@@ -203,9 +252,27 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	}
 	cfg.Version = version()
 	cfg.GatewayURL = func() string { return gatewayURL }
+	cfg.Locked = true // until the keyring has the keys
 	srv, err := launcher.New(cfg, reg, modules...)
 	if err != nil {
 		return err
+	}
+	var devKey *account.Key
+	if o.dev { // the keyring keeps a copy, to unlock again after a lock
+		devKey = new(account.Key)
+		*devKey = *master
+	}
+	kr := newKeyring(keyringConfig{dir: dir, file: keyFile, devKey: devKey, srv: srv, rand: rand.Reader, log: log,
+		// The encrypted store (issue 17, item 4) takes the keys here:
+		// unlocked: store.Unlock(keys), locking: store.Lock().
+		hooks: keyHooks{}})
+	defer kr.Close()
+	if master != nil {
+		m := master
+		master = nil // the keyring wipes it from now on
+		if err := kr.load(m); err != nil {
+			return err
+		}
 	}
 	cln, err := control.Listen(filepath.Join(dir, control.SocketName))
 	if err != nil {
@@ -217,6 +284,7 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	ctlCfg := control.Config{
 		Registry: reg, Daemon: srv, Runner: runner, Addr: ln.Addr(),
 		Version: version(), DataDir: dir, Logger: log, DNS: dnsMod,
+		Account: kr, Dev: o.dev,
 	}
 	if gln != nil {
 		ctlCfg.Gateway = gln.Addr()
@@ -231,6 +299,9 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 		fmt.Fprintf(e.stdout, "dns web gateway on %s\n", gatewayURL)
 	}
 	log.Info("launcher started", "addr", ln.Addr().String(), "gateway", gatewayURL, "data", dir, "control", cln.Addr().String())
+	if kr.Locked() {
+		log.Info("the launcher is locked: apps are refused until it is unlocked with: launcher unlock --data " + dir)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -258,8 +329,13 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 		cancel()
 	})
 	wg.Go(func() { _ = runner.Run(ctx) })
+	if o.autoLock > 0 {
+		al := &autoLocker{idle: o.autoLock, last: srv.LastActivity, locked: kr.Locked,
+			lock: func() { kr.Lock(ctx) }, now: time.Now, after: time.After, log: log}
+		wg.Go(func() { al.run(ctx) })
+	}
 	if gln != nil {
-		gw := dns.NewGateway(dnsMod, dns.GatewayOptions{Logger: log})
+		gw := dns.NewGateway(dnsMod, dns.GatewayOptions{Logger: log, Locked: kr.Locked})
 		wg.Go(func() {
 			if err := gw.Serve(ctx, gln); err != nil {
 				fail(fmt.Errorf("dns web gateway: %w", err))
@@ -290,4 +366,72 @@ func listen(ctx context.Context, flag string, a *addrFlag, fallback netip.Addr, 
 		return nil, fmt.Errorf("%s: %w; choose a free port with %s%s", flag, err, flag, more)
 	}
 	return nil, fmt.Errorf("%s %s: %w", flag, a.text, err)
+}
+
+// openAccount opens the data directory's account before the daemon starts
+// (the caller holds the data directory's lock). It returns the master key
+// to start unlocked with (nil: start locked) and the key file (nil for
+// --dev, whose key is random and written nowhere):
+//   - --dev: a random key;
+//   - an account and --passphrase-stdin: the key the line read opens (a
+//     wrong passphrase stops serve);
+//   - an account alone: locked;
+//   - no account: created from --passphrase-stdin's line, or from a
+//     passphrase typed twice at the terminal; without either, a usage error
+//     (exit 2): "no account: run launcher init".
+func (o *serveOptions) openAccount(ctx context.Context, e *env, dir string) (*account.Key, *account.File, error) {
+	if o.dev {
+		m, err := account.NewKey(rand.Reader)
+		return m, nil, err
+	}
+	if err := account.RemoveTemp(dir); err != nil {
+		return nil, nil, err
+	}
+	in := &passphraseInput{fromStdin: o.fromStdin, stdin: e.stdin, term: e.term, cmd: "serve"}
+	f, err := account.Load(dir)
+	switch {
+	case errors.Is(err, account.ErrNoAccount):
+		if !o.fromStdin && e.term == nil {
+			return nil, nil, usagef("no account: run launcher init --data %s to create one (or serve --passphrase-stdin, which creates it from a passphrase on stdin, or serve --dev for a throwaway launcher)", dir)
+		}
+		if !o.fromStdin {
+			fmt.Fprintf(e.stderr, "There is no account in %s yet; create one now.\nChoose a passphrase: it unlocks the launcher and its data, and nothing can recover it.\n", dir)
+		}
+		pass, err := in.fresh(ctx, "New passphrase: ")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer clear(pass)
+		return createAccount(e, e.stderr, dir, pass)
+	case err != nil:
+		return nil, nil, err
+	case !o.fromStdin:
+		return nil, f, nil
+	}
+	pass, err := in.one(ctx, "Passphrase: ")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(pass)
+	m, err := f.Open(pass)
+	if errors.Is(err, account.ErrWrongPassphrase) {
+		return nil, nil, fmt.Errorf("wrong passphrase for the account in %s", dir)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, f, nil
+}
+
+// createAccount calibrates Argon2id and creates the account in dir (whose
+// lock the caller holds), telling out what it does.
+func createAccount(e *env, out io.Writer, dir string, pass []byte) (*account.Key, *account.File, error) {
+	fmt.Fprintf(out, "Creating the account: timing Argon2id on this machine (about %s for each unlock)...\n", formatDuration(account.TargetDerivation))
+	p := e.calibrate()
+	m, f, err := account.Create(dir, pass, p, rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(out, "Created the account in %s (%s).\n", dir, p)
+	return m, f, nil
 }

@@ -15,11 +15,13 @@ func newStatusCmd(e *env, g *globalOptions) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the daemon's addresses, apps and live sessions",
-		Long: `Show the running daemon's address (the one apps connect to), the web gateway's
-URL ("off" when it is off), uptime, version, pid, data directory, number of
-apps, and its live sessions with their request and byte counts. --json prints
-the control API's Status object (docs/operations.md).`,
+		Short: "Show the daemon's state, addresses, apps and live sessions",
+		Long: `Show the running daemon's state ("locked" or "unlocked"; "unlocked (dev mode)"
+for serve --dev), its address (the one apps connect to), the web gateway's URL
+("off" when it is off), uptime, version, pid, data directory, number of apps,
+and its live sessions with their request and byte counts. --json prints the
+control API's Status object (docs/operations.md), whose "locked" is true while
+it is locked.`,
 		Example: `  launcher status
   launcher status --json
   launcher --data /tmp/d status`,
@@ -47,6 +49,14 @@ func printStatus(e *env, st control.Status) error {
 	if gw == "" {
 		gw = "off"
 	}
+	state := "unlocked"
+	switch {
+	case st.Locked:
+		state = "locked"
+	case st.Dev:
+		state = "unlocked (dev mode: nothing is kept)"
+	}
+	fmt.Fprintf(e.stdout, "state:     %s\n", state)
 	fmt.Fprintf(e.stdout, "address:   %s\n", st.Address)
 	fmt.Fprintf(e.stdout, "gateway:   %s\n", gw)
 	fmt.Fprintf(e.stdout, "uptime:    %s\n", up)

@@ -19,8 +19,9 @@ var allowed = map[string][]string{
 	"wire":      {},
 	// What a module registers.
 	"route": {"wire"},
-	// The store.
-	"vfs": {},
+	// The store, and the user's account (key file, keys).
+	"vfs":     {},
+	"account": {},
 	// The modules.
 	"nfs": {"route", "vfs", "wire"},
 	"dns": {"nfs", "route", "vfs", "wire"},

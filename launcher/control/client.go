@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -42,17 +43,21 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 // with CodeNotRunning.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
+	n := int64(0)
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("control: encoding request: %w", err)
 		}
-		rd = bytes.NewReader(b)
+		// The body may hold a passphrase: it is wiped once the transport
+		// has sent it and closed it.
+		rd, n = &wipeOnClose{Reader: bytes.NewReader(b), buf: b}, int64(len(b))
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://launcher"+APIPrefix+path, rd)
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
+	req.ContentLength = n
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -80,6 +85,19 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 			return fmt.Errorf("control: decoding answer: %w", err)
 		}
 	}
+	return nil
+}
+
+// wipeOnClose is a request body that zeroes its bytes when the transport
+// closes it (which it does once it has sent them, or given up).
+type wipeOnClose struct {
+	*bytes.Reader
+	buf  []byte
+	once sync.Once
+}
+
+func (w *wipeOnClose) Close() error {
+	w.once.Do(func() { clear(w.buf) })
 	return nil
 }
 
@@ -154,4 +172,27 @@ func (c *Client) Token(ctx context.Context, name string) (string, error) {
 	var t TokenResult
 	err := c.do(ctx, "POST", "apps/"+url.PathEscape(name)+"/token", nil, &t)
 	return t.Value, err
+}
+
+// Unlock sends the passphrase to the daemon, which checks it (about half a
+// second, more after repeated failures: see docs/security.md) and unlocks.
+// A wrong passphrase is ErrWrongPassphrase. ctx should allow for the
+// back-off (up to 30 s). passphrase is not changed; the caller wipes it.
+func (c *Client) Unlock(ctx context.Context, passphrase []byte) (LockState, error) {
+	var st LockState
+	err := c.do(ctx, "POST", "unlock", UnlockRequest{Passphrase: passphrase}, &st)
+	return st, err
+}
+
+// Lock locks the daemon: every session ends and the keys are dropped.
+func (c *Client) Lock(ctx context.Context) (LockState, error) {
+	var st LockState
+	err := c.do(ctx, "POST", "lock", nil, &st)
+	return st, err
+}
+
+// ChangePassphrase has the daemon re-wrap the master key under newPass;
+// ErrWrongPassphrase when oldPass does not open it. The caller wipes both.
+func (c *Client) ChangePassphrase(ctx context.Context, oldPass, newPass []byte) error {
+	return c.do(ctx, "POST", "passwd", PasswdRequest{Old: oldPass, New: newPass}, nil)
 }

@@ -13,6 +13,15 @@
 // (Daemon: mint launcher strings, end an app's sessions, list sessions). A
 // removed app's sessions are ended and its pending launcher strings forgotten
 // before the answer is sent.
+//
+// The user's account (Account) is locked and unlocked through POST
+// /v0/unlock and /v0/lock, and its passphrase changed through POST
+// /v0/passwd: passphrases travel in the request body over the user's own
+// socket (mode 0600, peer uid checked) and are never logged; the server
+// wipes its copies of them once used (the transport's own buffers, which
+// Go does not let it reach, excepted). While the launcher is locked, only
+// status, unlock, lock and passwd are served; every other route answers
+// CodeLocked.
 package control
 
 import (
@@ -45,6 +54,29 @@ type Daemon interface {
 	AccessChanged(appID string)
 	Sessions() []launcher.SessionInfo
 	Stats() launcher.Stats
+	Locked() bool
+}
+
+// Account is what the control server needs of the user's account: the
+// daemon's keyring (cmd/launcher), which holds the keys while unlocked.
+// Its errors are passed on as they are: they should be, or wrap, *Error
+// values with CodeWrongPassphrase, CodeNoAccount or CodeInvalid, else they
+// answer CodeInternal. The passphrase slices are the caller's; the server
+// wipes them when the call returns.
+type Account interface {
+	// Locked reports whether the keys are not loaded.
+	Locked() bool
+	// Unlock checks the passphrase (with the account's full key
+	// derivation, after the back-off that earlier failures earned), loads
+	// the keys and lets apps in. It reports false if it was unlocked
+	// already (then the passphrase is not checked).
+	Unlock(ctx context.Context, passphrase []byte) (changed bool, err error)
+	// Lock ends every session and drops the keys. It reports false if it
+	// was locked already.
+	Lock(ctx context.Context) (changed bool)
+	// ChangePassphrase re-wraps the master key under newPass once oldPass
+	// opens it.
+	ChangePassphrase(ctx context.Context, oldPass, newPass []byte) error
 }
 
 var _ Daemon = (*launcher.Server)(nil)
@@ -65,6 +97,11 @@ type Config struct {
 	// Gateway is the web gateway's bound address (nil: the gateway is off),
 	// shown by status and used in the sites' URLs.
 	Gateway net.Addr
+	// Account locks and unlocks the launcher (nil: the lock routes answer
+	// CodeNoAccount, and Daemon.Locked alone tells whether it is locked).
+	Account Account
+	// Dev is reported by status: a throwaway daemon (launcher serve --dev).
+	Dev bool
 	// AllowedUID is the only peer uid accepted, where the OS tells it
 	// (nil: the daemon's own uid).
 	AllowedUID *int
@@ -99,7 +136,11 @@ func New(cfg Config) (*Server, error) {
 		s.uid = *cfg.AllowedUID
 	}
 	for _, r := range s.routes() {
-		s.mux.Handle(r.method+" "+APIPrefix+r.path, s.wrap(r.h))
+		h := r.h
+		if !r.whileLocked {
+			h = s.unlockedOnly(h)
+		}
+		s.mux.Handle(r.method+" "+APIPrefix+r.path, s.wrap(h))
 	}
 	s.mux.Handle("/", s.wrap(func(r *http.Request) (any, error) {
 		return nil, &Error{Code: CodeUnknownRoute, Message: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)}
@@ -111,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 type route struct {
 	method, path string // path below APIPrefix
 	h            handler
+	whileLocked  bool // served while the launcher is locked
 }
 
 // handler serves one route: its answer is encoded as JSON.
@@ -119,18 +161,21 @@ type handler func(r *http.Request) (any, error)
 // routes is the route table.
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "status", s.status},
-		{"GET", "apps", s.list},
-		{"POST", "apps", s.add},
-		{"DELETE", "apps/{name}", s.remove},
-		{"POST", "apps/{name}/grant", s.grant},
-		{"POST", "apps/{name}/revoke", s.revoke},
-		{"POST", "apps/{name}/launch", s.launch},
-		{"POST", "apps/{name}/token", s.token},
-		{"GET", "dns", s.dnsNames},
-		{"GET", "dns/resolve/{host}", s.dnsResolve},
-		{"GET", "roots", s.orphanRoots},
-		{"DELETE", "roots/{root}", s.purgeRoot},
+		{"GET", "status", s.status, true},
+		{"POST", "unlock", s.unlock, true},
+		{"POST", "lock", s.lock, true},
+		{"POST", "passwd", s.passwd, true},
+		{"GET", "apps", s.list, false},
+		{"POST", "apps", s.add, false},
+		{"DELETE", "apps/{name}", s.remove, false},
+		{"POST", "apps/{name}/grant", s.grant, false},
+		{"POST", "apps/{name}/revoke", s.revoke, false},
+		{"POST", "apps/{name}/launch", s.launch, false},
+		{"POST", "apps/{name}/token", s.token, false},
+		{"GET", "dns", s.dnsNames, false},
+		{"GET", "dns/resolve/{host}", s.dnsResolve, false},
+		{"GET", "roots", s.orphanRoots, false},
+		{"DELETE", "roots/{root}", s.purgeRoot, false},
 	}
 }
 
@@ -200,6 +245,12 @@ func (s *Server) toError(err error) (int, *Error) {
 			return http.StatusNotFound, ce
 		case CodeInvalid:
 			return http.StatusBadRequest, ce
+		case CodeLocked:
+			return http.StatusLocked, ce
+		case CodeWrongPassphrase:
+			return http.StatusForbidden, ce
+		case CodeNoAccount:
+			return http.StatusConflict, ce
 		}
 		return http.StatusInternalServerError, ce
 	case errors.Is(err, apps.ErrNotFound), errors.Is(err, launcher.ErrUnknownApp), errors.Is(err, apps.ErrNoRoot):
@@ -248,6 +299,7 @@ func (s *Server) status(*http.Request) (any, error) {
 		Address: s.cfg.Addr.String(), GatewayURL: s.gatewayURL(), Version: s.cfg.Version, PID: os.Getpid(),
 		Started: s.started, UptimeSec: s.cfg.Now().Sub(s.started).Seconds(), DataDir: s.cfg.DataDir,
 		Apps: len(list), Sessions: []Session{}, Conns: st.Conns, Accepted: st.Accepted, Rejected: st.Rejected,
+		Locked: s.locked(), Dev: s.cfg.Dev,
 	}
 	for _, si := range s.cfg.Daemon.Sessions() {
 		out.Sessions = append(out.Sessions, Session{App: names[si.AppID], AppID: si.AppID, Remote: si.Remote,

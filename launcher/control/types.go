@@ -90,6 +90,32 @@ type Status struct {
 	Conns      int       `json:"connections"`
 	Accepted   int64     `json:"accepted"`
 	Rejected   int64     `json:"rejected"`
+	// Locked is true while the launcher is locked: apps are refused with
+	// -134 and the app and dns routes answer CodeLocked.
+	Locked bool `json:"locked"`
+	// Dev is true for a throwaway daemon (launcher serve --dev): a temporary
+	// data directory, a random key, no passphrase.
+	Dev bool `json:"dev"`
+}
+
+// UnlockRequest is the body of POST /v0/unlock. The passphrase is bytes
+// (base64 in JSON); it is never logged. A --dev daemon takes any.
+type UnlockRequest struct {
+	Passphrase []byte `json:"passphrase"`
+}
+
+// PasswdRequest is the body of POST /v0/passwd: the current passphrase and
+// the new one (base64 in JSON).
+type PasswdRequest struct {
+	Old []byte `json:"old"`
+	New []byte `json:"new"`
+}
+
+// LockState is the answer of POST /v0/unlock and POST /v0/lock.
+type LockState struct {
+	Locked bool `json:"locked"`
+	// Changed is false when the launcher already was in that state.
+	Changed bool `json:"changed"`
 }
 
 // Error codes carried in error answers.
@@ -101,6 +127,13 @@ const (
 	CodeNotRunning   = "not_running"    // (client side) the daemon is not running
 	CodeInternal     = "internal"       // anything else
 	CodeUnknownRoute = "unknown_route"  // no such route or method
+	// CodeLocked: the launcher is locked; unlock it first (launcher unlock).
+	CodeLocked = "locked"
+	// CodeWrongPassphrase: the passphrase does not open the account.
+	CodeWrongPassphrase = "wrong_passphrase"
+	// CodeNoAccount: the daemon has no account (a --dev daemon), so there is
+	// no passphrase to change.
+	CodeNoAccount = "no_account"
 )
 
 // Error is an error answer of the control API. errors.Is(err, ErrX) holds for
@@ -125,13 +158,16 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is.
 var (
-	ErrNotFound     = &Error{Code: CodeNotFound}
-	ErrExists       = &Error{Code: CodeExists}
-	ErrInvalid      = &Error{Code: CodeInvalid}
-	ErrChanged      = &Error{Code: CodeChanged}
-	ErrNotRunning   = &Error{Code: CodeNotRunning}
-	ErrInternal     = &Error{Code: CodeInternal}
-	ErrUnknownRoute = &Error{Code: CodeUnknownRoute}
+	ErrNotFound        = &Error{Code: CodeNotFound}
+	ErrExists          = &Error{Code: CodeExists}
+	ErrInvalid         = &Error{Code: CodeInvalid}
+	ErrChanged         = &Error{Code: CodeChanged}
+	ErrNotRunning      = &Error{Code: CodeNotRunning}
+	ErrInternal        = &Error{Code: CodeInternal}
+	ErrUnknownRoute    = &Error{Code: CodeUnknownRoute}
+	ErrLocked          = &Error{Code: CodeLocked}
+	ErrWrongPassphrase = &Error{Code: CodeWrongPassphrase}
+	ErrNoAccount       = &Error{Code: CodeNoAccount}
 )
 
 // errorBody is the JSON of an error answer.
