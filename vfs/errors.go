@@ -9,10 +9,12 @@ import (
 	"syscall"
 )
 
-// Sentinel errors. Every error returned by a Store wraps exactly one of these
-// (test with errors.Is), except a canceled context's own error, returned as
-// ctx.Err(). The wrapping text says what was wrong (which path, segment or
-// limit) and never contains a host file-system path.
+// Sentinel errors. Every error returned by a Store wraps one of these (test
+// with errors.Is), except a canceled context's own error, returned as
+// ctx.Err(). Exactly one, except that an ErrQuota error wraps ErrTooLarge as
+// well (a quota is a limit: callers that map ErrTooLarge keep working). The
+// wrapping text says what was wrong (which path, segment or limit) and never
+// contains a host file-system path.
 var (
 	// ErrNotFound: a path, segment or ID does not exist.
 	ErrNotFound = errors.New("vfs: not found")
@@ -34,6 +36,11 @@ var (
 	ErrNoRoot = errors.New("vfs: no such root")
 	// ErrTooLarge: a limit of Options was exceeded; the message names the limit.
 	ErrTooLarge = errors.New("vfs: too large")
+	// ErrQuota: the change would take an app (or SAFEDrive as a whole) past
+	// one of its quotas (Options.AppQuota, Options.SharedQuota). The message
+	// names the quota, the usage and the limit; the error also wraps
+	// ErrTooLarge. Nothing of the change was made.
+	ErrQuota = errors.New("vfs: quota exceeded")
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("vfs: store closed")
 	// ErrIO: the backing file system failed. The message names the operation
@@ -42,6 +49,10 @@ var (
 	// ErrCorrupt: the on-disk store breaks its own invariants (returned by Open,
 	// or by a read that finds a blob missing, short or not a regular file).
 	ErrCorrupt = errors.New("vfs: store corrupt")
+	// ErrOldFormat: Open found a store directory written by the store before
+	// SQLite (it has wal.log, roots.json, journal.json or dirs/). There is no
+	// migration: move the directory aside and start with an empty one.
+	ErrOldFormat = errors.New("vfs: store in an old format")
 )
 
 // ioErr wraps a backend error as ErrIO, stripping any path the backend put in
