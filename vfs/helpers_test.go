@@ -34,6 +34,7 @@ var memDBBackend = backend{"memdb", func(t testing.TB) (afero.Fs, string) {
 
 // memDBFs marks a MemMapFs whose store keeps its database in memory.
 type memDBFs struct{ *afero.MemMapFs }
+
 var osBackend = backend{"os", func(t testing.TB) (afero.Fs, string) {
 	dir := filepath.Join(t.TempDir(), "store")
 	if err := os.Mkdir(dir, 0o700); err != nil {

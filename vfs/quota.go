@@ -149,7 +149,7 @@ func (t *Tx) move(r Root, n *node, old amounts) error {
 
 func (q Quota) check(who string, cur Usage, d amounts) error {
 	for _, f := range []struct {
-		what       string
+		what        string
 		cur, d, lim int64
 	}{
 		{"entries", cur.Entries, d.entries, q.Entries},

@@ -187,12 +187,12 @@ type Store struct {
 	// transactions in Go, so that they never meet SQLITE_BUSY from each
 	// other), readers the reader connections (in WAL mode they read beside
 	// the writer). Every database access goes through them.
-	wdb, rdb   *sql.DB
-	writer     chan *dbConn
-	readers    chan *dbConn
-	memory     bool // the database is in memory (no WAL)
-	fileLocks  fileLocks
-	collector  collector
+	wdb, rdb  *sql.DB
+	writer    chan *dbConn
+	readers   chan *dbConn
+	memory    bool // the database is in memory (no WAL)
+	fileLocks fileLocks
+	collector collector
 
 	lifeMu sync.Mutex
 	closed bool
@@ -218,7 +218,7 @@ func Open(fsys afero.Fs, opts Options) (*Store, error) {
 		maxMeta: opts.MaxMetadata, maxFile: opts.MaxFileSize, maxEntries: opts.MaxEntries, maxDepth: opts.MaxDepth,
 		appQuota: opts.AppQuota.withDefaults(Quota{DefaultAppEntries, DefaultAppContentBytes, DefaultAppMetadataBytes}),
 		shared:   opts.SharedQuota.withDefaults(Quota{DefaultSharedEntries, DefaultSharedContentBytes, DefaultSharedMetadataBytes}),
-		writer: make(chan *dbConn, 1), readers: make(chan *dbConn, readers),
+		writer:   make(chan *dbConn, 1), readers: make(chan *dbConn, readers),
 	}
 	s.fileLocks.m = map[int64]*fileLock{}
 	s.collector.s = s
@@ -544,7 +544,7 @@ type fileLocks struct {
 
 type fileLock struct {
 	sem  chan struct{} // capacity 1: held
-	refs int          // holders and waiters (fileLocks.mu)
+	refs int           // holders and waiters (fileLocks.mu)
 }
 
 // lock takes the lock of file id, or returns ctx's error; the caller must
