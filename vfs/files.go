@@ -181,19 +181,20 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 			return FileInfo{}, fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
 		}
 	}
+	var info FileInfo
 	w, err := s.writeContent(p, base.blob, base.size, c, true)
-	if err != nil {
-		// A delete that ran meanwhile may have dropped the content copied
-		// from: that is not corruption, the file is simply gone.
-		if errors.Is(err, ErrCorrupt) {
-			var now *node
-			if s.view(ctx, func(t *Tx) (err error) { now, err = t.nodeIfAny(base.id); return err }) == nil && now == nil {
-				return FileInfo{}, fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
-			}
+	if errors.Is(err, errBaseGone) {
+		// A change replaced or deleted the content since it was read, and
+		// the collector has removed it: do it all within a transaction.
+		err = s.update(ctx, false, func(t *Tx) (err error) { info, err = modify(t); return err })
+		if err != nil {
+			return FileInfo{}, err
 		}
+		return info, nil
+	}
+	if err != nil {
 		return FileInfo{}, err
 	}
-	var info FileInfo
 	stale, ran := false, false
 	err = s.update(ctx, false, func(t *Tx) error {
 		ran = true
@@ -232,7 +233,13 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 	return info, nil
 }
 
-var errStale = errors.New("vfs: content changed meanwhile")
+// errStale and errBaseGone say that the content a write at an offset was to
+// build on changed since it was read; the write is then done again within a
+// transaction.
+var (
+	errStale    = errors.New("vfs: content changed meanwhile")
+	errBaseGone = errors.New("vfs: content gone meanwhile")
+)
 
 // checkFileChange runs the checks of a ModifyFile that need no store.
 func (s *Store) checkFileChange(p Path, ch FileChange) error {
@@ -391,6 +398,9 @@ func (t *Tx) ModifyFile(r Root, p Path, ch FileChange) (FileInfo, error) {
 		var w *written
 		if ch.Content != nil {
 			ww, err := t.s.writeContent(p, f.blob, f.size, ch.Content, false)
+			if errors.Is(err, errBaseGone) {
+				return fmt.Errorf("%w: content of %s is missing", ErrCorrupt, p)
+			}
 			if err != nil {
 				return err
 			}
@@ -498,6 +508,9 @@ func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlac
 	newSize := max(size, end)
 	if off == size && blob != nil && inPlace && s.seal.appendInPlace() {
 		h, err := s.openBlob(blob, os.O_WRONLY)
+		if isNotExist(err) {
+			return written{}, errBaseGone
+		}
 		if err != nil {
 			return written{}, blobErr("opening content of "+p.String(), err)
 		}
@@ -523,6 +536,9 @@ func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlac
 	var old io.ReaderAt
 	if blob != nil {
 		h, err := s.openBlob(blob, os.O_RDONLY)
+		if isNotExist(err) {
+			return written{}, errBaseGone
+		}
 		if err != nil {
 			return written{}, blobErr("opening content of "+p.String(), err)
 		}
