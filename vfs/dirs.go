@@ -189,19 +189,18 @@ func (t *Tx) CreateRoot(r Root) (DirInfo, error) {
 			return err
 		}
 		now := t.s.now().UnixNano()
-		res, err := t.exec(`INSERT INTO nodes (parent, name_key, kind, uid, created, modified, name) VALUES (NULL, x'', 0, ?, ?, ?, x'')`,
-			uid, now, now)
+		n := &node{kind: kindDir, uid: uid, created: now, modified: now, meta: []byte{}}
+		res, err := t.exec(`INSERT INTO nodes (parent, name_key, kind, uid, rec) VALUES (NULL, x'', 0, ?, ?)`, uid, t.rec(n))
 		if err != nil {
 			return dbErr("creating a root", err)
 		}
-		id, err := res.LastInsertId()
-		if err != nil {
+		if n.id, err = res.LastInsertId(); err != nil {
 			return dbErr("creating a root", err)
 		}
-		if _, err := t.exec(`INSERT INTO roots (key, node) VALUES (?, ?)`, r.String(), id); err != nil {
+		if _, err := t.exec(`INSERT INTO roots (key, node) VALUES (?, ?)`, r.String(), n.id); err != nil {
 			return dbErr("creating a root", err)
 		}
-		info = (&node{id: id, uid: uid, created: now, modified: now, meta: []byte{}}).dirInfo()
+		info = n.dirInfo()
 		return nil
 	})
 	return info, err
@@ -372,7 +371,7 @@ func (t *Tx) GetDir(r Root, p Path) (Listing, error) {
 // list reads the children of d.
 func (t *Tx) list(d *node) (Listing, error) {
 	l := Listing{Info: d.dirInfo(), Dirs: []DirInfo{}, Files: []FileInfo{}}
-	st, err := t.stmt(`SELECT ` + nodeCols + ` FROM nodes WHERE parent = ? ORDER BY name_key`)
+	st, err := t.stmt(`SELECT rec FROM nodes WHERE parent = ? ORDER BY name_key`)
 	if err != nil {
 		return Listing{}, err
 	}
@@ -381,14 +380,16 @@ func (t *Tx) list(d *node) (Listing, error) {
 		return Listing{}, dbErr("listing a directory", err)
 	}
 	defer rows.Close()
+	var rec sql.RawBytes
+	n := node{parent: d.id}
 	for rows.Next() {
-		n, err := t.scanNode(rows)
-		if err != nil {
-			if errors.Is(err, ErrCorrupt) {
-				return Listing{}, err
-			}
+		if err := rows.Scan(&rec); err != nil {
 			return Listing{}, dbErr("listing a directory", err)
 		}
+		if err := t.openRec(&n, rec); err != nil {
+			return Listing{}, err
+		}
+		// n's slices alias rec, which the next row reuses: the infos copy.
 		if n.kind == kindDir {
 			l.Dirs = append(l.Dirs, n.dirInfo())
 		} else {
@@ -444,23 +445,22 @@ func (t *Tx) ModifyDir(r Root, p Path, ch DirChange) (DirInfo, error) {
 			if err != nil {
 				return err
 			}
-			if err := t.rename(d, *ch.Name); err != nil {
-				return err
-			}
 			if err := t.touch(parent, now, 0); err != nil {
 				return err
 			}
+			d.name = *ch.Name
 		}
 		if ch.UserMetadata != nil {
 			old := d.amounts()
-			if err := t.setMeta(d, *ch.UserMetadata); err != nil {
-				return err
-			}
+			d.meta = cloneMeta(*ch.UserMetadata)
 			if d.parent != 0 { // a root's metadata is not counted
 				if err := t.move(r, d, old); err != nil {
 					return err
 				}
 			}
+		}
+		if err := t.save(d); err != nil {
+			return err
 		}
 		info = d.dirInfo()
 		return nil
@@ -506,19 +506,12 @@ func (t *Tx) LookupDir(id ID) (Root, Path, DirInfo, error) {
 				return fmt.Errorf("%w: directory %s is deeper than the depth limit (a cycle?)", ErrCorrupt, id)
 			}
 			rev = append(rev, name)
-			row, err := t.queryRow(`SELECT coalesce(parent, 0), name FROM nodes WHERE id = ?`, cur)
+			a, err := t.nodeByID(cur)
 			if err != nil {
 				return err
 			}
-			var parent int64
-			var stored []byte
-			if err := row.Scan(&parent, &stored); err != nil {
-				return dbErr("finding a directory's path", err)
-			}
-			if name, err = t.s.seal.openName(parent, stored); err != nil {
-				return fmt.Errorf("%w: a stored name cannot be read: %v", ErrCorrupt, err)
-			}
-			at, cur = cur, parent
+			name = a.name
+			at, cur = cur, a.parent
 		}
 		row, err = t.queryRow(`SELECT key FROM roots WHERE node = ?`, at)
 		if err != nil {
@@ -591,11 +584,10 @@ func (t *Tx) MoveDir(r Root, from Path, toParent Path) (DirInfo, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(`UPDATE nodes SET parent = ?, name_key = ?, name = ? WHERE id = ?`,
-			dst.id, t.s.seal.nameKey(dst.id, d.name), t.s.seal.sealName(dst.id, d.name), d.id); err != nil {
-			return dbErr("moving a directory", err)
-		}
 		d.parent = dst.id
+		if err := t.save(d); err != nil {
+			return err
+		}
 		now := t.s.now().UnixNano()
 		if err := t.touch(old, now, -1); err != nil {
 			return err

@@ -440,27 +440,16 @@ func (t *Tx) applyFileChange(r Root, p Path, f *node, ch FileChange, w *written)
 		if err != nil {
 			return FileInfo{}, err
 		}
-		if err := t.rename(f, *ch.Name); err != nil {
-			return FileInfo{}, err
-		}
 		if err := t.touch(parent, now, 0); err != nil {
 			return FileInfo{}, err
 		}
+		f.name = *ch.Name
 	}
 	old := f.amounts()
 	if ch.UserMetadata != nil {
-		if err := t.setMeta(f, *ch.UserMetadata); err != nil {
-			return FileInfo{}, err
-		}
+		f.meta = cloneMeta(*ch.UserMetadata)
 	}
 	if w != nil {
-		var blob any
-		if w.blob != nil {
-			blob = w.blob
-		}
-		if _, err := t.exec(`UPDATE nodes SET size = ?, blob = ?, modified = ? WHERE id = ?`, w.size, blob, f.modified, f.id); err != nil {
-			return FileInfo{}, dbErr("updating a file", err)
-		}
 		if !bytes.Equal(f.blob, w.blob) {
 			if err := t.drop(f.blob); err != nil {
 				return FileInfo{}, err
@@ -472,6 +461,9 @@ func (t *Tx) applyFileChange(r Root, p Path, f *node, ch FileChange, w *written)
 		if err := t.move(r, f, old); err != nil {
 			return FileInfo{}, err
 		}
+	}
+	if err := t.save(f); err != nil {
+		return FileInfo{}, err
 	}
 	return f.fileInfo(), nil
 }

@@ -123,9 +123,10 @@ func (t *Tx) charge(a account, d amounts) error {
 
 // move moves what n counts for from the account of its owner to the
 // writer's, as a change through r that writes n's content or metadata does
-// in SAFEDrive (old: what n counted for before the change). Elsewhere it
-// charges the difference.
+// in SAFEDrive (old: what n counted for before the change; n.owner is set,
+// for the caller to save). Elsewhere it charges the difference.
 func (t *Tx) move(r Root, n *node, old amounts) error {
+	n.metaLen = int64(len(n.meta))
 	now := n.amounts()
 	if r.kind != kindShared || n.owner == r.writer {
 		return t.charge(accountOf(r, r.writer), amounts{now.entries - old.entries, now.content - old.content, now.meta - old.meta})
@@ -135,13 +136,6 @@ func (t *Tx) move(r Root, n *node, old amounts) error {
 	}
 	if err := t.charge(accountOf(r, r.writer), now); err != nil {
 		return err
-	}
-	var owner any
-	if r.writer != "" {
-		owner = r.writer
-	}
-	if _, err := t.exec(`UPDATE nodes SET owner = ? WHERE id = ?`, owner, n.id); err != nil {
-		return dbErr("changing an owner", err)
 	}
 	n.owner = r.writer
 	return nil

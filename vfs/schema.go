@@ -17,24 +17,25 @@ const SchemaVersion = 1
 //   - nodes: one row per root, directory and file. id is internal (other
 //     rows point at it); uid is the stable ID the API shows (16 random
 //     bytes, 32 hex characters). parent is NULL for a root. name_key is
-//     what a name is looked up by in its parent, name the name as stored:
-//     today both are the name's bytes; with encryption at rest name_key
-//     becomes a keyed hash of (parent, name) and name its ciphertext, so
-//     listings are sorted after decryption. kind: 0 directory, 1 file.
-//     flags: 1 private, 2 versioned (directories). nchild: entries of a
-//     directory. size: bytes of a file's content; blob: the 16-byte name
-//     of its content's blob file, NULL when the file is empty. owner: the
-//     app an entry of SAFEDrive is charged to (NULL elsewhere, or for the
-//     launcher's own writes). meta_len: bytes of user metadata (before any
-//     sealing); meta: the metadata as stored, NULL when empty. meta comes
-//     last so that a large value, kept in overflow pages, is never read
-//     by a query that does not ask for it.
+//     what a name is looked up by in its parent (today the name's bytes;
+//     with encryption at rest a keyed hash of (parent, name), and listings
+//     are sorted after decryption). kind: 0 directory, 1 file. nchild:
+//     entries of a directory. size: bytes of a file's content; blob: the
+//     16-byte name of its content's blob file, NULL when the file is
+//     empty. owner: the app an entry of SAFEDrive is charged to (NULL
+//     elsewhere, or for the launcher's own writes). meta_len: bytes of
+//     user metadata. rec: every attribute of the node (record.go: kind,
+//     flags, uid, times, size, the name and the user metadata as stored),
+//     so that a listing reads one value per entry; it comes last so that
+//     a large one, kept in overflow pages, is read only by a query that
+//     asks for it.
 //   - roots: the key of each root (Root.String()) and its node.
 //   - usage: entries, content bytes and metadata bytes per (root key,
 //     app), updated in the transaction of every change: ("app:x", "") is
 //     app x's private root, ("shared", "x") what x has in SAFEDrive,
 //     ("shared", "") SAFEDrive's entries charged to no app,
-//     ("reserved:n", "") a reserved root.
+//     ("reserved:n", "") a reserved root. Roots themselves are not
+//     counted.
 //   - garbage: blobs no row points at any more, whose files are still to be
 //     removed (inserted by the change that drops them, deleted once
 //     removed; Open removes what a crash left).
@@ -51,16 +52,12 @@ var schema = []string{
 		name_key BLOB NOT NULL,
 		kind     INTEGER NOT NULL,
 		uid      BLOB NOT NULL,
-		created  INTEGER NOT NULL,
-		modified INTEGER NOT NULL,
-		flags    INTEGER NOT NULL DEFAULT 0,
 		nchild   INTEGER NOT NULL DEFAULT 0,
 		size     INTEGER NOT NULL DEFAULT 0,
 		blob     BLOB,
 		owner    TEXT,
 		meta_len INTEGER NOT NULL DEFAULT 0,
-		name     BLOB NOT NULL,
-		meta     BLOB
+		rec      BLOB NOT NULL
 	)`,
 	`CREATE UNIQUE INDEX nodes_by_name ON nodes (parent, name_key)`,
 	`CREATE UNIQUE INDEX nodes_by_uid ON nodes (uid)`,

@@ -513,6 +513,16 @@ func (d *dbConn) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// run executes the statement q (prepared once: BEGIN, COMMIT and the like
+// cost a prepare each time otherwise).
+func (d *dbConn) run(ctx context.Context, q string) (sql.Result, error) {
+	st, err := d.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx)
+}
+
 func (d *dbConn) close() {
 	for _, st := range d.stmts {
 		st.Close()

@@ -93,13 +93,13 @@ func (s *Store) view(ctx context.Context, fn func(tx *Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { s.readers <- c }()
-	if _, err := c.c.ExecContext(context.Background(), "BEGIN"); err != nil {
+	if _, err := c.run(context.Background(), "BEGIN"); err != nil {
 		return dbErr("starting a read", err)
 	}
 	t := &Tx{s: s, req: ctx, ctx: ctx, conn: c}
 	err := fn(t)
 	t.dead = true
-	if _, rerr := c.c.ExecContext(context.Background(), "ROLLBACK"); rerr != nil && err == nil {
+	if _, rerr := c.run(context.Background(), "ROLLBACK"); rerr != nil && err == nil {
 		err = dbErr("ending a read", rerr)
 	}
 	return err
@@ -123,7 +123,7 @@ func (s *Store) update(ctx context.Context, nested bool, fn func(tx *Tx) error) 
 	// canceled request stops at the next check of t.req, never in the
 	// middle of a statement or of the commit.
 	sctx := context.WithoutCancel(ctx)
-	if _, err := c.c.ExecContext(sctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := c.run(sctx, "BEGIN IMMEDIATE"); err != nil {
 		return dbErr("starting a change", err)
 	}
 	t := &Tx{s: s, req: ctx, ctx: sctx, conn: c, write: true, nested: nested}
@@ -137,7 +137,7 @@ func (s *Store) update(ctx context.Context, nested bool, fn func(tx *Tx) error) 
 		t.discardFresh()
 		return err
 	}
-	if _, err := c.c.ExecContext(sctx, "COMMIT"); err != nil {
+	if _, err := c.run(sctx, "COMMIT"); err != nil {
 		// Not committed (SQLite rolls back what a failed COMMIT leaves
 		// open; make sure). A blob a row might point at all the same is
 		// left in incomingDir for Open to settle.
@@ -156,7 +156,7 @@ func (s *Store) update(ctx context.Context, nested bool, fn func(tx *Tx) error) 
 
 // rollback ends the transaction, if it is still open.
 func (t *Tx) rollback() {
-	t.conn.c.ExecContext(t.ctx, "ROLLBACK") // "no transaction is active" is fine
+	t.conn.run(t.ctx, "ROLLBACK") // "no transaction is active" is fine
 }
 
 // discardFresh removes the blobs of a transaction that did not commit.
@@ -196,17 +196,17 @@ func (t *Tx) op(write bool, fn func() error) error {
 	if !write || !t.nested {
 		return fn()
 	}
-	c := t.conn.c
-	if _, err := c.ExecContext(t.ctx, "SAVEPOINT vfs_op"); err != nil {
+	c := t.conn
+	if _, err := c.run(t.ctx, "SAVEPOINT vfs_op"); err != nil {
 		return dbErr("starting an operation", err)
 	}
 	nFresh := len(t.fresh)
 	dropped := t.dropped
 	if err := fn(); err != nil {
-		if _, rerr := c.ExecContext(t.ctx, "ROLLBACK TO vfs_op"); rerr != nil {
+		if _, rerr := c.run(t.ctx, "ROLLBACK TO vfs_op"); rerr != nil {
 			return errors.Join(err, dbErr("undoing a failed operation", rerr))
 		}
-		c.ExecContext(t.ctx, "RELEASE vfs_op")
+		c.run(t.ctx, "RELEASE vfs_op")
 		for _, b := range t.fresh[nFresh:] {
 			t.s.fs.Remove(incomingName(b))
 		}
@@ -214,7 +214,7 @@ func (t *Tx) op(write bool, fn func() error) error {
 		t.dropped = dropped
 		return err
 	}
-	if _, err := c.ExecContext(t.ctx, "RELEASE vfs_op"); err != nil {
+	if _, err := c.run(t.ctx, "RELEASE vfs_op"); err != nil {
 		return dbErr("finishing an operation", err)
 	}
 	return nil
@@ -252,7 +252,7 @@ type node struct {
 	owner             string
 	metaLen           int64
 	name              string
-	meta              []byte
+	meta              []byte // never nil
 }
 
 const (
@@ -263,29 +263,54 @@ const (
 	flagVersioned = 2
 )
 
-const nodeCols = `id, coalesce(parent, 0), kind, uid, created, modified, flags, nchild, size, blob, coalesce(owner, ''), meta_len, name, meta`
+const nodeCols = `id, coalesce(parent, 0), nchild, blob, coalesce(owner, ''), rec`
 
 type scanner interface{ Scan(...any) error }
 
 // scanNode reads a row of nodeCols.
 func (t *Tx) scanNode(sc scanner) (*node, error) {
 	n := &node{}
-	var name, meta []byte
-	if err := sc.Scan(&n.id, &n.parent, &n.kind, &n.uid, &n.created, &n.modified, &n.flags, &n.nchild,
-		&n.size, &n.blob, &n.owner, &n.metaLen, &name, &meta); err != nil {
+	var rec []byte
+	if err := sc.Scan(&n.id, &n.parent, &n.nchild, &n.blob, &n.owner, &rec); err != nil {
 		return nil, err
 	}
-	var err error
-	if n.name, err = t.s.seal.openName(n.parent, name); err != nil {
-		return nil, fmt.Errorf("%w: a stored name cannot be read: %v", ErrCorrupt, err)
+	if n.blob != nil && len(n.blob) != idBytes {
+		return nil, fmt.Errorf("%w: node %d has a bad blob name", ErrCorrupt, n.id)
 	}
-	if n.meta, err = t.s.seal.openMeta(n.uid, meta); err != nil {
-		return nil, fmt.Errorf("%w: stored user metadata cannot be read: %v", ErrCorrupt, err)
+	if err := t.openRec(n, rec); err != nil {
+		return nil, err
 	}
-	if len(n.uid) != idBytes || (n.blob != nil && len(n.blob) != idBytes) {
-		return nil, fmt.Errorf("%w: node %d has a bad id or blob", ErrCorrupt, n.id)
-	}
+	n.uid = bytes.Clone(n.uid)
 	return n, nil
+}
+
+// openRec fills n's attributes from its record (n.parent set). The slices
+// of n may alias rec.
+func (t *Tx) openRec(n *node, rec []byte) error {
+	f, err := decodeRec(rec)
+	if err != nil {
+		return fmt.Errorf("%w: node %d: %v", ErrCorrupt, n.id, err)
+	}
+	n.kind, n.flags, n.uid = int(f.kind), int(f.flags), f.uid
+	n.created, n.modified, n.size = f.created, f.modified, f.size
+	if n.name, err = t.s.seal.openName(n.parent, f.name); err != nil {
+		return fmt.Errorf("%w: a stored name cannot be read: %v", ErrCorrupt, err)
+	}
+	if n.meta, err = t.s.seal.openMeta(n.uid, f.meta); err != nil {
+		return fmt.Errorf("%w: stored user metadata cannot be read: %v", ErrCorrupt, err)
+	}
+	n.metaLen = int64(len(n.meta))
+	return nil
+}
+
+// rec is n's record.
+func (t *Tx) rec(n *node) []byte {
+	f := recFields{kind: byte(n.kind), flags: byte(n.flags), uid: n.uid, created: n.created, modified: n.modified,
+		size: n.size, name: t.s.seal.sealName(n.parent, n.name)}
+	if len(n.meta) > 0 {
+		f.meta = t.s.seal.sealMeta(n.uid, n.meta)
+	}
+	return appendRec(make([]byte, 0, recHeader+2+len(f.name)+len(f.meta)), &f)
 }
 
 // nodeByID reads the node id, which must exist.
@@ -460,65 +485,58 @@ func (t *Tx) newUID() ([]byte, error) {
 	return nil, fmt.Errorf("%w: the random source keeps repeating IDs", ErrIO)
 }
 
-// insert adds a node to parent and bumps the parent (Modified, entries).
+// insert adds n (kind, uid, times, flags, owner and metadata set) to
+// parent under name, and bumps the parent (Modified, entries).
 func (t *Tx) insert(parent *node, name string, n *node, now int64) error {
-	var owner any
-	if n.owner != "" {
-		owner = n.owner
-	}
-	var meta any
-	if len(n.meta) > 0 {
-		meta = t.s.seal.sealMeta(n.uid, n.meta)
-	}
-	res, err := t.exec(`INSERT INTO nodes (parent, name_key, kind, uid, created, modified, flags, owner, meta_len, name, meta)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		parent.id, t.s.seal.nameKey(parent.id, name), n.kind, n.uid, n.created, n.modified, n.flags, owner,
-		len(n.meta), t.s.seal.sealName(parent.id, name), meta)
+	n.parent, n.name = parent.id, name
+	res, err := t.exec(`INSERT INTO nodes (parent, name_key, kind, uid, nchild, size, blob, owner, meta_len, rec)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		parent.id, t.s.seal.nameKey(parent.id, name), n.kind, n.uid, n.nchild, n.size, nullBytes(n.blob), nullString(n.owner),
+		len(n.meta), t.rec(n))
 	if err != nil {
 		return dbErr("adding an entry", err)
 	}
 	if n.id, err = res.LastInsertId(); err != nil {
 		return dbErr("adding an entry", err)
 	}
-	n.parent, n.name = parent.id, name
 	return t.touch(parent, now, 1)
 }
 
-// touch moves d's Modified forward to now (at least by 1 ns) and adds
-// delta to its entries.
+// save writes every attribute of n (its place, name, record and columns).
+func (t *Tx) save(n *node) error {
+	n.metaLen = int64(len(n.meta))
+	var parent any
+	if n.parent != 0 {
+		parent = n.parent
+	}
+	if _, err := t.exec(`UPDATE nodes SET parent = ?, name_key = ?, nchild = ?, size = ?, blob = ?, owner = ?, meta_len = ?, rec = ?
+		WHERE id = ?`, parent, t.s.seal.nameKey(n.parent, n.name), n.nchild, n.size, nullBytes(n.blob), nullString(n.owner),
+		n.metaLen, t.rec(n), n.id); err != nil {
+		return dbErr("updating an entry", err)
+	}
+	return nil
+}
+
+// touch moves d's Modified forward to now (at least by 1 ns), adds delta to
+// its entries and saves it.
 func (t *Tx) touch(d *node, now int64, delta int64) error {
 	d.modified = max(now, d.modified+1)
 	d.nchild += delta
-	if _, err := t.exec(`UPDATE nodes SET modified = ?, nchild = nchild + ? WHERE id = ?`, d.modified, delta, d.id); err != nil {
-		return dbErr("updating a directory", err)
-	}
-	return nil
+	return t.save(d)
 }
 
-// setMeta stores new user metadata of n (and its Modified).
-func (t *Tx) setMeta(n *node, meta []byte) error {
-	var stored any
-	if len(meta) > 0 {
-		stored = t.s.seal.sealMeta(n.uid, meta)
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
 	}
-	n.meta, n.metaLen = bytes.Clone(meta), int64(len(meta))
-	if n.meta == nil {
-		n.meta = []byte{}
-	}
-	if _, err := t.exec(`UPDATE nodes SET meta = ?, meta_len = ?, modified = ? WHERE id = ?`, stored, n.metaLen, n.modified, n.id); err != nil {
-		return dbErr("updating user metadata", err)
-	}
-	return nil
+	return b
 }
 
-// rename gives n the name name in its parent (and its Modified).
-func (t *Tx) rename(n *node, name string) error {
-	if _, err := t.exec(`UPDATE nodes SET name_key = ?, name = ?, modified = ? WHERE id = ?`,
-		t.s.seal.nameKey(n.parent, name), t.s.seal.sealName(n.parent, name), n.modified, n.id); err != nil {
-		return dbErr("renaming", err)
+func nullString(s string) any {
+	if s == "" {
+		return nil
 	}
-	n.name = name
-	return nil
+	return s
 }
 
 // Info builders.
