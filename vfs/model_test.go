@@ -200,12 +200,12 @@ func (t mroot) moveTree(from, to string) {
 
 // modelRun decodes ops from data and runs them.
 type modelRun struct {
-	t     *testing.T
-	s     *Store
+	t      *testing.T
+	s      *Store
 	reopen func() *Store
-	m     *mstate
-	data  []byte
-	ok    int
+	m      *mstate
+	data   []byte
+	ok     int
 }
 
 func (r *modelRun) next() int {
