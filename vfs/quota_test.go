@@ -70,15 +70,26 @@ func TestQuotas(t *testing.T) {
 		msg         string
 	}{
 		{"app entries by file", Quota{Entries: 3}, Quota{},
-			func(t *testing.T, s *Store) { mkdir(t, s, a, "d"); mkfile(t, s, a, "d/f", ""); mkfile(t, s, sa, "g", "") },
+			func(t *testing.T, s *Store) {
+				mkdir(t, s, a, "d")
+				mkfile(t, s, a, "d/f", "")
+				mkfile(t, s, sa, "g", "")
+			},
 			func(s *Store) error { _, err := s.CreateFile(bg, a, Path{"h"}, nil); return err },
 			`app "a" would hold 4 entries, its quota is 3`},
 		{"app entries by dir in SAFEDrive", Quota{Entries: 3}, Quota{},
-			func(t *testing.T, s *Store) { mkdir(t, s, a, "d"); mkfile(t, s, a, "d/f", ""); mkfile(t, s, sa, "g", "") },
+			func(t *testing.T, s *Store) {
+				mkdir(t, s, a, "d")
+				mkfile(t, s, a, "d/f", "")
+				mkfile(t, s, sa, "g", "")
+			},
 			func(s *Store) error { _, err := s.CreateDir(bg, sa, Path{"e"}, false, false, nil); return err },
 			`app "a" would hold 4 entries, its quota is 3`},
 		{"app content by replace", Quota{ContentBytes: 100}, Quota{},
-			func(t *testing.T, s *Store) { mkfile(t, s, a, "f", strings.Repeat("x", 60)); mkfile(t, s, sa, "g", strings.Repeat("y", 30)) },
+			func(t *testing.T, s *Store) {
+				mkfile(t, s, a, "f", strings.Repeat("x", 60))
+				mkfile(t, s, sa, "g", strings.Repeat("y", 30))
+			},
 			func(s *Store) error {
 				_, err := s.ModifyFile(bg, a, Path{"f"}, FileChange{Content: &Content{Bytes: make([]byte, 71)}})
 				return err
@@ -113,7 +124,9 @@ func TestQuotas(t *testing.T) {
 			},
 			`would hold 11 bytes of user metadata`},
 		{"app metadata by modify-dir", Quota{MetadataBytes: 10}, Quota{},
-			func(t *testing.T, s *Store) { must[DirInfo](t)(s.CreateDir(bg, sa, Path{"d"}, false, false, []byte("12345"))) },
+			func(t *testing.T, s *Store) {
+				must[DirInfo](t)(s.CreateDir(bg, sa, Path{"d"}, false, false, []byte("12345")))
+			},
 			func(s *Store) error {
 				_, err := s.ModifyDir(bg, sa, Path{"d"}, DirChange{UserMetadata: ptr([]byte("12345678901"))})
 				return err
@@ -124,18 +137,26 @@ func TestQuotas(t *testing.T) {
 			func(s *Store) error { _, err := s.CreateFile(bg, sb, Path{"h"}, nil); return err },
 			`SAFEDrive would hold 3 entries, its quota is 2`},
 		{"drive content", Quota{}, Quota{ContentBytes: 50},
-			func(t *testing.T, s *Store) { mkfile(t, s, sa, "f", strings.Repeat("x", 30)); mkfile(t, s, sb, "g", strings.Repeat("x", 20)) },
+			func(t *testing.T, s *Store) {
+				mkfile(t, s, sa, "f", strings.Repeat("x", 30))
+				mkfile(t, s, sb, "g", strings.Repeat("x", 20))
+			},
 			func(s *Store) error {
 				_, err := s.ModifyFile(bg, sb, Path{"g"}, FileChange{Content: &Content{Offset: ptr[int64](20), Bytes: []byte("z")}})
 				return err
 			},
 			`SAFEDrive would hold 51 bytes of content, its quota is 50`},
 		{"drive metadata by the launcher", Quota{}, Quota{MetadataBytes: 4},
-			func(t *testing.T, s *Store) { must[FileInfo](t)(s.CreateFile(bg, SharedRoot(), Path{"f"}, []byte("1234"))) },
+			func(t *testing.T, s *Store) {
+				must[FileInfo](t)(s.CreateFile(bg, SharedRoot(), Path{"f"}, []byte("1234")))
+			},
 			func(s *Store) error { _, err := s.CreateFile(bg, SharedRoot(), Path{"g"}, []byte("5")); return err },
 			`SAFEDrive would hold 5 bytes of user metadata, its quota is 4`},
 		{"taking over another app's file", Quota{ContentBytes: 100}, Quota{},
-			func(t *testing.T, s *Store) { mkfile(t, s, sa, "f", strings.Repeat("x", 60)); mkfile(t, s, AppRoot("b"), "g", strings.Repeat("x", 50)) },
+			func(t *testing.T, s *Store) {
+				mkfile(t, s, sa, "f", strings.Repeat("x", 60))
+				mkfile(t, s, AppRoot("b"), "g", strings.Repeat("x", 50))
+			},
 			// b rewrites one byte of a's file: the whole file becomes b's.
 			func(s *Store) error {
 				_, err := s.ModifyFile(bg, sb, Path{"f"}, FileChange{Content: &Content{Offset: ptr[int64](0), Bytes: []byte("z")}})
