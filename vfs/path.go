@@ -54,7 +54,7 @@ func ValidName(name string) error {
 	case !utf8.ValidString(name):
 		return fmt.Errorf("%w: name %q is not valid UTF-8", ErrInvalidPath, name)
 	case strings.ContainsRune(name, utf8.RuneError):
-		return fmt.Errorf("%w: name %q holds U+FFFD, the stand-in for bytes that are not UTF-8 or a lone surrogate", ErrInvalidPath, name)
+		return fmt.Errorf("%w: name %+q holds U+FFFD, the stand-in for bytes that are not UTF-8 or a lone surrogate", ErrInvalidPath, name)
 	case strings.IndexByte(name, 0) >= 0:
 		return fmt.Errorf("%w: name %q contains NUL", ErrInvalidPath, name)
 	case strings.IndexByte(name, '/') >= 0:
