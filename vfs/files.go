@@ -480,6 +480,9 @@ func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlac
 		if n == 0 {
 			return written{}, nil
 		}
+		if err := s.roomOnDisk(n); err != nil {
+			return written{}, err
+		}
 		b, err := s.writeBlob(func(w io.Writer) error { _, err := w.Write(c.Bytes); return err })
 		return written{size: n, blob: b, fresh: true}, err
 	}
@@ -498,7 +501,15 @@ func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlac
 		return written{}, fmt.Errorf("%w: %s has %d bytes but no content", ErrCorrupt, p, size)
 	}
 	newSize := max(size, end)
-	if off == size && blob != nil && inPlace && s.seal.appendInPlace() {
+	inPlace = off == size && blob != nil && inPlace && s.seal.appendInPlace()
+	need := newSize
+	if inPlace {
+		need = n
+	}
+	if err := s.roomOnDisk(need); err != nil {
+		return written{}, err
+	}
+	if inPlace {
 		h, err := s.openBlob(blob, os.O_WRONLY)
 		if isNotExist(err) {
 			return written{}, errBaseGone

@@ -49,14 +49,6 @@ func (q Quota) withDefaults(d Quota) Quota {
 // negative field: no limit).
 func (s *Store) Quotas() (app, shared Quota) { return s.appQuota, s.shared }
 
-// quotaError is the error of a change refused by a quota: it wraps ErrQuota
-// and ErrTooLarge.
-type quotaError struct{ msg string }
-
-func (e *quotaError) Error() string { return ErrQuota.Error() + ": " + e.msg }
-
-func (e *quotaError) Is(target error) bool { return target == ErrQuota || target == ErrTooLarge }
-
 // amounts is a change of usage.
 type amounts struct{ entries, content, meta int64 }
 
@@ -151,7 +143,7 @@ func (q Quota) check(who string, cur Usage, d amounts) error {
 		{"bytes of user metadata", cur.MetadataBytes, d.meta, q.MetadataBytes},
 	} {
 		if f.d > 0 && f.lim >= 0 && f.cur+f.d > f.lim {
-			return &quotaError{fmt.Sprintf("%s would hold %d %s, its quota is %d (it holds %d)", who, f.cur+f.d, f.what, f.lim, f.cur)}
+			return &limitError{ErrQuota, fmt.Sprintf("%s would hold %d %s, its quota is %d (it holds %d)", who, f.cur+f.d, f.what, f.lim, f.cur)}
 		}
 	}
 	return nil

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+	"modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
 // ID is the stable identity of a directory or file: 32 lower-case hex
@@ -90,6 +90,15 @@ type Options struct {
 	// removed: both are finished by the next Open). nil = discard.
 	Logger *slog.Logger
 
+	// ReserveBytes is the free space new content must leave on the disk
+	// holding the database, so that the database can still grow a little:
+	// deletes (which free space) and other small changes go on when content
+	// has filled the disk. Content that would leave less is refused with
+	// ErrNoSpace. 0 = DefaultReserveBytes; negative = no reserve. It is not
+	// enforced for an in-memory database or where the OS cannot tell the
+	// free space.
+	ReserveBytes int64
+
 	// Database is the host path of the SQLite database. "" means: the
 	// file DatabaseName in the directory fsys is rooted at, when fsys is an
 	// afero.BasePathFs over the host file system (as the daemon passes);
@@ -107,6 +116,9 @@ type Options struct {
 	// Deprecated: a change is durable per Sync when it returns.
 	SyncDelay time.Duration
 }
+
+// DefaultReserveBytes is Options.ReserveBytes when it is 0.
+const DefaultReserveBytes = 64 << 20
 
 // DefaultSyncDelay is the old store's default Options.SyncDelay, kept so that
 // callers compile.
@@ -181,6 +193,8 @@ type Store struct {
 	maxDepth   int
 	appQuota   Quota
 	shared     Quota
+	reserve    int64  // Options.ReserveBytes
+	dbDir      string // the host directory of the database ("" in memory)
 
 	// wdb and rdb open the connections: writer holds the one writer
 	// connection (taking it from the channel serialises write
@@ -243,6 +257,10 @@ func Open(fsys afero.Fs, opts Options) (*Store, error) {
 	if s.maxDepth <= 0 {
 		s.maxDepth = DefaultMaxDepth
 	}
+	s.reserve = opts.ReserveBytes
+	if s.reserve == 0 {
+		s.reserve = DefaultReserveBytes
+	}
 	if s.mode != SyncBackground && s.mode != SyncCommit {
 		return nil, fmt.Errorf("vfs: open: unknown sync mode %d", int(s.mode))
 	}
@@ -301,6 +319,7 @@ func (s *Store) openDB(path string) error {
 			return ioErr("checking the database", err)
 		}
 		s.collector.walPath = abs + "-wal"
+		s.dbDir = filepath.Dir(abs)
 		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
 		dsn = "file:" + u.EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(" + s.mode.pragma() + ")"
@@ -490,6 +509,20 @@ func (d *Deferred) Ready() bool { return true }
 // Wait returns nil at once.
 func (d *Deferred) Wait() error { return nil }
 
+// roomOnDisk refuses new content of need bytes that would leave less than the
+// reserve free on the database's disk.
+func (s *Store) roomOnDisk(need int64) error {
+	if s.reserve < 0 || s.dbDir == "" {
+		return nil
+	}
+	free, ok := freeBytes(s.dbDir)
+	if !ok || free-need >= s.reserve {
+		return nil
+	}
+	return &limitError{ErrNoSpace, fmt.Sprintf("%d bytes of content would leave %d bytes free on the disk, the store keeps %d free for its database",
+		need, max(free-need, 0), s.reserve)}
+}
+
 // dbConn is one connection to the database and the statements prepared on
 // it (by text: a fixed, small set), used by one goroutine at a time (whoever
 // took it from Store.writer or Store.readers).
@@ -531,15 +564,22 @@ func (d *dbConn) close() {
 	d.c.Close()
 }
 
-// dbErr wraps an error of the database as ErrIO (errors.Is(err,
-// context.Canceled) and the like still hold). SQLite's messages name no
-// host path.
+// dbErr wraps an error of the database as ErrIO, or ErrNoSpace when the
+// disk is full (errors.Is(err, context.Canceled) and the like still hold).
+// SQLite's messages name no host path.
 func dbErr(op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqliteFull {
+		return &limitError{ErrNoSpace, op + ": " + se.Error()}
+	}
 	return fmt.Errorf("%w: %s: %w", ErrIO, op, err)
 }
+
+// sqliteFull is SQLITE_FULL, the primary result code of a full disk.
+const sqliteFull = 13
 
 // idOf returns the API form of a uid.
 func idOf(uid []byte) ID { return ID(hex.EncodeToString(uid)) }
