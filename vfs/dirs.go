@@ -184,7 +184,7 @@ func (t *Tx) CreateRoot(r Root) (DirInfo, error) {
 		} else if !errors.Is(err, ErrNoRoot) {
 			return err
 		}
-		uid, err := t.newUID()
+		uid, err := t.newUID(kindDir)
 		if err != nil {
 			return err
 		}
@@ -310,7 +310,7 @@ func (t *Tx) create(r Root, p Path, n *node) error {
 	if err := t.roomFor(parent, where); err != nil {
 		return err
 	}
-	if n.uid, err = t.newUID(); err != nil {
+	if n.uid, err = t.newUID(n.kind); err != nil {
 		return err
 	}
 	if err := t.charge(accountOf(r, n.owner), n.amounts()); err != nil {
@@ -481,7 +481,7 @@ func (t *Tx) LookupDir(id ID) (Root, Path, DirInfo, error) {
 		if err != nil || len(uid) != idBytes {
 			return notFound
 		}
-		row, err := t.queryRow(`SELECT `+nodeCols+` FROM nodes WHERE uid = ?`, uid)
+		row, err := t.queryRow(`SELECT `+nodeCols+` FROM nodes WHERE uid = ? AND kind = 0`, uid)
 		if err != nil {
 			return err
 		}

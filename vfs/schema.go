@@ -16,7 +16,8 @@ const SchemaVersion = 1
 //
 //   - nodes: one row per root, directory and file. id is internal (other
 //     rows point at it); uid is the stable ID the API shows (16 random
-//     bytes, 32 hex characters). parent is NULL for a root. name_key is
+//     bytes, 32 hex characters; indexed, unique, for directories, which
+//     LookupDir finds by it). parent is NULL for a root. name_key is
 //     what a name is looked up by in its parent (today the name's bytes;
 //     with encryption at rest a keyed hash of (parent, name), and listings
 //     are sorted after decryption). kind: 0 directory, 1 file. nchild:
@@ -60,7 +61,7 @@ var schema = []string{
 		rec      BLOB NOT NULL
 	)`,
 	`CREATE UNIQUE INDEX nodes_by_name ON nodes (parent, name_key)`,
-	`CREATE UNIQUE INDEX nodes_by_uid ON nodes (uid)`,
+	`CREATE UNIQUE INDEX nodes_by_uid ON nodes (uid) WHERE kind = 0`,
 	`CREATE INDEX nodes_by_blob ON nodes (blob) WHERE blob IS NOT NULL`,
 	`CREATE TABLE roots (
 		key  TEXT PRIMARY KEY,

@@ -22,7 +22,8 @@ import (
 // ID is the stable identity of a directory or file: 32 lower-case hex
 // characters from Options.Rand. It does not change on rename or move. IDs are
 // 128-bit random values, so a deleted object's ID is not handed out again
-// (the store also refuses a collision with any live object).
+// (the store also refuses a collision with any live directory; LookupDir
+// finds directories by ID).
 type ID string
 
 // DirInfo describes a directory. The Name of a root is "".
@@ -318,6 +319,13 @@ func (s *Store) openDB(path string) error {
 		} else if err != nil && !isNotExist(err) {
 			return ioErr("checking the database", err)
 		}
+		// SQLite would create the database 0644 (and its -wal and -shm files
+		// like it): make it 0600 first.
+		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|oNoFollow, 0o600)
+		if err != nil {
+			return ioErr("creating the database", err)
+		}
+		f.Close()
 		s.collector.walPath = abs + "-wal"
 		s.dbDir = filepath.Dir(abs)
 		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}

@@ -463,14 +463,18 @@ func (t *Tx) roomFor(d *node, where Path) error {
 	return nil
 }
 
-// newUID returns 16 random bytes used by no node.
-func (t *Tx) newUID() ([]byte, error) {
+// newUID returns 16 random bytes for a new node of the kind: for a
+// directory (or root), bytes no directory has, as LookupDir finds
+// directories by ID. A file's ID is 128 random bits too but not checked
+// against the others (nothing looks a file up by ID; checking would touch
+// a random page of an index of every file at each create).
+func (t *Tx) newUID(kind int) ([]byte, error) {
 	for range 8 {
 		b, err := t.s.newBlobID()
-		if err != nil {
-			return nil, err
+		if err != nil || kind != kindDir {
+			return b, err
 		}
-		row, err := t.queryRow(`SELECT 1 FROM nodes WHERE uid = ?`, b)
+		row, err := t.queryRow(`SELECT 1 FROM nodes WHERE uid = ? AND kind = 0`, b)
 		if err != nil {
 			return nil, err
 		}
