@@ -32,20 +32,6 @@ const (
 // oldFormatNames are the files and directories of the store before SQLite.
 func oldFormatNames() []string { return []string{"wal.log", "roots.json", "journal.json", "dirs"} }
 
-// validHexID reports whether s looks like an ID made by newHex.
-func validHexID(s string) bool {
-	if len(s) != 2*idBytes {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // newHex returns 32 lower-case hex characters read from the store's Rand.
 func (s *Store) newHex() (string, error) {
 	var b [idBytes]byte
@@ -105,14 +91,6 @@ func ignorableSyncErr(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) ||
 		errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EISDIR) ||
 		errors.Is(err, errors.ErrUnsupported)
-}
-
-// wrapOpenErr passes store errors through and wraps backend ones.
-func wrapOpenErr(err error) error {
-	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrIO) {
-		return err
-	}
-	return ioErr("reading", err)
 }
 
 // ensureDir makes dir if missing and refuses it if it is not a real directory.
