@@ -104,3 +104,21 @@ func BenchmarkReadFile1MiB(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkGetDir1000(b *testing.B) {
+	s := benchStore(b)
+	mkdir(b, s, app, "d")
+	for i := range 1000 {
+		if _, err := s.CreateFile(bg, app, Path{"d", fmt.Sprintf("file%05d", i)}, []byte("meta")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := Path{"d"}
+	b.ReportAllocs()
+	for b.Loop() {
+		l, err := s.GetDir(bg, app, p)
+		if err != nil || len(l.Files) != 1000 {
+			b.Fatal(err, len(l.Files))
+		}
+	}
+}

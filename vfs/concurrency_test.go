@@ -184,7 +184,7 @@ func TestConcurrentDeleteWhileWriting(t *testing.T) {
 		if err := s.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(hostFiles(t, fsys, blobsDir)); n != 0 {
+		if n := len(blobFiles(t, fsys)); n != 0 {
 			t.Fatalf("%d blobs left after deleting every file", n)
 		}
 	})

@@ -88,6 +88,12 @@ func (st cstate) apply(op crashOp) {
 		st[k] = e
 	case "delete":
 		delete(st, k)
+	case "rmdir":
+		for q := range st {
+			if q == k || strings.HasPrefix(q, k+"/") {
+				delete(st, q)
+			}
+		}
 	case "rename":
 		st.moveTree(k, strings.Join(append(append([]string{}, op.Path[:len(op.Path)-1]...), op.Name), "/"))
 	case "move":
@@ -157,15 +163,12 @@ func TestCrashChild(t *testing.T) {
 	}
 	seed, _ := strconv.ParseUint(os.Getenv(crashEnv+"_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 7))
-	// Odd children checkpoint every few changes, so that kills also land
-	// inside checkpoints and on a log replayed over newer manifests. Every
-	// other pair of children acknowledges only after the log's fsync
+	// Every other pair of children acknowledges only after SQLite's fsync
 	// (SyncCommit); the rest run the default, SyncBackground, where a kill
-	// must not lose what was acknowledged either.
+	// must not lose what was acknowledged either. Odd children have SQLite
+	// checkpoint its log every few pages, so that kills also land inside
+	// checkpoints.
 	var opts Options
-	if seed%2 == 1 {
-		opts.CheckpointBytes = 2 << 10
-	}
 	if seed/2%2 == 1 {
 		opts.Sync = SyncCommit
 	}
@@ -173,6 +176,15 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		fmt.Println("ERR open", err)
 		os.Exit(3)
+	}
+	if seed%2 == 1 {
+		if err := s.Update(bg, func(tx *Tx) error {
+			_, err := tx.SQL().ExecContext(tx.Context(), "PRAGMA wal_autocheckpoint = 8")
+			return err
+		}); err != nil {
+			fmt.Println("ERR pragma", err)
+			os.Exit(3)
+		}
 	}
 	if !s.RootExists(app) {
 		if _, err := s.CreateRoot(app); err != nil {
@@ -238,6 +250,9 @@ func chooseOp(rng *rand.Rand, st cstate, tag string) crashOp {
 	case n < 14:
 		return crashOp{Kind: "meta", Path: split(files[rng.IntN(len(files))]), Meta: "meta" + tag}
 	case n < 15 && len(files) > 3:
+		if len(dirs) > 4 && rng.IntN(4) == 0 {
+			return crashOp{Kind: "rmdir", Path: split(dirs[1+rng.IntN(len(dirs)-1)])}
+		}
 		return crashOp{Kind: "delete", Path: split(files[rng.IntN(len(files))])}
 	case n < 17 && len(dirs) > 1:
 		d := dirs[1+rng.IntN(len(dirs)-1)]
@@ -273,6 +288,8 @@ func runCrashOp(s *Store, op crashOp) error {
 		_, err = s.ModifyFile(bg, app, p, FileChange{UserMetadata: ptr([]byte(op.Meta))})
 	case "delete":
 		err = s.DeleteFile(bg, app, p)
+	case "rmdir":
+		err = s.DeleteDir(bg, app, p)
 	case "rename":
 		_, err = s.ModifyDir(bg, app, p, DirChange{Name: &op.Name})
 	case "move":
@@ -285,7 +302,10 @@ func runCrashOp(s *Store, op crashOp) error {
 
 // TestCrash kills a writing child process with SIGKILL at random moments and
 // checks, after each kill, that Open succeeds and the store holds exactly
-// every acknowledged operation, plus at most the one in flight.
+// every acknowledged operation, plus at most the one in flight; that every
+// file's content matches its size and metadata; that no blob is left that no
+// row points at (and none is missing); and that the stored usage is what
+// the tree holds.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
@@ -296,10 +316,10 @@ func TestCrash(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	want := cstate{}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	totalAcks, inFlightApplied := 0, 0
 	iter := 0
-	for ; iter < 30 && time.Now().Before(deadline); iter++ {
+	for ; iter < 50 && time.Now().Before(deadline); iter++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashEnv+"="+dir, fmt.Sprintf("%s_SEED=%d", crashEnv, iter))
 		out, err := cmd.StdoutPipe()
@@ -357,6 +377,8 @@ func TestCrash(t *testing.T) {
 			t.Fatalf("iteration %d: Open after kill: %v", iter, err)
 		}
 		got := readState(t, s)
+		checkBlobs(t, s, afero.NewBasePathFs(afero.NewOsFs(), dir))
+		checkUsage(t, s, app, got)
 		s.Close()
 		gs := got.String()
 		if gs == want.String() {
@@ -377,4 +399,62 @@ func TestCrash(t *testing.T) {
 		t.Fatalf("only %d acknowledged operations in %d runs: the test exercised little", totalAcks, iter)
 	}
 	t.Logf("%d runs, %d acknowledged ops, %d in-flight ops found applied, final state %d entries", iter, totalAcks, inFlightApplied, len(want))
+}
+
+// checkBlobs checks that the blob files of s are exactly those its rows
+// point at, all in contentDir.
+func checkBlobs(t testing.TB, s *Store, fsys afero.Fs) {
+	t.Helper()
+	want := map[string]bool{}
+	err := s.View(bg, func(tx *Tx) error {
+		rows, err := tx.SQL().QueryContext(tx.Context(), `SELECT blob FROM nodes WHERE blob IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			want[contentName(b)] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := hostFiles(t, fsys, incomingDir); len(in) != 0 {
+		t.Fatalf("incoming holds %v after Open", in)
+	}
+	got := map[string]bool{}
+	for _, f := range hostFiles(t, fsys, contentDir) {
+		got[f] = true
+		if !want[f] {
+			t.Errorf("orphan blob %s", f)
+		}
+	}
+	for f := range want {
+		if !got[f] {
+			t.Errorf("missing blob %s", f)
+		}
+	}
+}
+
+// checkUsage checks that the usage stored for root r is what st holds.
+func checkUsage(t testing.TB, s *Store, r Root, st cstate) {
+	t.Helper()
+	var want Usage
+	for _, e := range st {
+		want.Entries++
+		want.ContentBytes += int64(len(e.content))
+		want.MetadataBytes += int64(len(e.meta))
+	}
+	got, err := s.Usage(bg, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("usage of %s: %+v, the tree holds %+v", r, got, want)
+	}
 }

@@ -2,6 +2,9 @@ package vfs
 
 import (
 	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,205 +13,62 @@ import (
 // CreateRoot creates the empty root r. It returns ErrExists if r exists and
 // ErrInvalidPath if r's name breaks the name rules.
 func (s *Store) CreateRoot(r Root) (DirInfo, error) {
-	if err := s.begin(); err != nil {
-		return DirInfo{}, err
-	}
-	defer s.wg.Done()
-	if err := r.valid(); err != nil {
-		return DirInfo{}, err
-	}
 	var info DirInfo
-	err := s.update(context.Background(), func() error {
-		if err := s.checkWritable(); err != nil {
-			return err
-		}
-		k := r.String()
-		if s.roots[k] != nil {
-			return fmt.Errorf("%w: root %s", ErrExists, r)
-		}
-		id, err := s.newID()
-		if err != nil {
-			return err
-		}
-		d := newDirNode(id, s.now())
-		d.root = r
-		s.roots[k], s.dirs[id] = d, d
-		undo := func() { delete(s.roots, k); delete(s.dirs, id) }
-		if err := s.commit([]*dirNode{d}, nil, true, undo); err != nil {
-			return fmt.Errorf("creating root %s: %w", r, err)
-		}
-		info = d.info()
-		return nil
-	}, nil)
+	err := s.change(context.Background(), func(t *Tx) (err error) {
+		info, err = t.CreateRoot(r)
+		return err
+	})
 	return info, err
 }
 
-// RootExists reports whether r exists (false once the store is closed).
+// RootExists reports whether r exists (false once the store is closed, or
+// if the store cannot be read).
 func (s *Store) RootExists(r Root) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return !s.closed && r.kind != kindNone && s.roots[r.String()] != nil
-}
-
-// DeleteRoot removes r with everything in it.
-func (s *Store) DeleteRoot(r Root) error {
-	if err := s.begin(); err != nil {
-		return err
+	if s.begin() != nil {
+		return false
 	}
 	defer s.wg.Done()
-	var names []string
-	return s.update(context.Background(), func() error {
-		if err := s.checkWritable(); err != nil {
-			return err
-		}
-		d, err := s.rootNode(r)
-		if err != nil {
-			return err
-		}
-		k := r.String()
-		delete(s.roots, k)
-		if err := s.commit(nil, nil, true, func() { s.roots[k] = d }); err != nil {
-			return fmt.Errorf("deleting root %s: %w", r, err)
-		}
-		names = s.dropTree(d)
-		return nil
-	}, func() { s.removeNames(names) })
+	if r.kind == kindNone || r.valid() != nil {
+		return false
+	}
+	err := s.view(context.Background(), func(t *Tx) error {
+		_, err := t.rootID(r)
+		return err
+	})
+	return err == nil
+}
+
+// DeleteRoot removes r with everything in it, and its usage.
+func (s *Store) DeleteRoot(r Root) error {
+	return s.change(context.Background(), func(t *Tx) error { return t.DeleteRoot(r) })
 }
 
 // CreateDir creates the directory p (its parent must exist) with the given
 // flags and user metadata. It returns ErrExists if the name is taken by a
-// file or a directory, ErrIsRoot for an empty p.
+// file or a directory, ErrIsRoot for an empty p, ErrQuota past a quota.
 func (s *Store) CreateDir(ctx context.Context, r Root, p Path, private, versioned bool, meta []byte) (DirInfo, error) {
-	if err := s.begin(); err != nil {
-		return DirInfo{}, err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, ErrIsRoot, "create"); err != nil {
-		return DirInfo{}, err
-	}
-	if err := s.checkMeta("directory "+p.String(), meta); err != nil {
-		return DirInfo{}, err
-	}
 	var info DirInfo
-	err := s.update(ctx, func() error {
-		parent, name, id, err := s.placeNew(r, p)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		d := newDirNode(id, now)
-		d.parent, d.name = parent, name
-		d.private, d.versioned, d.meta = private, versioned, storedMeta(meta)
-		oldMod := parent.modified
-		parent.dirs[name], s.dirs[id] = d, d
-		parent.modified = later(oldMod, now)
-		undo := func() { delete(parent.dirs, name); delete(s.dirs, id); parent.modified = oldMod }
-		if err := s.commit([]*dirNode{d}, []dirChange{{parent, []string{name}}}, false, undo); err != nil {
-			return fmt.Errorf("creating directory %s: %w", p, err)
-		}
-		info = d.info()
-		return nil
-	}, nil)
+	err := s.change(ctx, func(t *Tx) (err error) {
+		info, err = t.CreateDir(r, p, private, versioned, meta)
+		return err
+	})
 	return info, err
-}
-
-// placeNew finds where a new entry at p goes and gives it an ID: the parent
-// (which must exist), the name (which must be free) with room for it, in a
-// store that takes writes. Caller holds s.mu for writing.
-func (s *Store) placeNew(r Root, p Path) (parent *dirNode, name string, id ID, err error) {
-	if err := s.checkWritable(); err != nil {
-		return nil, "", "", err
-	}
-	parent, name, err = s.resolveParent(r, p)
-	if err != nil {
-		return nil, "", "", err
-	}
-	where := p[:len(p)-1]
-	if err := taken(parent, name, where); err != nil {
-		return nil, "", "", err
-	}
-	if err := s.roomFor(parent, where); err != nil {
-		return nil, "", "", err
-	}
-	id, err = s.newID()
-	if err != nil {
-		return nil, "", "", err
-	}
-	return parent, name, id, nil
-}
-
-// preflight runs the checks every path operation starts with. empty is the
-// error for an empty p (nil if the root itself is allowed).
-func (s *Store) preflight(ctx context.Context, p Path, empty error, op string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := s.checkPath(p); err != nil {
-		return err
-	}
-	if len(p) == 0 && empty != nil {
-		return fmt.Errorf("%w: cannot %s the root itself", empty, op)
-	}
-	return nil
 }
 
 // DeleteDir removes the directory p with everything in it. An empty p is
 // ErrIsRoot (use DeleteRoot); a file at p is ErrNotDir.
 func (s *Store) DeleteDir(ctx context.Context, r Root, p Path) error {
-	if err := s.begin(); err != nil {
-		return err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, ErrIsRoot, "delete"); err != nil {
-		return err
-	}
-	var names []string
-	return s.update(ctx, func() error {
-		if err := s.checkWritable(); err != nil {
-			return err
-		}
-		d, err := s.resolveDir(r, p)
-		if err != nil {
-			return err
-		}
-		parent, oldMod := d.parent, d.parent.modified
-		delete(parent.dirs, d.name)
-		parent.modified = later(oldMod, s.now())
-		undo := func() { parent.dirs[d.name] = d; parent.modified = oldMod }
-		if err := s.commit(nil, []dirChange{{parent, []string{d.name}}}, false, undo); err != nil {
-			return fmt.Errorf("deleting directory %s: %w", p, err)
-		}
-		names = s.dropTree(d)
-		return nil
-	}, func() { s.removeNames(names) })
+	return s.change(ctx, func(t *Tx) error { return t.DeleteDir(r, p) })
 }
 
 // GetDir lists the directory p (the root for an empty p).
 func (s *Store) GetDir(ctx context.Context, r Root, p Path) (Listing, error) {
-	if err := s.begin(); err != nil {
-		return Listing{}, err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, nil, ""); err != nil {
-		return Listing{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d, err := s.resolveDir(r, p)
-	if err != nil {
-		return Listing{}, err
-	}
-	l := Listing{Info: d.info(), Dirs: make([]DirInfo, 0, len(d.dirs)), Files: make([]FileInfo, 0, len(d.files))}
-	for _, c := range d.dirs {
-		l.Dirs = append(l.Dirs, c.info())
-	}
-	for _, f := range d.files {
-		l.Files = append(l.Files, f.info())
-	}
-	// slices.SortFunc, not sort.Slice: no reflection, no allocation.
-	slices.SortFunc(l.Dirs, func(a, b DirInfo) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(l.Files, func(a, b FileInfo) int { return strings.Compare(a.Name, b.Name) })
-	return l, nil
+	var l Listing
+	err := s.read(ctx, func(t *Tx) (err error) {
+		l, err = t.GetDir(r, p)
+		return err
+	})
+	return l, err
 }
 
 // DirChange lists the changes ModifyDir makes; a nil field is left unchanged.
@@ -222,95 +82,27 @@ type DirChange struct {
 // both fields nil, or a rename to the current name alone, changes nothing.
 // Renaming a root is ErrIsRoot.
 func (s *Store) ModifyDir(ctx context.Context, r Root, p Path, ch DirChange) (DirInfo, error) {
-	if err := s.begin(); err != nil {
-		return DirInfo{}, err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, nil, ""); err != nil {
-		return DirInfo{}, err
-	}
-	if ch.Name != nil {
-		if len(p) == 0 {
-			return DirInfo{}, fmt.Errorf("%w: cannot rename the root itself", ErrIsRoot)
-		}
-		if err := ValidName(*ch.Name); err != nil {
-			return DirInfo{}, err
-		}
-	}
-	if ch.UserMetadata != nil {
-		if err := s.checkMeta("directory "+p.String(), *ch.UserMetadata); err != nil {
-			return DirInfo{}, err
-		}
-	}
 	var info DirInfo
-	err := s.update(ctx, func() error {
-		if err := s.checkWritable(); err != nil {
-			return err
-		}
-		d, err := s.resolveDir(r, p)
-		if err != nil {
-			return err
-		}
-		rename := ch.Name != nil && *ch.Name != d.name
-		if !rename && ch.UserMetadata == nil {
-			info = d.info()
-			return nil
-		}
-		now := s.now()
-		oldName, oldMod, oldMeta := d.name, d.modified, d.meta
-		dirty := []dirChange{{d, nil}}
-		var parentMod = d.modified
-		if rename {
-			parent := d.parent
-			if err := taken(parent, *ch.Name, p[:len(p)-1]); err != nil {
-				return err
-			}
-			parentMod = parent.modified
-			delete(parent.dirs, oldName)
-			d.name = *ch.Name
-			parent.dirs[d.name] = d
-			parent.modified = later(parentMod, now)
-			dirty = append(dirty, dirChange{parent, []string{oldName, d.name}})
-		}
-		if ch.UserMetadata != nil {
-			d.meta = storedMeta(*ch.UserMetadata)
-		}
-		d.modified = later(oldMod, now)
-		undo := func() {
-			if rename {
-				delete(d.parent.dirs, d.name)
-				d.parent.dirs[oldName] = d
-				d.parent.modified = parentMod
-			}
-			d.name, d.modified, d.meta = oldName, oldMod, oldMeta
-		}
-		if err := s.commit(nil, dirty, false, undo); err != nil {
-			return fmt.Errorf("modifying directory %s: %w", p, err)
-		}
-		info = d.info()
-		return nil
-	}, nil)
+	err := s.change(ctx, func(t *Tx) (err error) {
+		info, err = t.ModifyDir(r, p, ch)
+		return err
+	})
 	return info, err
 }
 
 // LookupDir finds a directory by ID: where it is now and what it holds.
 // It returns ErrNotFound once the directory (or an ancestor) is deleted.
 func (s *Store) LookupDir(ctx context.Context, id ID) (Root, Path, DirInfo, error) {
-	if err := s.begin(); err != nil {
-		return Root{}, nil, DirInfo{}, err
-	}
-	defer s.wg.Done()
-	if err := ctx.Err(); err != nil {
-		return Root{}, nil, DirInfo{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d := s.dirs[id]
-	if d == nil {
-		return Root{}, nil, DirInfo{}, fmt.Errorf("%w: no directory with id %q", ErrNotFound, truncName(string(id)))
-	}
-	r, p := pathOf(d)
-	return r, p, d.info(), nil
+	var (
+		r    Root
+		p    Path
+		info DirInfo
+	)
+	err := s.read(ctx, func(t *Tx) (err error) {
+		r, p, info, err = t.LookupDir(id)
+		return err
+	})
+	return r, p, info, err
 }
 
 // MoveDir moves the directory from into the directory toParent of the same
@@ -319,65 +111,524 @@ func (s *Store) LookupDir(ctx context.Context, id ID) (Root, Path, DirInfo, erro
 // descendants is ErrInvalidPath; a name taken in toParent is ErrExists.
 // Moving into the current parent changes nothing.
 func (s *Store) MoveDir(ctx context.Context, r Root, from Path, toParent Path) (DirInfo, error) {
+	var info DirInfo
+	err := s.change(ctx, func(t *Tx) (err error) {
+		info, err = t.MoveDir(r, from, toParent)
+		return err
+	})
+	return info, err
+}
+
+// change runs one change as its own transaction.
+func (s *Store) change(ctx context.Context, fn func(t *Tx) error) error {
 	if err := s.begin(); err != nil {
-		return DirInfo{}, err
+		return err
 	}
 	defer s.wg.Done()
-	if err := s.preflight(ctx, from, ErrIsRoot, "move"); err != nil {
-		return DirInfo{}, err
+	return s.update(ctx, false, fn)
+}
+
+// read runs one read in its own read transaction.
+func (s *Store) read(ctx context.Context, fn func(t *Tx) error) error {
+	if err := s.begin(); err != nil {
+		return err
 	}
-	if err := s.checkPath(toParent); err != nil {
-		return DirInfo{}, err
+	defer s.wg.Done()
+	return s.view(ctx, fn)
+}
+
+// checkPath validates p and its depth.
+func (s *Store) checkPath(p Path) error {
+	if len(p) > s.maxDepth {
+		return fmt.Errorf("%w: path has %d segments, the limit is %d", ErrTooLarge, len(p), s.maxDepth)
 	}
+	return p.validate()
+}
+
+func (s *Store) checkMeta(what string, meta []byte) error {
+	if len(meta) > s.maxMeta {
+		return fmt.Errorf("%w: user metadata of %s is %d bytes, the limit is %d", ErrTooLarge, what, len(meta), s.maxMeta)
+	}
+	return nil
+}
+
+// preflight runs the checks every path operation starts with. empty is the
+// error for an empty p (nil if the root itself is allowed).
+func (s *Store) preflight(p Path, empty error, op string) error {
+	if err := s.checkPath(p); err != nil {
+		return err
+	}
+	if len(p) == 0 && empty != nil {
+		return fmt.Errorf("%w: cannot %s the root itself", empty, op)
+	}
+	return nil
+}
+
+// ownerFor is the owner column of an entry written through r.
+func ownerFor(r Root) string {
+	if r.kind == kindShared {
+		return r.writer
+	}
+	return ""
+}
+
+// CreateRoot is Store.CreateRoot in the transaction.
+func (t *Tx) CreateRoot(r Root) (DirInfo, error) {
 	var info DirInfo
-	err := s.update(ctx, func() error {
-		if err := s.checkWritable(); err != nil {
+	err := t.op(true, func() error {
+		if err := r.valid(); err != nil {
 			return err
 		}
-		d, err := s.resolveDir(r, from)
+		if _, err := t.rootID(r); err == nil {
+			return fmt.Errorf("%w: root %s", ErrExists, r)
+		} else if !errors.Is(err, ErrNoRoot) {
+			return err
+		}
+		uid, err := t.newUID(kindDir)
 		if err != nil {
 			return err
 		}
-		dst, err := s.resolveDir(r, toParent)
+		now := t.s.now().UnixNano()
+		n := &node{kind: kindDir, uid: uid, created: now, modified: now, meta: []byte{}}
+		res, err := t.exec(`INSERT INTO nodes (parent, name_key, kind, uid, rec) VALUES (NULL, x'', 0, ?, ?)`, uid, t.rec(n))
+		if err != nil {
+			return dbErr("creating a root", err)
+		}
+		if n.id, err = res.LastInsertId(); err != nil {
+			return dbErr("creating a root", err)
+		}
+		if _, err := t.exec(`INSERT INTO roots (key, node) VALUES (?, ?)`, r.String(), n.id); err != nil {
+			return dbErr("creating a root", err)
+		}
+		info = n.dirInfo()
+		return nil
+	})
+	return info, err
+}
+
+// DeleteRoot is Store.DeleteRoot in the transaction.
+func (t *Tx) DeleteRoot(r Root) error {
+	return t.op(true, func() error {
+		id, err := t.rootID(r)
 		if err != nil {
 			return err
 		}
-		for a := dst; a != nil; a = a.parent {
-			if a == d {
-				return fmt.Errorf("%w: cannot move %s into itself (%s)", ErrInvalidPath, from, toParent)
+		if _, err := t.dropTree(id); err != nil {
+			return err
+		}
+		if _, err := t.exec(`DELETE FROM roots WHERE key = ?`, r.String()); err != nil {
+			return dbErr("deleting a root", err)
+		}
+		if _, err := t.exec(`DELETE FROM usage WHERE root = ?`, r.String()); err != nil {
+			return dbErr("deleting a root", err)
+		}
+		return nil
+	})
+}
+
+// subtree is a common table expression: sub(id) is the node ? and every
+// node below it.
+const subtree = `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id) `
+
+// dropTree deletes the node id and everything below it, puts their blobs in
+// the garbage table, and returns what they counted for, by owner.
+func (t *Tx) dropTree(id int64) (map[string]amounts, error) {
+	st, err := t.stmt(subtree + `SELECT coalesce(owner, ''), count(*), coalesce(sum(size), 0), coalesce(sum(meta_len), 0)
+		FROM nodes WHERE id IN (SELECT id FROM sub) GROUP BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(t.ctx, id)
+	if err != nil {
+		return nil, dbErr("reading a tree to delete", err)
+	}
+	by := map[string]amounts{}
+	for rows.Next() {
+		var owner string
+		var a amounts
+		if err := rows.Scan(&owner, &a.entries, &a.content, &a.meta); err != nil {
+			rows.Close()
+			return nil, dbErr("reading a tree to delete", err)
+		}
+		by[owner] = a
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, dbErr("reading a tree to delete", err)
+	}
+	res, err := t.exec(subtree+`INSERT INTO garbage (blob) SELECT blob FROM nodes WHERE id IN (SELECT id FROM sub) AND blob IS NOT NULL`, id)
+	if err != nil {
+		return nil, dbErr("deleting a tree", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		t.dropped = true
+	}
+	if _, err := t.exec(subtree+`DELETE FROM nodes WHERE id IN (SELECT id FROM sub)`, id); err != nil {
+		return nil, dbErr("deleting a tree", err)
+	}
+	return by, nil
+}
+
+// CreateDir is Store.CreateDir in the transaction.
+func (t *Tx) CreateDir(r Root, p Path, private, versioned bool, meta []byte) (DirInfo, error) {
+	var info DirInfo
+	err := t.op(true, func() error {
+		if err := t.s.preflight(p, ErrIsRoot, "create"); err != nil {
+			return err
+		}
+		if err := t.s.checkMeta("directory "+p.String(), meta); err != nil {
+			return err
+		}
+		n := &node{kind: kindDir, owner: ownerFor(r), meta: meta, metaLen: int64(len(meta))}
+		if private {
+			n.flags |= flagPrivate
+		}
+		if versioned {
+			n.flags |= flagVersioned
+		}
+		if err := t.create(r, p, n); err != nil {
+			return err
+		}
+		info = n.dirInfo()
+		return nil
+	})
+	return info, err
+}
+
+// create adds n (kind, flags, owner and metadata set) at p, which must be
+// free in an existing directory with room, within the quotas.
+func (t *Tx) create(r Root, p Path, n *node) error {
+	parent, err := t.resolveDir(r, p[:len(p)-1])
+	if err != nil {
+		return err
+	}
+	name, where := p[len(p)-1], p[:len(p)-1]
+	if err := t.taken(parent.id, name, where); err != nil {
+		return err
+	}
+	if err := t.roomFor(parent, where); err != nil {
+		return err
+	}
+	if n.uid, err = t.newUID(n.kind); err != nil {
+		return err
+	}
+	if err := t.charge(accountOf(r, n.owner), n.amounts()); err != nil {
+		return err
+	}
+	now := t.s.now().UnixNano()
+	n.created, n.modified = now, now
+	if n.meta == nil {
+		n.meta = []byte{}
+	}
+	return t.insert(parent, name, n, now)
+}
+
+// DeleteDir is Store.DeleteDir in the transaction.
+func (t *Tx) DeleteDir(r Root, p Path) error {
+	return t.op(true, func() error {
+		if err := t.s.preflight(p, ErrIsRoot, "delete"); err != nil {
+			return err
+		}
+		d, err := t.resolveDir(r, p)
+		if err != nil {
+			return err
+		}
+		parent, err := t.nodeByID(d.parent)
+		if err != nil {
+			return err
+		}
+		by, err := t.dropTree(d.id)
+		if err != nil {
+			return err
+		}
+		for owner, a := range by {
+			if err := t.charge(accountOf(r, owner), a.neg()); err != nil {
+				return err
 			}
 		}
-		old := d.parent
-		if dst == old {
-			info = d.info()
+		return t.touch(parent, t.s.now().UnixNano(), -1)
+	})
+}
+
+// GetDir is Store.GetDir in the transaction.
+func (t *Tx) GetDir(r Root, p Path) (Listing, error) {
+	var l Listing
+	err := t.op(false, func() error {
+		if err := t.s.preflight(p, nil, ""); err != nil {
+			return err
+		}
+		d, err := t.resolveDir(r, p)
+		if err != nil {
+			return err
+		}
+		l, err = t.list(d)
+		return err
+	})
+	return l, err
+}
+
+// list reads the children of d.
+func (t *Tx) list(d *node) (Listing, error) {
+	l := Listing{Info: d.dirInfo(), Dirs: []DirInfo{}, Files: []FileInfo{}}
+	st, err := t.stmt(`SELECT rec FROM nodes WHERE parent = ? ORDER BY name_key`)
+	if err != nil {
+		return Listing{}, err
+	}
+	rows, err := st.QueryContext(t.ctx, d.id)
+	if err != nil {
+		return Listing{}, dbErr("listing a directory", err)
+	}
+	defer rows.Close()
+	var rec sql.RawBytes
+	n := node{parent: d.id}
+	for rows.Next() {
+		if err := rows.Scan(&rec); err != nil {
+			return Listing{}, dbErr("listing a directory", err)
+		}
+		if err := t.openRec(&n, rec); err != nil {
+			return Listing{}, err
+		}
+		// n's slices alias rec, which the next row reuses: the infos copy.
+		if n.kind == kindDir {
+			l.Dirs = append(l.Dirs, n.dirInfo())
+		} else {
+			l.Files = append(l.Files, n.fileInfo())
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Listing{}, dbErr("listing a directory", err)
+	}
+	if !t.s.seal.keysSorted() {
+		slices.SortFunc(l.Dirs, func(a, b DirInfo) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(l.Files, func(a, b FileInfo) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return l, nil
+}
+
+// ModifyDir is Store.ModifyDir in the transaction.
+func (t *Tx) ModifyDir(r Root, p Path, ch DirChange) (DirInfo, error) {
+	var info DirInfo
+	err := t.op(true, func() error {
+		if err := t.s.preflight(p, nil, ""); err != nil {
+			return err
+		}
+		if ch.Name != nil {
+			if len(p) == 0 {
+				return fmt.Errorf("%w: cannot rename the root itself", ErrIsRoot)
+			}
+			if err := ValidName(*ch.Name); err != nil {
+				return err
+			}
+		}
+		if ch.UserMetadata != nil {
+			if err := t.s.checkMeta("directory "+p.String(), *ch.UserMetadata); err != nil {
+				return err
+			}
+		}
+		d, err := t.resolveDir(r, p)
+		if err != nil {
+			return err
+		}
+		rename := ch.Name != nil && *ch.Name != d.name
+		if !rename && ch.UserMetadata == nil {
+			info = d.dirInfo()
 			return nil
 		}
-		if err := taken(dst, d.name, toParent); err != nil {
+		now := t.s.now().UnixNano()
+		d.modified = max(now, d.modified+1)
+		if rename {
+			if err := t.taken(d.parent, *ch.Name, p[:len(p)-1]); err != nil {
+				return err
+			}
+			parent, err := t.nodeByID(d.parent)
+			if err != nil {
+				return err
+			}
+			if err := t.touch(parent, now, 0); err != nil {
+				return err
+			}
+			d.name = *ch.Name
+		}
+		if ch.UserMetadata != nil {
+			old := d.amounts()
+			d.meta = cloneMeta(*ch.UserMetadata)
+			if d.parent != 0 { // a root's metadata is not counted
+				if err := t.move(r, d, old); err != nil {
+					return err
+				}
+			}
+		}
+		if err := t.save(d); err != nil {
 			return err
 		}
-		if err := s.roomFor(dst, toParent); err != nil {
-			return err
-		}
-		if n := len(toParent) + 1 + height(d); n > s.maxDepth {
-			return fmt.Errorf("%w: the move would make a path of %d segments, the limit is %d", ErrTooLarge, n, s.maxDepth)
-		}
-		now := s.now()
-		oldMod, dstMod := old.modified, dst.modified
-		delete(old.dirs, d.name)
-		dst.dirs[d.name] = d
-		d.parent = dst
-		old.modified, dst.modified = later(oldMod, now), later(dstMod, now)
-		undo := func() {
-			delete(dst.dirs, d.name)
-			old.dirs[d.name] = d
-			d.parent = old
-			old.modified, dst.modified = oldMod, dstMod
-		}
-		if err := s.commit(nil, []dirChange{{old, []string{d.name}}, {dst, []string{d.name}}}, false, undo); err != nil {
-			return fmt.Errorf("moving directory %s to %s: %w", from, toParent, err)
-		}
-		info = d.info()
+		info = d.dirInfo()
 		return nil
-	}, nil)
+	})
 	return info, err
+}
+
+// LookupDir is Store.LookupDir in the transaction.
+func (t *Tx) LookupDir(id ID) (Root, Path, DirInfo, error) {
+	var (
+		r    Root
+		p    Path
+		info DirInfo
+	)
+	err := t.op(false, func() error {
+		notFound := fmt.Errorf("%w: no directory with id %q", ErrNotFound, truncName(string(id)))
+		uid, err := hex.DecodeString(string(id))
+		if err != nil || len(uid) != idBytes {
+			return notFound
+		}
+		row, err := t.queryRow(`SELECT `+nodeCols+` FROM nodes WHERE uid = ? AND kind = 0`, uid)
+		if err != nil {
+			return err
+		}
+		d, err := t.scanNode(row)
+		if err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				return err
+			}
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound
+			}
+			return dbErr("looking up an id", err)
+		}
+		if d.kind != kindDir {
+			return notFound
+		}
+		var rev []string
+		cur, name := d.parent, d.name
+		at := d.id
+		for cur != 0 {
+			if len(rev) > t.s.maxDepth {
+				return fmt.Errorf("%w: directory %s is deeper than the depth limit (a cycle?)", ErrCorrupt, id)
+			}
+			rev = append(rev, name)
+			a, err := t.nodeByID(cur)
+			if err != nil {
+				return err
+			}
+			name = a.name
+			at, cur = cur, a.parent
+		}
+		row, err = t.queryRow(`SELECT key FROM roots WHERE node = ?`, at)
+		if err != nil {
+			return err
+		}
+		var key string
+		if err := row.Scan(&key); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: directory %s is under no root", ErrCorrupt, id)
+			}
+			return dbErr("finding a directory's root", err)
+		}
+		var ok bool
+		if r, ok = parseRootKey(key); !ok {
+			return fmt.Errorf("%w: bad root key %q", ErrCorrupt, key)
+		}
+		p = make(Path, len(rev))
+		for i, n := range rev {
+			p[len(rev)-1-i] = n
+		}
+		info = d.dirInfo()
+		return nil
+	})
+	return r, p, info, err
+}
+
+// MoveDir is Store.MoveDir in the transaction.
+func (t *Tx) MoveDir(r Root, from Path, toParent Path) (DirInfo, error) {
+	var info DirInfo
+	err := t.op(true, func() error {
+		if err := t.s.preflight(from, ErrIsRoot, "move"); err != nil {
+			return err
+		}
+		if err := t.s.checkPath(toParent); err != nil {
+			return err
+		}
+		d, err := t.resolveDir(r, from)
+		if err != nil {
+			return err
+		}
+		dst, err := t.resolveDir(r, toParent)
+		if err != nil {
+			return err
+		}
+		// Paths within one root are unique: d is dst or one of its
+		// ancestors exactly when from is a prefix of toParent.
+		if len(toParent) >= len(from) && slices.Equal(toParent[:len(from)], from) {
+			return fmt.Errorf("%w: cannot move %s into itself (%s)", ErrInvalidPath, from, toParent)
+		}
+		if dst.id == d.parent {
+			info = d.dirInfo()
+			return nil
+		}
+		if err := t.taken(dst.id, d.name, toParent); err != nil {
+			return err
+		}
+		if err := t.roomFor(dst, toParent); err != nil {
+			return err
+		}
+		if len(toParent)+1 > len(from) { // deeper than now: check the depth
+			h, err := t.height(d.id)
+			if err != nil {
+				return err
+			}
+			if n := len(toParent) + 1 + h; n > t.s.maxDepth {
+				return fmt.Errorf("%w: the move would make a path of %d segments, the limit is %d", ErrTooLarge, n, t.s.maxDepth)
+			}
+		}
+		old, err := t.nodeByID(d.parent)
+		if err != nil {
+			return err
+		}
+		d.parent = dst.id
+		if err := t.save(d); err != nil {
+			return err
+		}
+		now := t.s.now().UnixNano()
+		if err := t.touch(old, now, -1); err != nil {
+			return err
+		}
+		if err := t.touch(dst, now, 1); err != nil {
+			return err
+		}
+		info = d.dirInfo()
+		return nil
+	})
+	return info, err
+}
+
+// height is the number of directory levels below the directory id (0 for
+// one without subdirectories).
+func (t *Tx) height(id int64) (int, error) {
+	row, err := t.queryRow(`WITH RECURSIVE sub(id, h) AS (SELECT ?, 0 UNION ALL
+		SELECT n.id, sub.h + 1 FROM nodes n JOIN sub ON n.parent = sub.id WHERE n.kind = 0)
+		SELECT max(h) FROM sub`, id)
+	if err != nil {
+		return 0, err
+	}
+	var h int
+	if err := row.Scan(&h); err != nil {
+		return 0, dbErr("measuring a tree", err)
+	}
+	return h, nil
+}
+
+// parseRootKey is the inverse of Root.String for valid roots.
+func parseRootKey(k string) (Root, bool) {
+	var r Root
+	switch {
+	case k == "shared":
+		r = SharedRoot()
+	case strings.HasPrefix(k, "app:"):
+		r = AppRoot(k[len("app:"):])
+	case strings.HasPrefix(k, "reserved:"):
+		r = ReservedRoot(k[len("reserved:"):])
+	default:
+		return Root{}, false
+	}
+	return r, r.valid() == nil
 }

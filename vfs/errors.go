@@ -9,9 +9,11 @@ import (
 	"syscall"
 )
 
-// Sentinel errors. Every error returned by a Store wraps exactly one of these
-// (test with errors.Is), except a canceled context's own error, returned as
-// ctx.Err(). The wrapping text says what was wrong (which path, segment or
+// Sentinel errors. Every error returned by a Store wraps one of these (test
+// with errors.Is), except a canceled context's own error, returned as
+// ctx.Err(). Exactly one, except that ErrQuota and ErrNoSpace errors wrap
+// ErrTooLarge as well (they are limits: callers that map ErrTooLarge keep
+// working). The wrapping text says what was wrong (which path, segment or
 // limit) and never contains a host file-system path.
 var (
 	// ErrNotFound: a path, segment or ID does not exist.
@@ -34,6 +36,16 @@ var (
 	ErrNoRoot = errors.New("vfs: no such root")
 	// ErrTooLarge: a limit of Options was exceeded; the message names the limit.
 	ErrTooLarge = errors.New("vfs: too large")
+	// ErrQuota: the change would take an app (or SAFEDrive as a whole) past
+	// one of its quotas (Options.AppQuota, Options.SharedQuota). The message
+	// names the quota, the usage and the limit; the error also wraps
+	// ErrTooLarge. Nothing of the change was made.
+	ErrQuota = errors.New("vfs: quota exceeded")
+	// ErrNoSpace: the disk is full, or new content would leave it with less
+	// free space than Options.ReserveBytes (kept for the database, so that
+	// deletes and other small changes go on). The change was not made. The
+	// error also wraps ErrTooLarge.
+	ErrNoSpace = errors.New("vfs: no space left")
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("vfs: store closed")
 	// ErrIO: the backing file system failed. The message names the operation
@@ -42,14 +54,32 @@ var (
 	// ErrCorrupt: the on-disk store breaks its own invariants (returned by Open,
 	// or by a read that finds a blob missing, short or not a regular file).
 	ErrCorrupt = errors.New("vfs: store corrupt")
+	// ErrOldFormat: Open found a store directory written by the store before
+	// SQLite (it has wal.log, roots.json, journal.json or dirs/). There is no
+	// migration: move the directory aside and start with an empty one.
+	ErrOldFormat = errors.New("vfs: store in an old format")
 )
 
-// ioErr wraps a backend error as ErrIO, stripping any path the backend put in
-// its error (os.PathError, os.LinkError, os.SyscallError) so that host paths
-// never leak to callers.
+// ioErr wraps a backend error as ErrIO (ErrNoSpace for ENOSPC), stripping
+// any path the backend put in its error (os.PathError, os.LinkError,
+// os.SyscallError) so that host paths never leak to callers.
 func ioErr(op string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return &limitError{ErrNoSpace, op + ": " + stripPath(err).Error()}
+	}
 	return fmt.Errorf("%w: %s: %w", ErrIO, op, stripPath(err))
 }
+
+// limitError is a refusal by a limit that is not an Options limit (ErrQuota,
+// ErrNoSpace): it wraps its sentinel and ErrTooLarge.
+type limitError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *limitError) Error() string { return e.sentinel.Error() + ": " + e.msg }
+
+func (e *limitError) Is(target error) bool { return target == e.sentinel || target == ErrTooLarge }
 
 // stripPath returns the cause of err without any file name in it.
 func stripPath(err error) error {

@@ -1,100 +1,38 @@
 package vfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync"
 )
 
 // CreateFile creates an empty file at p (its parent must exist) with the
 // given user metadata. A name taken by a file or a directory is ErrExists.
 func (s *Store) CreateFile(ctx context.Context, r Root, p Path, meta []byte) (FileInfo, error) {
-	if err := s.begin(); err != nil {
-		return FileInfo{}, err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, ErrIsRoot, "create"); err != nil {
-		return FileInfo{}, err
-	}
-	if err := s.checkMeta("file "+p.String(), meta); err != nil {
-		return FileInfo{}, err
-	}
 	var info FileInfo
-	err := s.update(ctx, func() error {
-		parent, name, id, err := s.placeNew(r, p)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		f := &fileNode{id: id, parent: parent, name: name, created: now, modified: now, meta: storedMeta(meta)}
-		oldMod := parent.modified
-		parent.files[name], s.files[id] = f, f
-		parent.modified = later(oldMod, now)
-		undo := func() { delete(parent.files, name); delete(s.files, id); parent.modified = oldMod }
-		if err := s.commit(nil, []dirChange{{parent, []string{name}}}, false, undo); err != nil {
-			return fmt.Errorf("creating file %s: %w", p, err)
-		}
-		info = f.info()
-		return nil
-	}, nil)
+	err := s.change(ctx, func(t *Tx) (err error) {
+		info, err = t.CreateFile(r, p, meta)
+		return err
+	})
 	return info, err
 }
 
 // DeleteFile removes the file at p. A directory at p is ErrNotFile.
 func (s *Store) DeleteFile(ctx context.Context, r Root, p Path) error {
-	if err := s.begin(); err != nil {
-		return err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, ErrNotFile, "delete as a file"); err != nil {
-		return err
-	}
-	var blob string
-	return s.update(ctx, func() error {
-		if err := s.checkWritable(); err != nil {
-			return err
-		}
-		f, err := s.resolveFile(r, p)
-		if err != nil {
-			return err
-		}
-		parent, oldMod := f.parent, f.parent.modified
-		delete(parent.files, f.name)
-		parent.modified = later(oldMod, s.now())
-		undo := func() { parent.files[f.name] = f; parent.modified = oldMod }
-		if err := s.commit(nil, []dirChange{{parent, []string{f.name}}}, false, undo); err != nil {
-			return fmt.Errorf("deleting file %s: %w", p, err)
-		}
-		f.deleted = true
-		delete(s.files, f.id)
-		blob = f.blob
-		return nil
-	}, func() {
-		if blob != "" {
-			s.removeNames([]string{blobName(blob)})
-		}
-	})
+	return s.change(ctx, func(t *Tx) error { return t.DeleteFile(r, p) })
 }
 
 // StatFile describes the file at p.
 func (s *Store) StatFile(ctx context.Context, r Root, p Path) (FileInfo, error) {
-	if err := s.begin(); err != nil {
-		return FileInfo{}, err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, ErrNotFile, "stat as a file"); err != nil {
-		return FileInfo{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	f, err := s.resolveFile(r, p)
-	if err != nil {
-		return FileInfo{}, err
-	}
-	return f.info(), nil
+	var info FileInfo
+	err := s.read(ctx, func(t *Tx) (err error) {
+		info, err = t.StatFile(r, p)
+		return err
+	})
+	return info, err
 }
 
 // ReadFile reads up to length bytes at offset of the file at p, and describes
@@ -103,57 +41,76 @@ func (s *Store) StatFile(ctx context.Context, r Root, p Path) (FileInfo, error) 
 // one past the end is ErrOutOfRange. The content is one committed version of
 // the file, never a mix of two writes.
 func (s *Store) ReadFile(ctx context.Context, r Root, p Path, offset, length int64) ([]byte, FileInfo, error) {
-	if err := s.begin(); err != nil {
-		return nil, FileInfo{}, err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, ErrNotFile, "read as a file"); err != nil {
-		return nil, FileInfo{}, err
-	}
-	if offset < 0 {
-		return nil, FileInfo{}, fmt.Errorf("%w: offset %d is negative", ErrOutOfRange, offset)
-	}
-	s.mu.RLock()
-	f, err := s.resolveFile(r, p)
+	rc, n, info, err := s.OpenContent(ctx, r, p, offset, length)
 	if err != nil {
-		s.mu.RUnlock()
 		return nil, FileInfo{}, err
 	}
-	info := f.info()
-	if offset > info.Size {
-		s.mu.RUnlock()
-		return nil, FileInfo{}, fmt.Errorf("%w: offset %d is past the end of %s (size %d)", ErrOutOfRange, offset, p, info.Size)
-	}
-	n := info.Size - offset
-	if length >= 0 && length < n {
-		n = length
-	}
-	if n == 0 {
-		s.mu.RUnlock()
-		return []byte{}, info, nil
-	}
-	// Open under the lock: a blob is removed only after a commit that
-	// replaces it, which waits for this lock, and an open handle keeps
-	// reading the old content.
-	h, err := s.openRegular(blobName(f.blob), os.O_RDONLY)
-	s.mu.RUnlock()
-	if err != nil {
-		return nil, FileInfo{}, blobErr("opening content of "+p.String(), err)
-	}
-	defer h.Close()
+	defer rc.Close()
 	buf := make([]byte, n)
-	got, err := h.ReadAt(buf, offset)
-	if int64(got) < n {
-		if err == nil || errors.Is(err, io.EOF) {
-			return nil, FileInfo{}, fmt.Errorf("%w: content of %s is shorter than its size", ErrCorrupt, p)
-		}
-		return nil, FileInfo{}, ioErr("reading content of "+p.String(), err)
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		return nil, FileInfo{}, err
 	}
 	return buf, info, nil
 }
 
+// OpenContent is ReadFile for a caller that wants the content as a stream
+// rather than a buffer of its size (the daemon encodes it straight into its
+// answer): it returns a reader of exactly the n bytes ReadFile would return
+// and the file's description as of the open. The reader reads one committed
+// version of the file, whatever is written after; a short read is
+// ErrCorrupt. The caller must Close it.
+func (s *Store) OpenContent(ctx context.Context, r Root, p Path, offset, length int64) (io.ReadCloser, int64, FileInfo, error) {
+	if err := s.begin(); err != nil {
+		return nil, 0, FileInfo{}, err
+	}
+	defer s.wg.Done()
+	if err := s.preflight(p, ErrNotFile, "read as a file"); err != nil {
+		return nil, 0, FileInfo{}, err
+	}
+	if offset < 0 {
+		return nil, 0, FileInfo{}, fmt.Errorf("%w: offset %d is negative", ErrOutOfRange, offset)
+	}
+	var missing []byte // a blob found missing once
+	for {
+		var f *node
+		err := s.view(ctx, func(t *Tx) (err error) {
+			f, err = t.resolveFile(r, p)
+			return err
+		})
+		if err != nil {
+			return nil, 0, FileInfo{}, err
+		}
+		info := f.fileInfo()
+		if offset > f.size {
+			return nil, 0, FileInfo{}, fmt.Errorf("%w: offset %d is past the end of %s (size %d)", ErrOutOfRange, offset, p, f.size)
+		}
+		n := f.size - offset
+		if length >= 0 && length < n {
+			n = length
+		}
+		if n == 0 {
+			return io.NopCloser(eofReader{}), 0, info, nil
+		}
+		if f.blob == nil {
+			return nil, 0, FileInfo{}, fmt.Errorf("%w: %s has %d bytes but no content", ErrCorrupt, p, f.size)
+		}
+		h, err := s.openBlob(f.blob, os.O_RDONLY)
+		if isNotExist(err) && !bytes.Equal(missing, f.blob) {
+			// A change replaced or deleted the content since the row was
+			// read: read the row again.
+			missing = f.blob
+			continue
+		}
+		if err != nil {
+			return nil, 0, FileInfo{}, blobErr("opening content of "+p.String(), err)
+		}
+		ra := s.seal.openContent(f.blob, h, f.size)
+		return &contentReader{h: h, sr: io.NewSectionReader(ra, offset, n), left: n, p: p}, n, info, nil
+	}
+}
+
 func blobErr(op string, err error) error {
-	if errors.Is(err, ErrCorrupt) {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrIO) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if isNotExist(err) {
@@ -182,182 +139,392 @@ type Content struct {
 // rename also bumps the parent directory's. A change with every field nil,
 // or a rename to the current name alone, changes nothing. Concurrent readers
 // see the old or the new content, never a mix.
+//
+// New content is written to its blob before the store's writer is taken,
+// so that other changes go on meanwhile; only the commit waits for them.
 func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (FileInfo, error) {
 	if err := s.begin(); err != nil {
 		return FileInfo{}, err
 	}
 	defer s.wg.Done()
-	if err := s.preflight(ctx, p, ErrNotFile, "modify as a file"); err != nil {
+	if err := s.checkFileChange(p, ch); err != nil {
 		return FileInfo{}, err
 	}
-	if ch.Name != nil {
-		if err := ValidName(*ch.Name); err != nil {
-			return FileInfo{}, err
-		}
-	}
-	if ch.UserMetadata != nil {
-		if err := s.checkMeta("file "+p.String(), *ch.UserMetadata); err != nil {
-			return FileInfo{}, err
-		}
-	}
 	c := ch.Content
-	if c != nil {
-		if int64(len(c.Bytes)) > s.maxFile {
-			return FileInfo{}, fmt.Errorf("%w: %d bytes of content for %s, the file size limit is %d", ErrTooLarge, len(c.Bytes), p, s.maxFile)
+	modify := func(t *Tx) (info FileInfo, err error) { return t.ModifyFile(r, p, ch) }
+	if c == nil {
+		var info FileInfo
+		err := s.update(ctx, false, func(t *Tx) (err error) { info, err = modify(t); return err })
+		return info, err
+	}
+	if err := ctx.Err(); err != nil {
+		return FileInfo{}, err
+	}
+	var base *node
+	if err := s.view(ctx, func(t *Tx) (err error) { base, err = t.resolveFile(r, p); return err }); err != nil {
+		return FileInfo{}, err
+	}
+	if c.Offset != nil {
+		// A write at an offset builds on the content as it is: one at a
+		// time per file, so that an append in place never meets another
+		// write of the same blob. Read the content again under the lock.
+		unlock, err := s.fileLocks.lock(ctx, base.id)
+		if err != nil {
+			return FileInfo{}, err
 		}
-		if c.Offset != nil && *c.Offset < 0 {
-			return FileInfo{}, fmt.Errorf("%w: offset %d is negative", ErrOutOfRange, *c.Offset)
+		defer unlock()
+		id := base.id
+		if err := s.view(ctx, func(t *Tx) (err error) { base, err = t.nodeIfAny(id); return err }); err != nil {
+			return FileInfo{}, err
+		}
+		if base == nil {
+			return FileInfo{}, fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
 		}
 	}
-
-	s.mu.RLock()
-	f, err := s.resolveFile(r, p)
-	s.mu.RUnlock()
+	var info FileInfo
+	w, err := s.writeContent(p, base.blob, base.size, c, true)
+	if errors.Is(err, errBaseGone) {
+		// A change replaced or deleted the content since it was read, and
+		// the collector has removed it: do it all within a transaction.
+		err = s.update(ctx, false, func(t *Tx) (err error) { info, err = modify(t); return err })
+		if err != nil {
+			return FileInfo{}, err
+		}
+		return info, nil
+	}
 	if err != nil {
 		return FileInfo{}, err
 	}
-	// Content writers of one file go one at a time; the blob I/O runs
-	// without the store lock so other requests are not held up.
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-
-	s.mu.RLock()
-	if f.deleted {
-		s.mu.RUnlock()
-		return FileInfo{}, fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
-	}
-	size, oldBlob := f.size, f.blob
-	var early error
-	if ch.Name != nil && *ch.Name != f.name {
-		early = taken(f.parent, *ch.Name, p[:len(p)-1])
-	}
-	s.mu.RUnlock()
-	if early != nil {
-		return FileInfo{}, early
-	}
-
-	newSize, newBlob := size, oldBlob
-	if c != nil {
-		newSize, newBlob, err = s.writeContent(p, oldBlob, size, c)
+	stale, ran := false, false
+	err = s.update(ctx, false, func(t *Tx) error {
+		ran = true
+		if w.fresh {
+			t.fresh = append(t.fresh, w.blob)
+		}
+		f, err := t.resolveFile(r, p)
 		if err != nil {
-			// A delete-file that ran meanwhile removed the old blob: that is
-			// not corruption, the file is simply gone.
-			s.mu.RLock()
-			gone := f.deleted
-			s.mu.RUnlock()
-			if gone {
-				return FileInfo{}, fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
-			}
-			return FileInfo{}, err
-		}
-	}
-	fresh := newBlob != oldBlob && newBlob != ""
-	discard := func() {
-		if fresh {
-			s.removeNames([]string{blobName(newBlob)})
-		}
-	}
-
-	var info FileInfo
-	err = s.update(ctx, func() error {
-		if err := s.checkWritable(); err != nil {
-			discard()
 			return err
 		}
-		if f.deleted {
-			discard()
-			return fmt.Errorf("%w: %s was deleted", ErrNotFound, p)
+		if c.Offset != nil && (f.id != base.id || !bytes.Equal(f.blob, base.blob) || f.size != base.size) {
+			stale = true // the content changed meanwhile (Update, or a delete and create)
+			return errStale
 		}
-		if err := ctx.Err(); err != nil {
-			discard()
-			return err
-		}
-		parent := f.parent
-		rename := ch.Name != nil && *ch.Name != f.name
-		if !rename && ch.UserMetadata == nil && c == nil {
-			info = f.info()
-			return nil
-		}
-		if rename {
-			if err := taken(parent, *ch.Name, p[:len(p)-1]); err != nil {
-				discard()
-				return err
-			}
-		}
-		now := s.now()
-		oldName, oldMod, oldMeta, oldParentMod := f.name, f.modified, f.meta, parent.modified
-		if rename {
-			delete(parent.files, oldName)
-			f.name = *ch.Name
-			parent.files[f.name] = f
-			parent.modified = later(oldParentMod, now)
-		}
-		if ch.UserMetadata != nil {
-			f.meta = storedMeta(*ch.UserMetadata)
-		}
-		f.size, f.blob = newSize, newBlob
-		f.modified = later(oldMod, now)
-		undo := func() {
-			if rename {
-				delete(parent.files, f.name)
-				parent.files[oldName] = f
-				parent.modified = oldParentMod
-			}
-			f.name, f.modified, f.meta, f.size, f.blob = oldName, oldMod, oldMeta, size, oldBlob
-		}
-		names := []string{f.name}
-		if rename {
-			names = append(names, oldName)
-		}
-		if err := s.commit(nil, []dirChange{{parent, names}}, false, undo); err != nil {
-			discard()
-			return fmt.Errorf("modifying file %s: %w", p, err)
-		}
-		info = f.info()
-		return nil
-	}, func() {
-		if newBlob != oldBlob && oldBlob != "" {
-			s.removeNames([]string{blobName(oldBlob)})
-		}
+		info, err = t.applyFileChange(r, p, f, ch, &w)
+		return err
 	})
+	if err != nil && !ran && w.fresh {
+		s.fs.Remove(incomingName(w.blob))
+	}
+	if err != nil && w.inPlace {
+		// The bytes appended past the committed size are not part of the
+		// file; cut them off (no one else writes this blob: the lock).
+		if h, oerr := s.openBlob(base.blob, os.O_WRONLY); oerr == nil {
+			h.Truncate(base.size)
+			h.Close()
+		}
+	}
+	if stale {
+		// Do it all within the transaction instead.
+		err = s.update(ctx, false, func(t *Tx) (err error) { info, err = modify(t); return err })
+	}
 	if err != nil {
 		return FileInfo{}, err
 	}
 	return info, nil
 }
 
-// writeContent makes the blob holding the new content and returns the new
-// size and blob name. The caller holds f.wmu, so no other writer touches
-// oldBlob. Only a write that starts exactly at the end of an existing blob
-// writes in place, past every committed byte; any other write goes to a new
-// blob, so readers of the old blob are never disturbed.
-func (s *Store) writeContent(p Path, oldBlob string, size int64, c *Content) (int64, string, error) {
+// errStale and errBaseGone say that the content a write at an offset was to
+// build on changed since it was read; the write is then done again within a
+// transaction.
+var (
+	errStale    = errors.New("vfs: content changed meanwhile")
+	errBaseGone = errors.New("vfs: content gone meanwhile")
+)
+
+// checkFileChange runs the checks of a ModifyFile that need no store.
+func (s *Store) checkFileChange(p Path, ch FileChange) error {
+	if err := s.preflight(p, ErrNotFile, "modify as a file"); err != nil {
+		return err
+	}
+	if ch.Name != nil {
+		if err := ValidName(*ch.Name); err != nil {
+			return err
+		}
+	}
+	if ch.UserMetadata != nil {
+		if err := s.checkMeta("file "+p.String(), *ch.UserMetadata); err != nil {
+			return err
+		}
+	}
+	if c := ch.Content; c != nil {
+		if int64(len(c.Bytes)) > s.maxFile {
+			return fmt.Errorf("%w: %d bytes of content for %s, the file size limit is %d", ErrTooLarge, len(c.Bytes), p, s.maxFile)
+		}
+		if c.Offset != nil && *c.Offset < 0 {
+			return fmt.Errorf("%w: offset %d is negative", ErrOutOfRange, *c.Offset)
+		}
+	}
+	return nil
+}
+
+// CreateFile is Store.CreateFile in the transaction.
+func (t *Tx) CreateFile(r Root, p Path, meta []byte) (FileInfo, error) {
+	var info FileInfo
+	err := t.op(true, func() error {
+		if err := t.s.preflight(p, ErrIsRoot, "create"); err != nil {
+			return err
+		}
+		if err := t.s.checkMeta("file "+p.String(), meta); err != nil {
+			return err
+		}
+		n := &node{kind: kindFile, owner: ownerFor(r), meta: meta, metaLen: int64(len(meta))}
+		if err := t.create(r, p, n); err != nil {
+			return err
+		}
+		info = n.fileInfo()
+		return nil
+	})
+	return info, err
+}
+
+// DeleteFile is Store.DeleteFile in the transaction.
+func (t *Tx) DeleteFile(r Root, p Path) error {
+	return t.op(true, func() error {
+		if err := t.s.preflight(p, ErrNotFile, "delete as a file"); err != nil {
+			return err
+		}
+		f, err := t.resolveFile(r, p)
+		if err != nil {
+			return err
+		}
+		parent, err := t.nodeByID(f.parent)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(`DELETE FROM nodes WHERE id = ?`, f.id); err != nil {
+			return dbErr("deleting a file", err)
+		}
+		if err := t.drop(f.blob); err != nil {
+			return err
+		}
+		if err := t.charge(accountOf(r, f.owner), f.amounts().neg()); err != nil {
+			return err
+		}
+		return t.touch(parent, t.s.now().UnixNano(), -1)
+	})
+}
+
+// drop lists the blob b (if any) in the garbage table.
+func (t *Tx) drop(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	if _, err := t.exec(`INSERT INTO garbage (blob) VALUES (?)`, b); err != nil {
+		return dbErr("dropping content", err)
+	}
+	t.dropped = true
+	return nil
+}
+
+// StatFile is Store.StatFile in the transaction.
+func (t *Tx) StatFile(r Root, p Path) (FileInfo, error) {
+	var info FileInfo
+	err := t.op(false, func() error {
+		if err := t.s.preflight(p, ErrNotFile, "stat as a file"); err != nil {
+			return err
+		}
+		f, err := t.resolveFile(r, p)
+		if err != nil {
+			return err
+		}
+		info = f.fileInfo()
+		return nil
+	})
+	return info, err
+}
+
+// ReadFile is Store.ReadFile in the transaction.
+func (t *Tx) ReadFile(r Root, p Path, offset, length int64) ([]byte, FileInfo, error) {
+	var (
+		buf  []byte
+		info FileInfo
+	)
+	err := t.op(false, func() error {
+		if err := t.s.preflight(p, ErrNotFile, "read as a file"); err != nil {
+			return err
+		}
+		if offset < 0 {
+			return fmt.Errorf("%w: offset %d is negative", ErrOutOfRange, offset)
+		}
+		f, err := t.resolveFile(r, p)
+		if err != nil {
+			return err
+		}
+		if offset > f.size {
+			return fmt.Errorf("%w: offset %d is past the end of %s (size %d)", ErrOutOfRange, offset, p, f.size)
+		}
+		n := f.size - offset
+		if length >= 0 && length < n {
+			n = length
+		}
+		info, buf = f.fileInfo(), make([]byte, n)
+		if n == 0 {
+			return nil
+		}
+		h, err := t.s.openBlob(f.blob, os.O_RDONLY)
+		if err != nil {
+			return blobErr("opening content of "+p.String(), err)
+		}
+		defer h.Close()
+		cr := &contentReader{h: h, sr: io.NewSectionReader(t.s.seal.openContent(f.blob, h, f.size), offset, n), left: n, p: p}
+		_, err = io.ReadFull(cr, buf)
+		return err
+	})
+	return buf, info, err
+}
+
+// ModifyFile is Store.ModifyFile in the transaction; new content is written
+// while the transaction holds the store's writer.
+func (t *Tx) ModifyFile(r Root, p Path, ch FileChange) (FileInfo, error) {
+	var info FileInfo
+	err := t.op(true, func() error {
+		if err := t.s.checkFileChange(p, ch); err != nil {
+			return err
+		}
+		f, err := t.resolveFile(r, p)
+		if err != nil {
+			return err
+		}
+		var w *written
+		if ch.Content != nil {
+			ww, err := t.s.writeContent(p, f.blob, f.size, ch.Content, false)
+			if errors.Is(err, errBaseGone) {
+				return fmt.Errorf("%w: content of %s is missing", ErrCorrupt, p)
+			}
+			if err != nil {
+				return err
+			}
+			if ww.fresh {
+				t.fresh = append(t.fresh, ww.blob)
+			}
+			w = &ww
+		}
+		info, err = t.applyFileChange(r, p, f, ch, w)
+		return err
+	})
+	return info, err
+}
+
+// written is content written for a change: the file's new size and blob.
+type written struct {
+	size    int64
+	blob    []byte
+	fresh   bool // blob is new, in incomingDir
+	inPlace bool // appended in place to the file's blob, past its size
+}
+
+// applyFileChange makes the change ch of the file f at p, whose new content
+// (if ch has some) is w.
+func (t *Tx) applyFileChange(r Root, p Path, f *node, ch FileChange, w *written) (FileInfo, error) {
+	rename := ch.Name != nil && *ch.Name != f.name
+	if !rename && ch.UserMetadata == nil && w == nil {
+		return f.fileInfo(), nil
+	}
+	now := t.s.now().UnixNano()
+	f.modified = max(now, f.modified+1)
+	if rename {
+		if err := t.taken(f.parent, *ch.Name, p[:len(p)-1]); err != nil {
+			return FileInfo{}, err
+		}
+		parent, err := t.nodeByID(f.parent)
+		if err != nil {
+			return FileInfo{}, err
+		}
+		if err := t.touch(parent, now, 0); err != nil {
+			return FileInfo{}, err
+		}
+		f.name = *ch.Name
+	}
+	old := f.amounts()
+	if ch.UserMetadata != nil {
+		f.meta = cloneMeta(*ch.UserMetadata)
+	}
+	if w != nil {
+		if !bytes.Equal(f.blob, w.blob) {
+			if err := t.drop(f.blob); err != nil {
+				return FileInfo{}, err
+			}
+		}
+		f.size, f.blob = w.size, w.blob
+	}
+	if ch.UserMetadata != nil || w != nil {
+		if err := t.move(r, f, old); err != nil {
+			return FileInfo{}, err
+		}
+	}
+	if err := t.save(f); err != nil {
+		return FileInfo{}, err
+	}
+	return f.fileInfo(), nil
+}
+
+// writeContent writes the content c of the file at p, whose content is now
+// size bytes in blob, and returns the file's new size and blob. Only a
+// write that starts exactly at the end of an existing blob, when inPlace
+// allows it (the caller holds the file's lock), writes in place, past every
+// committed byte; any other write goes to a new blob, so readers of the old
+// blob are never disturbed.
+func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlace bool) (written, error) {
 	n := int64(len(c.Bytes))
 	if c.Offset == nil {
 		if n == 0 {
-			return 0, "", nil
+			return written{}, nil
 		}
-		b, err := s.newBlob(func(w io.Writer) error { _, err := w.Write(c.Bytes); return err })
-		return n, b, err
+		if err := s.roomOnDisk(n); err != nil {
+			return written{}, err
+		}
+		b, err := s.writeBlob(func(w io.Writer) error { _, err := w.Write(c.Bytes); return err })
+		return written{size: n, blob: b, fresh: true}, err
 	}
 	off := *c.Offset
 	if off > size {
-		return 0, "", fmt.Errorf("%w: offset %d is past the end of %s (size %d)", ErrOutOfRange, off, p, size)
+		return written{}, fmt.Errorf("%w: offset %d is past the end of %s (size %d)", ErrOutOfRange, off, p, size)
 	}
 	end := off + n
 	if end > s.maxFile {
-		return 0, "", fmt.Errorf("%w: writing %d bytes at %d would make %s %d bytes, the limit is %d", ErrTooLarge, n, off, p, end, s.maxFile)
+		return written{}, fmt.Errorf("%w: writing %d bytes at %d would make %s %d bytes, the limit is %d", ErrTooLarge, n, off, p, end, s.maxFile)
 	}
 	if n == 0 {
-		return size, oldBlob, nil
+		return written{size: size, blob: blob}, nil
+	}
+	if size > 0 && blob == nil {
+		return written{}, fmt.Errorf("%w: %s has %d bytes but no content", ErrCorrupt, p, size)
 	}
 	newSize := max(size, end)
-	if off == size && oldBlob != "" {
-		h, err := s.openRegular(blobName(oldBlob), os.O_WRONLY)
+	inPlace = off == size && blob != nil && inPlace && s.seal.appendInPlace()
+	need := newSize
+	if inPlace {
+		need = n
+	}
+	if err := s.roomOnDisk(need); err != nil {
+		return written{}, err
+	}
+	if inPlace {
+		h, err := s.openBlob(blob, os.O_WRONLY)
+		if isNotExist(err) {
+			return written{}, errBaseGone
+		}
 		if err != nil {
-			return 0, "", blobErr("opening content of "+p.String(), err)
+			return written{}, blobErr("opening content of "+p.String(), err)
 		}
 		_, err = h.WriteAt(c.Bytes, off)
+		if err == nil {
+			// Cut off what an append that never committed left.
+			var fi os.FileInfo
+			if fi, err = h.Stat(); err == nil && fi.Size() > newSize {
+				err = h.Truncate(newSize)
+			}
+		}
 		if err == nil {
 			err = h.Sync()
 		}
@@ -365,20 +532,23 @@ func (s *Store) writeContent(p Path, oldBlob string, size int64, c *Content) (in
 			err = cerr
 		}
 		if err != nil {
-			return 0, "", ioErr("appending to "+p.String(), err)
+			return written{}, ioErr("appending to "+p.String(), err)
 		}
-		return newSize, oldBlob, nil
+		return written{size: newSize, blob: blob, inPlace: true}, nil
 	}
 	var old io.ReaderAt
-	if oldBlob != "" {
-		h, err := s.openRegular(blobName(oldBlob), os.O_RDONLY)
+	if blob != nil {
+		h, err := s.openBlob(blob, os.O_RDONLY)
+		if isNotExist(err) {
+			return written{}, errBaseGone
+		}
 		if err != nil {
-			return 0, "", blobErr("opening content of "+p.String(), err)
+			return written{}, blobErr("opening content of "+p.String(), err)
 		}
 		defer h.Close()
-		old = h
+		old = s.seal.openContent(blob, h, size)
 	}
-	b, err := s.newBlob(func(w io.Writer) error {
+	b, err := s.writeBlob(func(w io.Writer) error {
 		if off > 0 {
 			if err := copyExact(w, io.NewSectionReader(old, 0, off), off); err != nil {
 				return err
@@ -392,7 +562,7 @@ func (s *Store) writeContent(p Path, oldBlob string, size int64, c *Content) (in
 		}
 		return nil
 	})
-	return newSize, b, err
+	return written{size: newSize, blob: b, fresh: true}, err
 }
 
 func copyExact(w io.Writer, r io.Reader, n int64) error {
@@ -401,101 +571,6 @@ func copyExact(w io.Writer, r io.Reader, n int64) error {
 		return fmt.Errorf("%w: old content is shorter than its size", ErrCorrupt)
 	}
 	return err
-}
-
-// newBlob creates a fresh blob filled by fill, synced with its directory.
-func (s *Store) newBlob(fill func(io.Writer) error) (string, error) {
-	var b string
-	var h interface {
-		io.Writer
-		Sync() error
-		Close() error
-	}
-	for try := 0; ; try++ {
-		var err error
-		if b, err = s.newHex(); err != nil {
-			return "", err
-		}
-		f, err := s.fs.OpenFile(blobName(b), os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
-		if errors.Is(err, os.ErrExist) && try < 8 {
-			continue
-		}
-		if err != nil {
-			return "", ioErr("creating content", err)
-		}
-		h = f
-		break
-	}
-	// The new entry is in the directory now: its fsync runs beside the
-	// content's write and fsync (both must be done before a record may
-	// reference the blob), which saves most of one device round trip.
-	var dirErr error
-	var wg sync.WaitGroup
-	wg.Go(func() { dirErr = s.syncDir(blobsDir) })
-	err := fill(h)
-	if err == nil {
-		err = h.Sync()
-	}
-	if cerr := h.Close(); err == nil {
-		err = cerr
-	}
-	wg.Wait()
-	if err == nil {
-		err = dirErr
-	}
-	if err != nil {
-		s.fs.Remove(blobName(b))
-		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrIO) {
-			return "", err
-		}
-		return "", ioErr("writing content", err)
-	}
-	return b, nil
-}
-
-// OpenContent is ReadFile for a caller that wants the content as a stream
-// rather than a buffer of its size (the daemon encodes it straight into its
-// answer): it returns a reader of exactly the n bytes ReadFile would return
-// and the file's description as of the open. The reader reads one committed
-// version of the file, whatever is written after; a short read is
-// ErrCorrupt. The caller must Close it.
-func (s *Store) OpenContent(ctx context.Context, r Root, p Path, offset, length int64) (io.ReadCloser, int64, FileInfo, error) {
-	if err := s.begin(); err != nil {
-		return nil, 0, FileInfo{}, err
-	}
-	defer s.wg.Done()
-	if err := s.preflight(ctx, p, ErrNotFile, "read as a file"); err != nil {
-		return nil, 0, FileInfo{}, err
-	}
-	if offset < 0 {
-		return nil, 0, FileInfo{}, fmt.Errorf("%w: offset %d is negative", ErrOutOfRange, offset)
-	}
-	s.mu.RLock()
-	f, err := s.resolveFile(r, p)
-	if err != nil {
-		s.mu.RUnlock()
-		return nil, 0, FileInfo{}, err
-	}
-	info := f.info()
-	if offset > info.Size {
-		s.mu.RUnlock()
-		return nil, 0, FileInfo{}, fmt.Errorf("%w: offset %d is past the end of %s (size %d)", ErrOutOfRange, offset, p, info.Size)
-	}
-	n := info.Size - offset
-	if length >= 0 && length < n {
-		n = length
-	}
-	if n == 0 {
-		s.mu.RUnlock()
-		return io.NopCloser(eofReader{}), 0, info, nil
-	}
-	// Opened under the lock, as in ReadFile: the handle keeps the version.
-	h, err := s.openRegular(blobName(f.blob), os.O_RDONLY)
-	s.mu.RUnlock()
-	if err != nil {
-		return nil, 0, FileInfo{}, blobErr("opening content of "+p.String(), err)
-	}
-	return &contentReader{h: h, sr: io.NewSectionReader(h, offset, n), left: n, p: p}, n, info, nil
 }
 
 type eofReader struct{}

@@ -22,7 +22,19 @@ type backend struct {
 	make func(t testing.TB) (fs afero.Fs, dir string)
 }
 
+// memBackend keeps blobs in a MemMapFs and the database in a temp file
+// (named in the fs itself, see openT), so that a store survives a reopen.
 var memBackend = backend{"mem", func(t testing.TB) (afero.Fs, string) { return afero.NewMemMapFs(), "" }}
+
+// memDBBackend is a MemMapFs with the store's private in-memory database:
+// gone at Close, so only for tests that do not reopen.
+var memDBBackend = backend{"memdb", func(t testing.TB) (afero.Fs, string) {
+	return &memDBFs{afero.NewMemMapFs().(*afero.MemMapFs)}, ""
+}}
+
+// memDBFs marks a MemMapFs whose store keeps its database in memory.
+type memDBFs struct{ *afero.MemMapFs }
+
 var osBackend = backend{"os", func(t testing.TB) (afero.Fs, string) {
 	dir := filepath.Join(t.TempDir(), "store")
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -58,9 +70,41 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+// testDBPath is the file, in a MemMapFs, naming the database of the store
+// kept in it (a temp file of the test that made the fs).
+const testDBPath = "test-database-path"
+
+// storeFS returns the fs and options to open the store kept in fsys: a
+// MemMapFs gets a database file that outlives Close; a memDBFs is the bare
+// MemMapFs, with the store's in-memory database.
+func storeFS(t testing.TB, fsys afero.Fs, opts Options) (afero.Fs, Options) {
+	t.Helper()
+	if m, ok := fsys.(*memDBFs); ok {
+		return m.MemMapFs, opts
+	}
+	if _, ok := fsys.(*afero.MemMapFs); ok && opts.Database == "" {
+		b, err := afero.ReadFile(fsys, testDBPath)
+		if err != nil {
+			b = []byte(filepath.Join(t.TempDir(), "store.db"))
+			if err := afero.WriteFile(fsys, testDBPath, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opts.Database = string(b)
+	}
+	return fsys, opts
+}
+
+// openAt opens the store kept in fsys (see storeFS).
+func openAt(t testing.TB, fsys afero.Fs, opts Options) (*Store, error) {
+	t.Helper()
+	fsys, opts = storeFS(t, fsys, opts)
+	return Open(fsys, opts)
+}
+
 func openT(t testing.TB, fsys afero.Fs, opts Options) *Store {
 	t.Helper()
-	s, err := Open(fsys, opts)
+	s, err := openAt(t, fsys, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -140,15 +184,15 @@ func readAll(t testing.TB, s *Store, r Root, p string) string {
 // metadata and content, to compare two stores.
 func dump(t testing.TB, s *Store) string {
 	t.Helper()
-	s.mu.RLock()
-	var keys []string
+	keys := rootKeys(t, s)
 	roots := map[string]Root{}
-	for k, d := range s.roots {
-		keys = append(keys, k)
-		roots[k] = d.root
+	for _, k := range keys {
+		r, ok := parseRootKey(k)
+		if !ok {
+			t.Fatalf("bad root key %q", k)
+		}
+		roots[k] = r
 	}
-	s.mu.RUnlock()
-	sort.Strings(keys)
 	var sb strings.Builder
 	var walk func(r Root, p Path)
 	walk = func(r Root, p Path) {
@@ -195,4 +239,59 @@ func hostFiles(t testing.TB, fsys afero.Fs, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// rootKeys lists the keys of the store's roots, sorted.
+func rootKeys(t testing.TB, s *Store) []string {
+	t.Helper()
+	var keys []string
+	err := s.View(bg, func(tx *Tx) error {
+		rows, err := tx.SQL().QueryContext(tx.Context(), `SELECT key FROM roots ORDER BY key`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// blobOf returns the host name (in the store's fs) of the blob of the file
+// at p.
+func blobOf(t testing.TB, s *Store, r Root, p Path) string {
+	t.Helper()
+	var b []byte
+	err := s.View(bg, func(tx *Tx) error {
+		f, err := tx.resolveFile(r, p)
+		if err != nil {
+			return err
+		}
+		b = f.blob
+		return nil
+	})
+	if err != nil || b == nil {
+		t.Fatalf("blob of %s: %v (%x)", p, err, b)
+	}
+	return contentName(b)
+}
+
+// blobFiles lists the blob files of the store kept in fsys (committed and
+// incoming).
+func blobFiles(t testing.TB, fsys afero.Fs) []string {
+	t.Helper()
+	if m, ok := fsys.(*memDBFs); ok {
+		fsys = m.MemMapFs
+	}
+	return append(hostFiles(t, fsys, contentDir), hostFiles(t, fsys, incomingDir)...)
 }

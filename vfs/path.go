@@ -32,10 +32,17 @@ func ParsePath(s string) (Path, error) {
 }
 
 // ValidName reports whether name may be the name of a directory or file: valid
-// UTF-8, no NUL, no "/", not "." or "..", 1 to MaxNameLen bytes. Names are
-// compared byte for byte: no case folding or Unicode normalisation is done, so
-// "A" and "a", or two encodings of "é", are different names. The error wraps
-// ErrInvalidPath and quotes the name (truncated if very long).
+// UTF-8 without U+FFFD, no NUL, no "/", not "." or "..", 1 to MaxNameLen
+// bytes. Names are compared byte for byte: no case folding or Unicode
+// normalisation is done, so "A" and "a", or two encodings of "é", are
+// different names. The error wraps ErrInvalidPath and quotes the name
+// (truncated if very long).
+//
+// U+FFFD, the replacement character, is refused because it is what a
+// decoder puts in place of bytes that are not UTF-8 or of a lone UTF-16
+// surrogate (encoding/json turns the JSON string "a\ud800b" into
+// "a\uFFFDb"): two different names sent by an app would otherwise arrive as
+// the same one and collide.
 func ValidName(name string) error {
 	switch {
 	case name == "":
@@ -46,6 +53,8 @@ func ValidName(name string) error {
 		return fmt.Errorf("%w: name %q is not allowed", ErrInvalidPath, name)
 	case !utf8.ValidString(name):
 		return fmt.Errorf("%w: name %q is not valid UTF-8", ErrInvalidPath, name)
+	case strings.ContainsRune(name, utf8.RuneError):
+		return fmt.Errorf("%w: name %+q holds U+FFFD, the stand-in for bytes that are not UTF-8 or a lone surrogate", ErrInvalidPath, name)
 	case strings.IndexByte(name, 0) >= 0:
 		return fmt.Errorf("%w: name %q contains NUL", ErrInvalidPath, name)
 	case strings.IndexByte(name, '/') >= 0:
@@ -101,24 +110,57 @@ const (
 // trees, and no Path below one root reaches another. The zero Root names no
 // tree (methods return ErrNoRoot).
 type Root struct {
-	kind rootKind
-	name string
+	kind   rootKind
+	name   string
+	writer string // SharedRootFor: the app root charged for what is written
 }
 
 // AppRoot is the private root of an app, named by its root directory name
 // (e.g. "mail-Root-Dir"). The name must satisfy ValidName for CreateRoot to
 // accept it.
-func AppRoot(dirName string) Root { return Root{kindApp, dirName} }
+func AppRoot(dirName string) Root { return Root{kind: kindApp, name: dirName} }
 
-// SharedRoot is the user's shared root (SAFEDrive).
-func SharedRoot() Root { return Root{kindShared, ""} }
+// SharedRoot is the user's shared root (SAFEDrive), as the launcher itself
+// uses it: what is written through it is charged to no app, only to the
+// drive's total (Options.SharedQuota). An app's requests use SharedRootFor.
+func SharedRoot() Root { return Root{kind: kindShared} }
+
+// SharedRootFor is SAFEDrive as written by the app whose private root is
+// AppRoot(appRootDir): the same tree as SharedRoot, but every entry, content
+// byte and metadata byte a change through it adds is charged to that app
+// (its Options.AppQuota covers its private root and what it wrote in
+// SAFEDrive together) as well as to the drive's total. An entry is charged
+// to the app that last wrote it: creating it, or changing its content or
+// user metadata, moves the whole entry to the writer's account; a rename or
+// a move does not. Deleting credits whoever it is charged to. The name must
+// satisfy ValidName.
+func SharedRootFor(appRootDir string) Root {
+	return Root{kind: kindShared, writer: appRootDir}
+}
 
 // ReservedRoot is an area reserved for the launcher (e.g. "dns"). No app root
-// or shared path can reach it.
-func ReservedRoot(name string) Root { return Root{kindReserved, name} }
+// or shared path can reach it. Nothing in it counts against a quota.
+func ReservedRoot(name string) Root { return Root{kind: kindReserved, name: name} }
+
+// IsShared reports whether r is SAFEDrive (SharedRoot or SharedRootFor).
+func (r Root) IsShared() bool { return r.kind == kindShared }
+
+// Writer returns the app root name a change through r is charged to: the
+// name of an AppRoot, the app of a SharedRootFor, "" for SharedRoot and
+// ReservedRoot (no app).
+func (r Root) Writer() string {
+	switch r.kind {
+	case kindApp:
+		return r.name
+	case kindShared:
+		return r.writer
+	}
+	return ""
+}
 
 // String returns "app:<name>", "shared", "reserved:<name>", or "none" for the
-// zero Root. It is also the key of the root in roots.json.
+// zero Root: the key of the tree in the store's roots table, so
+// SharedRootFor(x) is "shared" too (it names the same tree).
 func (r Root) String() string {
 	switch r.kind {
 	case kindApp:
@@ -135,6 +177,11 @@ func (r Root) String() string {
 func (r Root) valid() error {
 	switch r.kind {
 	case kindShared:
+		if r.writer != "" {
+			if err := ValidName(r.writer); err != nil {
+				return fmt.Errorf("SAFEDrive writer: %w", err)
+			}
+		}
 		return nil
 	case kindApp, kindReserved:
 		if err := ValidName(r.name); err != nil {
@@ -153,20 +200,4 @@ func (r Root) kindName() string {
 		return "reserved"
 	}
 	return r.String()
-}
-
-// parseRootKey is the inverse of Root.String for valid roots.
-func parseRootKey(k string) (Root, bool) {
-	var r Root
-	switch {
-	case k == "shared":
-		r = SharedRoot()
-	case strings.HasPrefix(k, "app:"):
-		r = AppRoot(k[len("app:"):])
-	case strings.HasPrefix(k, "reserved:"):
-		r = ReservedRoot(k[len("reserved:"):])
-	default:
-		return Root{}, false
-	}
-	return r, r.valid() == nil
 }

@@ -38,6 +38,8 @@ var parsePathCases = []struct {
 	{in: "a\x00b", bad: `"a\x00b"`},
 	{in: "ok/\xff\xfe", bad: `"\xff\xfe"`},
 	{in: "\xc0\xae\xc0\xae", bad: `"\xc0\xae\xc0\xae"`}, // overlong "..": invalid UTF-8
+	{in: "ok/a\xed\xa0\x80b", bad: `"a\xed\xa0\x80b"`},  // a surrogate in (invalid) UTF-8
+	{in: "ok/a\ufffdb/c", bad: `"a\ufffdb"`},            // what a decoder makes of one`
 	{in: strings.Repeat("y", 256), bad: `"yyyy`},
 	{in: strings.Repeat("z", 300), bad: "300 bytes"},
 }
@@ -96,6 +98,7 @@ func TestRootString(t *testing.T) {
 	}{
 		{AppRoot("mail-Root-Dir"), "app:mail-Root-Dir"},
 		{SharedRoot(), "shared"},
+		{SharedRootFor("mail-Root-Dir"), "shared"},
 		{ReservedRoot("dns"), "reserved:dns"},
 		{Root{}, "none"},
 	} {
@@ -104,7 +107,7 @@ func TestRootString(t *testing.T) {
 		}
 		if tc.r.kind != kindNone {
 			back, ok := parseRootKey(tc.want)
-			if !ok || back != tc.r {
+			if !ok || back.kind != tc.r.kind || back.name != tc.r.name {
 				t.Errorf("parseRootKey(%q) = %v, %v", tc.want, back, ok)
 			}
 		}

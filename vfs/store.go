@@ -1,27 +1,29 @@
 package vfs
 
 import (
-	"bytes"
+	"context"
 	"crypto/rand"
-	"encoding/json"
+	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
-	"slices"
-	"sort"
-	"strings"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/spf13/afero"
+	"modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
 // ID is the stable identity of a directory or file: 32 lower-case hex
 // characters from Options.Rand. It does not change on rename or move. IDs are
 // 128-bit random values, so a deleted object's ID is not handed out again
-// (the store also refuses a collision with any live object).
+// (the store also refuses a collision with any live directory; LookupDir
+// finds directories by ID).
 type ID string
 
 // DirInfo describes a directory. The Name of a root is "".
@@ -59,6 +61,10 @@ const (
 	DefaultMaxDepth    = 1024
 )
 
+// DatabaseName is the name of the SQLite database in the store's directory
+// (with its -wal and -shm files beside it while the store is open).
+const DatabaseName = "store.db"
+
 // Options configure a Store. The zero value is ready to use.
 type Options struct {
 	Clock       func() time.Time // nil = time.Now
@@ -68,54 +74,76 @@ type Options struct {
 	MaxEntries  int              // entries (dirs + files) per directory; 0 = DefaultMaxEntries
 	MaxDepth    int              // path segments below a root; 0 = DefaultMaxDepth
 
-	// CheckpointBytes is the size of the write-ahead log past which a change
-	// also writes every changed manifest and empties the log; 0 =
-	// DefaultCheckpointBytes.
-	CheckpointBytes int64
+	// AppQuota bounds what each app holds: its private root and what it
+	// wrote in SAFEDrive together (see SharedRootFor). A zero field takes
+	// the default (DefaultAppEntries, ...), a negative one means no limit.
+	AppQuota Quota
+	// SharedQuota bounds SAFEDrive as a whole, whoever wrote it. A zero
+	// field takes the default (DefaultSharedEntries, ...), a negative one
+	// means no limit.
+	SharedQuota Quota
 
-	// Sync says when a change returns relative to the fsync of the log
-	// record that commits it; the zero value is SyncBackground.
+	// Sync is the durability of a change once its method returns; the zero
+	// value is SyncBackground.
 	Sync Sync
-	// Logger receives what nobody waits to hear: a failed background sync
-	// of the log. nil = discard.
+	// Logger receives what nobody waits to hear (a committed blob that
+	// could not be moved into place, a dropped blob that could not be
+	// removed: both are finished by the next Open). nil = discard.
 	Logger *slog.Logger
 
-	// SyncDelay is how long, under SyncBackground, the flusher waits after
-	// a change before the fsync that covers it, so that changes coming
-	// together share one fsync; 0 = DefaultSyncDelay, < 0 = no wait.
+	// ReserveBytes is the free space new content must leave on the disk
+	// holding the database, so that the database can still grow a little:
+	// deletes (which free space) and other small changes go on when content
+	// has filled the disk. Content that would leave less is refused with
+	// ErrNoSpace. 0 = DefaultReserveBytes; negative = no reserve. It is not
+	// enforced for an in-memory database or where the OS cannot tell the
+	// free space.
+	ReserveBytes int64
+
+	// Database is the host path of the SQLite database. "" means: the
+	// file DatabaseName in the directory fsys is rooted at, when fsys is an
+	// afero.BasePathFs over the host file system (as the daemon passes);
+	// a private in-memory database, gone at Close, when fsys is an
+	// afero.MemMapFs (tests); any other fsys needs Database set.
+	Database string
+
+	// CheckpointBytes had a meaning for the store before SQLite; it is
+	// ignored.
+	//
+	// Deprecated: SQLite checkpoints its own write-ahead log.
+	CheckpointBytes int64
+	// SyncDelay had a meaning for the store before SQLite; it is ignored.
+	//
+	// Deprecated: a change is durable per Sync when it returns.
 	SyncDelay time.Duration
 }
 
-// DefaultSyncDelay is the flusher's wait when Options.SyncDelay is 0. A
-// crash of the OS or a power loss under SyncBackground can lose the changes
-// of about this long plus one or two fsyncs. Every fsync costs the machine a
-// device round trip and about 0.3 ms of CPU here (docs/security.md, durability);
-// 10 ms keeps that to at most 100 a second under a steady stream of changes
-// (2 ms, the earlier default, cost a steady writer a quarter more daemon CPU
-// per change), and the window at 1/500 of ext4's default 5 s commit
-// interval.
+// DefaultReserveBytes is Options.ReserveBytes when it is 0.
+const DefaultReserveBytes = 64 << 20
+
+// DefaultSyncDelay is the old store's default Options.SyncDelay, kept so that
+// callers compile.
+//
+// Deprecated: Options.SyncDelay is ignored.
 const DefaultSyncDelay = 10 * time.Millisecond
 
-// Sync says when a change returns (and so when the daemon acknowledges it)
-// relative to the fsync of the log record that commits it. In every mode
-// the store is never left half-changed: after a crash of the process, of
-// the OS or of the power, it holds exactly the changes whose records reached
-// the disk, a prefix of those made, each whole.
+// Sync is the durability of a change once its method returns (and so once
+// the daemon acknowledges it). In both modes a change is one SQLite
+// transaction in a write-ahead-log database: after any crash the store
+// holds each change whole or not at all, and a file's content always
+// matches its size and metadata (content is fsynced before the row that
+// points at it commits, in both modes).
 type Sync int
 
 const (
-	// SyncBackground, the default: a change returns once its record is
-	// written to the log, that is handed to the OS, so it survives a crash
-	// of the process (kill -9) at any moment. A flusher goroutine owned by
-	// the store fsyncs the log Options.SyncDelay after a change, so a crash
-	// of the OS or a power loss can lose only the changes of the last few
-	// milliseconds (the delay plus one or two fsyncs). File content is synced
-	// before its record is appended in both modes.
+	// SyncBackground, the default, is SQLite's synchronous=NORMAL: a
+	// change that returned survives a crash of the daemon (kill -9) at any
+	// moment. A crash of the OS or a power loss may lose the last changes,
+	// but never consistency: the store keeps a prefix of the changes, each
+	// whole.
 	SyncBackground Sync = iota
-	// SyncCommit: a change returns only once an fsync of the log covers
-	// it, so an acknowledged change survives a power loss too.
-	// Concurrent changes share fsyncs (group commit), and under Defer one
-	// caller's pipelined changes do too.
+	// SyncCommit is SQLite's synchronous=FULL: a change returns once its
+	// commit is fsynced, so it survives a power loss too.
 	SyncCommit
 )
 
@@ -140,125 +168,83 @@ func ParseSync(name string) (Sync, error) {
 	return 0, fmt.Errorf("vfs: unknown sync mode %q (want background or commit)", name)
 }
 
+// pragma is SQLite's synchronous setting for the mode.
+func (m Sync) pragma() string {
+	if m == SyncCommit {
+		return "FULL"
+	}
+	return "NORMAL"
+}
+
 // Store is a set of roots, each a tree of directories and files with metadata,
-// kept in an afero file system. It is safe for concurrent use.
+// kept in one SQLite database and blob files in an afero file system. It is
+// safe for concurrent use.
 type Store struct {
 	fs     afero.Fs
 	clock  func() time.Time
 	randMu sync.Mutex
 	rand   io.Reader
+	seal   sealer
+	log    *slog.Logger
+	mode   Sync
 
 	maxMeta    int
 	maxFile    int64
 	maxEntries int
 	maxDepth   int
+	appQuota   Quota
+	shared     Quota
+	reserve    int64  // Options.ReserveBytes
+	dbDir      string // the host directory of the database ("" in memory)
 
-	checkpointBytes int64
-	wal             wal // the write-ahead log; see wal.go
-	log             *slog.Logger
+	// wdb and rdb open the connections: writer holds the one writer
+	// connection (taking it from the channel serialises write
+	// transactions in Go, so that they never meet SQLITE_BUSY from each
+	// other), readers the reader connections (in WAL mode they read beside
+	// the writer). Every database access goes through them.
+	wdb, rdb  *sql.DB
+	writer    chan *dbConn
+	readers   chan *dbConn
+	memory    bool // the database is in memory (no WAL)
+	fileLocks fileLocks
+	collector collector
 
-	wg sync.WaitGroup // operations in progress, waited for by Close
-
-	mu     sync.RWMutex // guards everything below and every node
+	lifeMu sync.Mutex
 	closed bool
-	failed error // set when a write failed after its commit point
-	roots  map[string]*dirNode
-	dirs   map[ID]*dirNode
-	files  map[ID]*fileNode
+	wg     sync.WaitGroup // operations in progress, waited for by Close
 }
 
-type dirNode struct {
-	id                ID
-	root              Root     // set on root nodes only
-	parent            *dirNode // nil for a root
-	name              string
-	created, modified time.Time
-	private           bool
-	versioned         bool
-	meta              []byte
-	dirs              map[string]*dirNode
-	files             map[string]*fileNode
-	deleted           bool
-}
+// readers is the number of connections that serve reads beside the writer.
+const readers = 4
 
-type fileNode struct {
-	id                ID
-	parent            *dirNode
-	name              string
-	size              int64
-	blob              string // "" when size is 0 and no blob exists
-	created, modified time.Time
-	meta              []byte
-	deleted           bool
-
-	wmu sync.Mutex // serialises content writes; taken before Store.mu
-}
-
-func (d *dirNode) entries() int { return len(d.dirs) + len(d.files) }
-
-func newDirNode(id ID, now time.Time) *dirNode {
-	return &dirNode{id: id, created: now, modified: now,
-		dirs: map[string]*dirNode{}, files: map[string]*fileNode{}}
-}
-
-// On-disk forms.
-
-type rootsFile struct {
-	V     int           `json:"v"`
-	Roots map[string]ID `json:"roots"`
-}
-
-type dirManifest struct {
-	V  int `json:"v"`
-	ID ID  `json:"id"`
-	dirAttrs
-	Dirs  map[string]ID         `json:"dirs"`
-	Files map[string]fileRecord `json:"files"`
-}
-
-// dirAttrs are a directory's own attributes, as a manifest and a log record
-// write them (embedded: their fields are the embedding object's).
-type dirAttrs struct {
-	Created   int64  `json:"created"`
-	Modified  int64  `json:"modified"`
-	Private   bool   `json:"private,omitempty"`
-	Versioned bool   `json:"versioned,omitempty"`
-	Meta      []byte `json:"meta,omitempty"`
-}
-
-type fileRecord struct {
-	ID       ID     `json:"id"`
-	Size     int64  `json:"size"`
-	Blob     string `json:"blob,omitempty"`
-	Created  int64  `json:"created"`
-	Modified int64  `json:"modified"`
-	Meta     []byte `json:"meta,omitempty"`
-}
-
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-// Open opens the store kept in fsys, creating an empty one if fsys is empty.
-// It finishes or discards whatever a crash interrupted: it replays a
-// committed journal, removes temporary files, manifests and blobs that no
-// committed manifest references, and trims blobs back to their committed
-// size. It returns an error wrapping ErrCorrupt if the store breaks its
-// invariants (then nothing is removed).
+// Open opens the store kept in fsys (its blobs) and its SQLite database
+// (Options.Database), creating an empty store if there is none. It finishes
+// what a crash interrupted: it removes the blobs of dropped content the
+// garbage table still lists, and settles incomingDir (a blob a row points at
+// is moved into place, any other is removed). It returns an error wrapping
+// ErrOldFormat for a directory holding the store from before SQLite, and
+// ErrCorrupt if the store's own directories are not directories.
 func Open(fsys afero.Fs, opts Options) (*Store, error) {
 	if fsys == nil {
 		return nil, fmt.Errorf("%w: nil file system", ErrIO)
 	}
 	s := &Store{
-		fs: fsys, clock: opts.Clock, rand: opts.Rand,
-		maxMeta: opts.MaxMetadata, maxFile: opts.MaxFileSize,
-		maxEntries: opts.MaxEntries, maxDepth: opts.MaxDepth, checkpointBytes: opts.CheckpointBytes,
-		wal:   wal{mode: opts.Sync, delay: opts.SyncDelay},
-		roots: map[string]*dirNode{}, dirs: map[ID]*dirNode{}, files: map[ID]*fileNode{},
+		fs: fsys, clock: opts.Clock, rand: opts.Rand, seal: plainSealer{}, log: opts.Logger, mode: opts.Sync,
+		maxMeta: opts.MaxMetadata, maxFile: opts.MaxFileSize, maxEntries: opts.MaxEntries, maxDepth: opts.MaxDepth,
+		appQuota: opts.AppQuota.withDefaults(Quota{DefaultAppEntries, DefaultAppContentBytes, DefaultAppMetadataBytes}),
+		shared:   opts.SharedQuota.withDefaults(Quota{DefaultSharedEntries, DefaultSharedContentBytes, DefaultSharedMetadataBytes}),
+		writer:   make(chan *dbConn, 1), readers: make(chan *dbConn, readers),
 	}
+	s.fileLocks.m = map[int64]*fileLock{}
+	s.collector.s = s
 	if s.clock == nil {
 		s.clock = time.Now
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.maxMeta <= 0 {
 		s.maxMeta = DefaultMaxMetadata
@@ -272,283 +258,210 @@ func Open(fsys afero.Fs, opts Options) (*Store, error) {
 	if s.maxDepth <= 0 {
 		s.maxDepth = DefaultMaxDepth
 	}
-	if s.checkpointBytes <= 0 {
-		s.checkpointBytes = DefaultCheckpointBytes
+	s.reserve = opts.ReserveBytes
+	if s.reserve == 0 {
+		s.reserve = DefaultReserveBytes
 	}
-	s.log = opts.Logger
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	if s.mode != SyncBackground && s.mode != SyncCommit {
+		return nil, fmt.Errorf("vfs: open: unknown sync mode %d", int(s.mode))
 	}
-	if s.wal.delay == 0 {
-		s.wal.delay = DefaultSyncDelay
+	if err := s.checkOldFormat(); err != nil {
+		return nil, fmt.Errorf("vfs: open: %w", err)
 	}
-	if s.wal.mode != SyncBackground && s.wal.mode != SyncCommit {
-		return nil, fmt.Errorf("vfs: open: unknown sync mode %d", int(s.wal.mode))
-	}
-	s.wal.crc = crc32.MakeTable(crc32.Castagnoli)
-	s.wal.dirty = map[*dirNode]bool{}
-	s.wal.limit = s.checkpointBytes
-	for _, d := range []string{dirsDir, blobsDir, tmpDir} {
+	for _, d := range []string{contentDir, incomingDir} {
 		if err := s.ensureDir(d); err != nil {
 			return nil, fmt.Errorf("vfs: open: %w", err)
 		}
 	}
-	if err := s.removeAllIn(tmpDir, nil); err != nil {
+	if err := s.openDB(opts.Database); err != nil {
 		return nil, fmt.Errorf("vfs: open: %w", err)
 	}
-	if err := s.replayJournal(); err != nil {
+	ctx := context.Background()
+	if err := s.recover(ctx); err != nil {
+		s.closeDB()
 		return nil, fmt.Errorf("vfs: open: %w", err)
 	}
-	if err := s.replayLog(); err != nil {
-		return nil, fmt.Errorf("vfs: open: %w", err)
-	}
-	if err := s.load(); err != nil {
-		s.wal.f.Close()
-		return nil, fmt.Errorf("vfs: open: %w", err)
-	}
-	if err := s.cleanup(); err != nil {
-		s.wal.f.Close()
-		return nil, fmt.Errorf("vfs: open: %w", err)
-	}
-	s.startFlusher()
+	s.collector.start()
 	return s, nil
 }
 
-// load reads roots.json and every manifest reachable from it.
-func (s *Store) load() error {
-	data, err := s.readRegular(rootsName)
-	if isNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", rootsName, wrapOpenErr(err))
-	}
-	var rf rootsFile
-	if err := json.Unmarshal(data, &rf); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, rootsName, err)
-	}
-	type item struct {
-		id     ID
-		parent *dirNode
-		name   string
-	}
-	var queue []item
-	keys := make([]string, 0, len(rf.Roots))
-	for k := range rf.Roots {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		r, ok := parseRootKey(k)
-		if !ok {
-			return fmt.Errorf("%w: %s: bad root key %q", ErrCorrupt, rootsName, k)
-		}
-		id := rf.Roots[k]
-		d, err := s.loadDir(id)
+// openDB opens the writer and the readers on the database at path (see
+// Options.Database) and makes sure it holds the store's tables.
+func (s *Store) openDB(path string) error {
+	var dsn string
+	switch {
+	case path != "":
+	case isMemMapFs(s.fs):
+		s.memory = true
+	default:
+		p, err := basePathDir(s.fs)
 		if err != nil {
 			return err
 		}
-		d.root = r
-		s.roots[k] = d.dirNode
-		for name, cid := range d.pendingDirs {
-			queue = append(queue, item{cid, d.dirNode, name})
-		}
-		d.pendingDirs = nil
+		path = filepath.Join(p, DatabaseName)
 	}
-	for len(queue) > 0 {
-		it := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		d, err := s.loadDir(it.id)
+	if s.memory {
+		// A private in-memory database that every connection of this
+		// Store shares (memdb VFS); no WAL, so readers and the writer
+		// take turns, under busy_timeout.
+		name, err := s.newHex()
 		if err != nil {
 			return err
 		}
-		d.parent, d.name = it.parent, it.name
-		it.parent.dirs[it.name] = d.dirNode
-		for name, cid := range d.pendingDirs {
-			queue = append(queue, item{cid, d.dirNode, name})
-		}
-		d.pendingDirs = nil
-	}
-	return nil
-}
-
-// loadDir reads and checks one manifest; its child directories are left in
-// pendingDirs for load to resolve.
-func (s *Store) loadDir(id ID) (*loadedDir, error) {
-	if !validHexID(string(id)) {
-		return nil, fmt.Errorf("%w: bad directory id %q", ErrCorrupt, id)
-	}
-	if _, dup := s.dirs[id]; dup {
-		return nil, fmt.Errorf("%w: directory %s is referenced twice", ErrCorrupt, id)
-	}
-	data, err := s.readRegular(manifestName(id))
-	if err != nil {
-		if isNotExist(err) {
-			return nil, fmt.Errorf("%w: manifest of directory %s is missing", ErrCorrupt, id)
-		}
-		return nil, fmt.Errorf("reading manifest %s: %w", id, wrapOpenErr(err))
-	}
-	var m dirManifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, id, err)
-	}
-	if m.ID != id {
-		return nil, fmt.Errorf("%w: manifest %s holds id %q", ErrCorrupt, id, m.ID)
-	}
-	d := &loadedDir{dirNode: newDirNode(id, fromNanos(m.Created))}
-	d.modified = fromNanos(m.Modified)
-	d.private, d.versioned, d.meta = m.Private, m.Versioned, m.Meta
-	s.dirs[id] = d.dirNode
-	for name := range m.Dirs {
-		if err := ValidName(name); err != nil {
-			return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, id, err)
-		}
-	}
-	d.pendingDirs = m.Dirs
-	for name, fr := range m.Files {
-		if err := ValidName(name); err != nil {
-			return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, id, err)
-		}
-		if _, dup := m.Dirs[name]; dup {
-			return nil, fmt.Errorf("%w: manifest %s: %q is both a file and a directory", ErrCorrupt, id, name)
-		}
-		if !validHexID(string(fr.ID)) || fr.Size < 0 || (fr.Blob == "" && fr.Size != 0) || (fr.Blob != "" && !validHexID(fr.Blob)) {
-			return nil, fmt.Errorf("%w: manifest %s: bad record for file %q", ErrCorrupt, id, name)
-		}
-		if _, dup := s.files[fr.ID]; dup {
-			return nil, fmt.Errorf("%w: file %s is referenced twice", ErrCorrupt, fr.ID)
-		}
-		f := &fileNode{id: fr.ID, parent: d.dirNode, name: name, size: fr.Size, blob: fr.Blob,
-			created: fromNanos(fr.Created), modified: fromNanos(fr.Modified), meta: fr.Meta}
-		d.files[name] = f
-		s.files[fr.ID] = f
-	}
-	return d, nil
-}
-
-type loadedDir struct {
-	*dirNode
-	pendingDirs map[string]ID
-}
-
-// cleanup removes what no committed manifest references and trims blobs.
-func (s *Store) cleanup() error {
-	liveDirs := map[string]bool{}
-	for id := range s.dirs {
-		liveDirs[string(id)+".json"] = true
-	}
-	liveBlobs := map[string]*fileNode{}
-	for _, f := range s.files {
-		if f.blob != "" {
-			if _, dup := liveBlobs[f.blob]; dup {
-				return fmt.Errorf("%w: blob %s is shared by two files", ErrCorrupt, f.blob)
-			}
-			liveBlobs[f.blob] = f
-		}
-	}
-	// Check every live blob before removing anything.
-	for b, f := range liveBlobs {
-		fi, err := s.lstat(blobName(b))
+		dsn = "file:/vfs-" + name + "?vfs=memdb&_pragma=busy_timeout(10000)"
+	} else {
+		abs, err := filepath.Abs(path)
 		if err != nil {
-			if isNotExist(err) {
-				return fmt.Errorf("%w: content of file %s is missing", ErrCorrupt, f.id)
-			}
-			return ioErr("checking blob "+b, err)
+			return fmt.Errorf("%w: the database path: %w", ErrIO, stripPath(err))
 		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%w: content of file %s is not a regular file", ErrCorrupt, f.id)
+		if fi, err := os.Lstat(abs); err == nil && !fi.Mode().IsRegular() {
+			return fmt.Errorf("%w: %s is not a regular file (mode %v)", ErrCorrupt, DatabaseName, fi.Mode().Type())
+		} else if err != nil && !isNotExist(err) {
+			return ioErr("checking the database", err)
 		}
-		if fi.Size() < f.size {
-			return fmt.Errorf("%w: content of file %s is %d bytes, manifest says %d", ErrCorrupt, f.id, fi.Size(), f.size)
+		// SQLite would create the database 0644 (and its -wal and -shm files
+		// like it): make it 0600 first.
+		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|oNoFollow, 0o600)
+		if err != nil {
+			return ioErr("creating the database", err)
 		}
-		if fi.Size() > f.size {
-			// A tail written in place whose size was never committed.
-			h, err := s.openRegular(blobName(b), os.O_WRONLY)
-			if err != nil {
-				return ioErr("opening blob "+b, err)
-			}
-			err = h.Truncate(f.size)
-			if err == nil {
-				err = h.Sync()
-			}
-			h.Close()
-			if err != nil {
-				return ioErr("trimming blob "+b, err)
-			}
-		}
+		f.Close()
+		s.collector.walPath = abs + "-wal"
+		s.dbDir = filepath.Dir(abs)
+		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+		dsn = "file:" + u.EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=synchronous(" + s.mode.pragma() + ")"
 	}
-	if err := s.removeAllIn(dirsDir, liveDirs); err != nil {
+	ctx := context.Background()
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-16384)")
+	if err != nil {
+		return dbErr("opening the database", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wc, err := wdb.Conn(ctx)
+	if err != nil {
+		wdb.Close()
+		return dbErr("opening the database", err)
+	}
+	w := &dbConn{c: wc}
+	if err := initSchema(ctx, w); err != nil {
+		w.close()
+		wdb.Close()
 		return err
 	}
-	keep := map[string]bool{}
-	for b := range liveBlobs {
-		keep[b] = true
-	}
-	return s.removeAllIn(blobsDir, keep)
-}
-
-// removeAllIn removes every entry of dir whose name is not in keep. It never
-// follows symlinks (RemoveAll removes a link, not its target).
-func (s *Store) removeAllIn(dir string, keep map[string]bool) error {
-	f, err := s.fs.Open(dir)
-	if err != nil {
-		return ioErr("listing "+dir, err)
-	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return ioErr("listing "+dir, err)
-	}
-	removed := false
-	for _, n := range names {
-		if keep[n] || strings.ContainsAny(n, `/\`) || n == "." || n == ".." {
-			continue
+	if !s.memory {
+		var jm string
+		if err := wc.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&jm); err != nil {
+			w.close()
+			wdb.Close()
+			return dbErr("reading the journal mode", err)
 		}
-		if err := s.fs.RemoveAll(dir + "/" + n); err != nil {
-			return ioErr("removing stale "+dir+" entry", err)
+		if jm != "wal" {
+			w.close()
+			wdb.Close()
+			return fmt.Errorf("%w: the database is in journal mode %q, not wal", ErrIO, jm)
 		}
-		removed = true
 	}
-	if removed {
-		return s.syncDir(dir)
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)&_pragma=cache_size(-8192)")
+	if err != nil {
+		w.close()
+		wdb.Close()
+		return dbErr("opening the database", err)
 	}
+	rdb.SetMaxOpenConns(readers)
+	for range readers {
+		rc, err := rdb.Conn(ctx)
+		if err != nil {
+			for len(s.readers) > 0 {
+				(<-s.readers).close()
+			}
+			rdb.Close()
+			w.close()
+			wdb.Close()
+			return dbErr("opening the database", err)
+		}
+		s.readers <- &dbConn{c: rc}
+	}
+	s.writer <- w
+	s.wdb, s.rdb = wdb, rdb
 	return nil
 }
 
-// Close waits for operations in progress, checkpoints the log and closes
-// the store. Later calls return ErrClosed. Close is idempotent; it returns
-// the checkpoint's error on the first call (nothing is lost then: the next
-// Open replays the log) and nil after.
+// closeDB closes every connection and the database.
+func (s *Store) closeDB() error {
+	(<-s.writer).close()
+	for range readers {
+		(<-s.readers).close()
+	}
+	err := s.rdb.Close()
+	if werr := s.wdb.Close(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+func isMemMapFs(fsys afero.Fs) bool {
+	_, ok := fsys.(*afero.MemMapFs)
+	return ok
+}
+
+// basePathDir returns the host directory an afero.BasePathFs over the host
+// file system is rooted at: the real path of "." there, if it is the same
+// directory the host sees (so a BasePathFs over a MemMapFs is refused).
+func basePathDir(fsys afero.Fs) (string, error) {
+	bp, ok := fsys.(*afero.BasePathFs)
+	if ok {
+		real, err := bp.RealPath(".")
+		if err == nil {
+			hostFi, herr := os.Stat(real)
+			fsFi, ferr := fsys.Stat(".")
+			if herr == nil && ferr == nil && os.SameFile(hostFi, fsFi) {
+				return real, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: cannot tell where to keep the database for a file system of type %T: set Options.Database", ErrIO, fsys)
+}
+
+// recover finishes what a crash left: the blobs the garbage table lists are
+// removed (once SQLite's log is fsynced: what survived a kill -9 may still
+// be only in the OS's cache), and incomingDir is settled.
+func (s *Store) recover(ctx context.Context) error {
+	if err := s.collector.run(ctx); err != nil {
+		return err
+	}
+	return s.sweepIncoming(ctx)
+}
+
+// Close waits for operations in progress and closes the store (SQLite
+// checkpoints its log as the last connection closes). Later calls return
+// ErrClosed. Close is idempotent; it returns the first close's error and
+// nil after.
 func (s *Store) Close() error {
-	s.mu.Lock()
+	s.lifeMu.Lock()
 	if s.closed {
-		s.mu.Unlock()
+		s.lifeMu.Unlock()
 		return nil
 	}
 	s.closed = true
-	s.mu.Unlock()
+	s.lifeMu.Unlock()
 	s.wg.Wait()
-	s.stopFlusher()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var err error
-	if s.failed == nil {
-		err = s.checkpoint()
+	s.collector.halt()
+	// Remove what the last changes dropped now rather than at the next Open.
+	cerr := s.collector.run(context.Background())
+	if err := s.closeDB(); err != nil {
+		return fmt.Errorf("vfs: close: %w", dbErr("closing the database", err))
 	}
-	s.wal.runAfters()
-	if cerr := s.wal.f.Close(); err == nil && cerr != nil {
-		err = ioErr("closing the log", cerr)
-	}
-	if err != nil {
-		return fmt.Errorf("vfs: close: %w", err)
+	if cerr != nil {
+		return fmt.Errorf("vfs: close: %w", cerr)
 	}
 	return nil
 }
 
 // begin registers an operation; the caller must call s.wg.Done.
 func (s *Store) begin() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
@@ -556,9 +469,26 @@ func (s *Store) begin() error {
 	return nil
 }
 
+// Sync returns once every change made so far survives a power loss too
+// (under SyncBackground it fsyncs SQLite's log; under SyncCommit every
+// change already does when it returns) and the content those changes
+// dropped is removed.
+func (s *Store) Sync() error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.wg.Done()
+	if err := s.collector.syncLog(); err != nil {
+		return err
+	}
+	return s.collector.run(context.Background())
+}
+
 // now returns the clock's time at nanosecond precision, in UTC, without a
-// monotonic reading, so that it survives a round trip through a manifest.
+// monotonic reading, so that it survives a round trip through the database.
 func (s *Store) now() time.Time { return fromNanos(s.clock().UnixNano()) }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // later returns now, or prev+1ns if the clock has not moved past prev, so that
 // every change moves Modified forward.
@@ -569,163 +499,136 @@ func later(prev, now time.Time) time.Time {
 	return prev.Add(time.Nanosecond)
 }
 
-// newID returns an ID used by no live directory or file. Caller holds s.mu.
-func (s *Store) newID() (ID, error) {
-	for range 8 {
-		h, err := s.newHex()
-		if err != nil {
-			return "", err
-		}
-		id := ID(h)
-		if s.dirs[id] == nil && s.files[id] == nil {
-			return id, nil
-		}
-	}
-	return "", fmt.Errorf("%w: the random source keeps repeating IDs", ErrIO)
-}
+// Deferred is what the store before SQLite used to let a caller acknowledge
+// a change once a shared log sync made it durable. A change is now durable
+// (per Options.Sync) when its method returns, so a Deferred never has
+// anything pending; the type stays so that callers compile.
+type Deferred struct{}
 
-// Encoding. Caller holds s.mu.
+// Defer returns ctx and an empty Deferred.
+func Defer(ctx context.Context) (context.Context, *Deferred) { return ctx, &Deferred{} }
 
-// manifest is d's on-disk form.
-func (d *dirNode) manifest() dirManifest {
-	m := dirManifest{V: 1, ID: d.id, dirAttrs: d.attrs(),
-		Dirs: make(map[string]ID, len(d.dirs)), Files: make(map[string]fileRecord, len(d.files))}
-	for n, c := range d.dirs {
-		m.Dirs[n] = c.id
-	}
-	for n, f := range d.files {
-		m.Files[n] = f.record()
-	}
-	return m
-}
+// Pending reports false: no change waits for durability after it returns.
+func (d *Deferred) Pending() bool { return false }
 
-// attrs is d's own attributes in their on-disk form.
-func (d *dirNode) attrs() dirAttrs {
-	return dirAttrs{Created: d.created.UnixNano(), Modified: d.modified.UnixNano(),
-		Private: d.private, Versioned: d.versioned, Meta: d.meta}
-}
+// Ready reports true.
+func (d *Deferred) Ready() bool { return true }
 
-func (f *fileNode) record() fileRecord {
-	return fileRecord{ID: f.id, Size: f.size, Blob: f.blob,
-		Created: f.created.UnixNano(), Modified: f.modified.UnixNano(), Meta: f.meta}
-}
+// Wait returns nil at once.
+func (d *Deferred) Wait() error { return nil }
 
-// logDir is d's part of a log record: its attributes and the entries names
-// as they are now.
-func (d *dirNode) logDir(names []string) logDir {
-	l := logDir{ID: d.id, dirAttrs: d.attrs()}
-	for _, n := range names {
-		if c := d.dirs[n]; c != nil {
-			if l.Dirs == nil {
-				l.Dirs = map[string]ID{}
-			}
-			l.Dirs[n] = c.id
-		} else if f := d.files[n]; f != nil {
-			if l.Files == nil {
-				l.Files = map[string]fileRecord{}
-			}
-			l.Files[n] = f.record()
-		} else if !slices.Contains(l.Gone, n) {
-			l.Gone = append(l.Gone, n)
-		}
-	}
-	return l
-}
-
-func (s *Store) manifestWrite(d *dirNode) (write, error) {
-	data, err := json.Marshal(d.manifest())
-	if err != nil {
-		return write{}, fmt.Errorf("%w: encoding manifest %s: %w", ErrIO, d.id, err)
-	}
-	return write{manifestName(d.id), data}, nil
-}
-
-// rootsTable is the on-disk form of the roots.
-func (s *Store) rootsTable() rootsFile {
-	rf := rootsFile{V: 1, Roots: make(map[string]ID, len(s.roots))}
-	for k, d := range s.roots {
-		rf.Roots[k] = d.id
-	}
-	return rf
-}
-
-func (s *Store) rootsWrite() (write, error) {
-	data, err := json.Marshal(s.rootsTable())
-	if err != nil {
-		return write{}, fmt.Errorf("%w: encoding roots: %w", ErrIO, err)
-	}
-	return write{rootsName, data}, nil
-}
-
-// checkWritable refuses mutations after a failure past a commit point.
-// Caller holds s.mu.
-func (s *Store) checkWritable() error {
-	failed := s.failed
-	if failed == nil {
-		failed = s.wal.failure()
-	}
-	if failed != nil {
-		return fmt.Errorf("%w: an earlier write failed after its commit point; reopen the store (%v)", ErrIO, failed)
-	}
-	return nil
-}
-
-// dirChange is a directory a change modifies and the names of the entries
-// it adds, replaces or removes (none when only the directory's own
-// attributes change).
-type dirChange struct {
-	d     *dirNode
-	names []string
-}
-
-// commit commits a change already made in memory: one log record holding
-// the manifests of fresh (directories new in this change), the attributes
-// and touched entries of each of dirs, and the roots table if roots. On an
-// error the record was not appended: commit calls undo and the store is
-// unchanged. The change is durable once the caller's update returns. Caller
-// holds s.mu for writing, inside update.
-func (s *Store) commit(fresh []*dirNode, dirs []dirChange, roots bool, undo func()) error {
-	rec := logRecord{V: 1}
-	all := make([]*dirNode, 0, len(fresh)+len(dirs))
-	for _, d := range fresh {
-		rec.Fresh = append(rec.Fresh, d.manifest())
-		all = append(all, d)
-	}
-	for _, c := range dirs {
-		rec.Dirs = append(rec.Dirs, c.d.logDir(c.names))
-		all = append(all, c.d)
-	}
-	if roots {
-		rf := s.rootsTable()
-		rec.Roots = &rf
-	}
-	if err := s.logCommit(&rec, all, roots); err != nil {
-		if undo != nil {
-			undo()
-		}
-		return err
-	}
-	return nil
-}
-
-// Info builders. Caller holds s.mu.
-
-func cloneMeta(b []byte) []byte { return append([]byte{}, b...) }
-
-func (d *dirNode) info() DirInfo {
-	return DirInfo{ID: d.id, Name: d.name, Created: d.created, Modified: d.modified,
-		Private: d.private, Versioned: d.versioned, UserMetadata: cloneMeta(d.meta)}
-}
-
-func (f *fileNode) info() FileInfo {
-	return FileInfo{ID: f.id, Name: f.name, Size: f.size, Created: f.created, Modified: f.modified,
-		UserMetadata: cloneMeta(f.meta)}
-}
-
-// storedMeta is the form user metadata is kept in: nil when empty.
-func storedMeta(b []byte) []byte {
-	if len(b) == 0 {
+// roomOnDisk refuses new content of need bytes that would leave less than the
+// reserve free on the database's disk.
+func (s *Store) roomOnDisk(need int64) error {
+	if s.reserve < 0 || s.dbDir == "" {
 		return nil
 	}
-	return bytes.Clone(b)
+	free, ok := freeBytes(s.dbDir)
+	if !ok || free-need >= s.reserve {
+		return nil
+	}
+	return &limitError{ErrNoSpace, fmt.Sprintf("%d bytes of content would leave %d bytes free on the disk, the store keeps %d free for its database",
+		need, max(free-need, 0), s.reserve)}
+}
+
+// dbConn is one connection to the database and the statements prepared on
+// it (by text: a fixed, small set), used by one goroutine at a time (whoever
+// took it from Store.writer or Store.readers).
+type dbConn struct {
+	c     *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+func (d *dbConn) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := d.stmts[q]; st != nil {
+		return st, nil
+	}
+	st, err := d.c.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, dbErr("preparing a statement", err)
+	}
+	if d.stmts == nil {
+		d.stmts = map[string]*sql.Stmt{}
+	}
+	d.stmts[q] = st
+	return st, nil
+}
+
+// run executes the statement q (prepared once: BEGIN, COMMIT and the like
+// cost a prepare each time otherwise).
+func (d *dbConn) run(ctx context.Context, q string) (sql.Result, error) {
+	st, err := d.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx)
+}
+
+func (d *dbConn) close() {
+	for _, st := range d.stmts {
+		st.Close()
+	}
+	d.stmts = nil
+	d.c.Close()
+}
+
+// dbErr wraps an error of the database as ErrIO, or ErrNoSpace when the
+// disk is full (errors.Is(err, context.Canceled) and the like still hold).
+// SQLite's messages name no host path.
+func dbErr(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqliteFull {
+		return &limitError{ErrNoSpace, op + ": " + se.Error()}
+	}
+	return fmt.Errorf("%w: %s: %w", ErrIO, op, err)
+}
+
+// sqliteFull is SQLITE_FULL, the primary result code of a full disk.
+const sqliteFull = 13
+
+// idOf returns the API form of a uid.
+func idOf(uid []byte) ID { return ID(hex.EncodeToString(uid)) }
+
+// fileLocks serialises the content writes of one file (by node id), so that
+// an append in place never races another write of the same blob. An entry
+// lives while someone holds or waits for it.
+type fileLocks struct {
+	mu sync.Mutex
+	m  map[int64]*fileLock
+}
+
+type fileLock struct {
+	sem  chan struct{} // capacity 1: held
+	refs int           // holders and waiters (fileLocks.mu)
+}
+
+// lock takes the lock of file id, or returns ctx's error; the caller must
+// call the returned function to release it.
+func (l *fileLocks) lock(ctx context.Context, id int64) (func(), error) {
+	l.mu.Lock()
+	fl := l.m[id]
+	if fl == nil {
+		fl = &fileLock{sem: make(chan struct{}, 1)}
+		l.m[id] = fl
+	}
+	fl.refs++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		fl.refs--
+		if fl.refs == 0 {
+			delete(l.m, id)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case fl.sem <- struct{}{}:
+		return func() { <-fl.sem; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }

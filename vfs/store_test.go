@@ -3,10 +3,12 @@ package vfs
 import (
 	"bytes"
 	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -288,7 +290,7 @@ func TestModifyFileContent(t *testing.T) {
 		if err := s.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(hostFiles(t, fsys, blobsDir)); n != 1 {
+		if n := len(blobFiles(t, fsys)); n != 1 {
 			t.Fatalf("%d blobs on disk, want 1", n)
 		}
 		if err := s.DeleteFile(bg, app, P(t, "g")); err != nil {
@@ -297,7 +299,7 @@ func TestModifyFileContent(t *testing.T) {
 		if err := s.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(hostFiles(t, fsys, blobsDir)); n != 0 {
+		if n := len(blobFiles(t, fsys)); n != 0 {
 			t.Fatalf("%d blobs after delete", n)
 		}
 		if _, err := s.StatFile(bg, app, P(t, "g")); !errors.Is(err, ErrNotFound) {
@@ -340,21 +342,39 @@ func TestReopen(t *testing.T) {
 	})
 }
 
-// TestOpenCleansUp plants what a crash can leave and checks Open removes it
-// and keeps committed data.
+// TestOpenCleansUp plants what a crash can leave and checks Open settles it
+// and keeps committed data: a committed blob not yet moved out of
+// incomingDir, uncommitted blobs and strays in incomingDir, a dropped blob
+// still listed in the garbage table, and an append tail past the committed
+// size.
 func TestOpenCleansUp(t *testing.T) {
 	forEach(t, func(t *testing.T, b backend) {
 		fsys, _ := b.make(t)
 		s := openT(t, fsys, Options{})
 		must[DirInfo](t)(s.CreateRoot(app))
 		mkfile(t, s, app, "f", "committed")
+		mkfile(t, s, app, "g", "moved back")
+		fBlob := blobOf(t, s, app, Path{"f"})
+		gBlob := blobOf(t, s, app, Path{"g"})
+		// A change that dropped content and crashed before removing it:
+		// the blob is listed in the garbage table, its file still there.
+		dBlob := contentDir + "/" + strings.Repeat("de", 16)
+		if err := afero.WriteFile(fsys, dBlob, []byte("old"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(bg, func(tx *Tx) error {
+			_, err := tx.SQL().ExecContext(tx.Context(), `INSERT INTO garbage (blob) VALUES (?)`, mustHex(t, dBlob))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		want := dump(t, s)
-		s.Close()
-		s.mu.RLock()
-		blob := s.roots[app.String()].files["f"].blob
-		s.mu.RUnlock()
-		// An uncommitted append tail, a temp file, an orphan blob and manifest.
-		h, err := fsys.OpenFile(blobName(blob), 1, 0)
+		s.halt(t)
+		// g's blob committed but never moved into place; an append tail.
+		if err := fsys.Rename(gBlob, incomingDir+"/"+path.Base(gBlob)); err != nil {
+			t.Fatal(err)
+		}
+		h, err := fsys.OpenFile(fBlob, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,73 +382,90 @@ func TestOpenCleansUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.Close()
-		for _, n := range []string{tmpDir + "/0123", blobsDir + "/" + strings.Repeat("ab", 16), manifestName(ID(strings.Repeat("cd", 16)))} {
+		for _, n := range []string{incomingDir + "/0123", incomingDir + "/" + strings.Repeat("ab", 16)} {
 			if err := afero.WriteFile(fsys, n, []byte("junk"), 0o600); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if err := fsys.Mkdir(incomingDir+"/"+strings.Repeat("cd", 16), 0o700); err != nil {
+			t.Fatal(err)
 		}
 		s2 := openT(t, fsys, Options{})
 		if got := dump(t, s2); got != want {
 			t.Fatalf("after Open:\n%s\nwant\n%s", got, want)
 		}
-		for _, dir := range []string{tmpDir, blobsDir, dirsDir} {
-			files := hostFiles(t, fsys, dir)
-			wantN := map[string]int{tmpDir: 0, blobsDir: 1, dirsDir: 1}[dir]
-			if len(files) != wantN {
-				t.Errorf("%s holds %v, want %d files", dir, files, wantN)
-			}
+		if got := hostFiles(t, fsys, incomingDir); len(got) != 0 {
+			t.Errorf("incoming holds %v", got)
 		}
-		if fi, err := fsys.Stat(blobName(blob)); err != nil || fi.Size() != 9 {
+		if got := hostFiles(t, fsys, contentDir); len(got) != 2 {
+			t.Errorf("content holds %v, want f's and g's blobs", got)
+		}
+		// The next append in place cuts the uncommitted tail off.
+		must[FileInfo](t)(s2.ModifyFile(bg, app, Path{"f"}, FileChange{Content: &Content{Offset: ptr[int64](9), Bytes: []byte("!")}}))
+		if got := readAll(t, s2, app, "f"); got != "committed!" {
+			t.Fatalf("after append: %q", got)
+		}
+		if fi, err := fsys.Stat(fBlob); err != nil || fi.Size() != 10 {
 			t.Fatalf("blob not trimmed: %v %v", fi, err)
 		}
 	})
 }
 
-func TestOpenRefusesCorruption(t *testing.T) {
+// halt closes s as a crash would leave it as far as vfs goes: no clean-up
+// at Close. (The database is closed: SQLite's own crash safety is not what
+// this tests; TestCrash kills a real process.)
+func (s *Store) halt(t testing.TB) {
+	t.Helper()
+	s.lifeMu.Lock()
+	s.closed = true
+	s.lifeMu.Unlock()
+	s.wg.Wait()
+	s.collector.halt()
+	s.closeDB()
+}
+
+func mustHex(t testing.TB, blobName string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(path.Base(blobName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestOpenRefuses checks what Open refuses, changing nothing.
+func TestOpenRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		want   error
 		break_ func(t *testing.T, fsys afero.Fs, s *Store)
 	}{
-		{"missing manifest", func(t *testing.T, fsys afero.Fs, s *Store) {
-			if err := fsys.Remove(manifestName(s.roots[app.String()].dirs["d"].id)); err != nil {
+		{"content is a file", ErrCorrupt, func(t *testing.T, fsys afero.Fs, s *Store) {
+			if err := fsys.RemoveAll(contentDir); err != nil {
+				t.Fatal(err)
+			}
+			if err := afero.WriteFile(fsys, contentDir, []byte("x"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"short blob", func(t *testing.T, fsys afero.Fs, s *Store) {
-			h, err := fsys.OpenFile(blobName(s.roots[app.String()].files["f"].blob), os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.Truncate(2); err != nil {
-				t.Fatal(err)
-			}
-			h.Close()
-		}},
-		{"bad roots", func(t *testing.T, fsys afero.Fs, s *Store) {
-			if err := afero.WriteFile(fsys, rootsName, []byte("{"), 0o600); err != nil {
+		{"newer schema", ErrCorrupt, func(t *testing.T, fsys afero.Fs, s *Store) {
+			db := openSQL(t, fsys)
+			if _, err := db.Exec(`UPDATE schema_version SET version = 99 WHERE component = 'vfs'`); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"bad name in manifest", func(t *testing.T, fsys afero.Fs, s *Store) {
-			n := manifestName(s.roots[app.String()].id)
-			data, err := afero.ReadFile(fsys, n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = bytes.Replace(data, []byte(`"d":`), []byte(`"..":`), 1)
-			if err := afero.WriteFile(fsys, n, data, 0o600); err != nil {
+		{"old format log", ErrOldFormat, func(t *testing.T, fsys afero.Fs, s *Store) {
+			if err := afero.WriteFile(fsys, "wal.log", nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"cycle", func(t *testing.T, fsys afero.Fs, s *Store) {
-			d := s.roots[app.String()].dirs["d"]
-			n := manifestName(d.id)
-			data, err := afero.ReadFile(fsys, n)
-			if err != nil {
+		{"old format roots", ErrOldFormat, func(t *testing.T, fsys afero.Fs, s *Store) {
+			if err := afero.WriteFile(fsys, "roots.json", []byte("{}"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			data = bytes.Replace(data, []byte(`"dirs":{}`), []byte(fmt.Sprintf(`"dirs":{"loop":%q}`, s.roots[app.String()].id)), 1)
-			if err := afero.WriteFile(fsys, n, data, 0o600); err != nil {
+		}},
+		{"old format dirs", ErrOldFormat, func(t *testing.T, fsys afero.Fs, s *Store) {
+			if err := fsys.Mkdir("dirs", 0o700); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -441,16 +478,28 @@ func TestOpenRefusesCorruption(t *testing.T) {
 			mkfile(t, s, app, "f", "content")
 			s.Close()
 			tc.break_(t, fsys, s)
-			before := len(hostFiles(t, fsys, "."))
-			_, err := Open(fsys, Options{})
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("Open = %v, want ErrCorrupt", err)
+			before := hostFiles(t, fsys, ".")
+			_, err := openAt(t, fsys, Options{})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Open = %v, want %v", err, tc.want)
 			}
-			if after := len(hostFiles(t, fsys, ".")); after != before {
-				t.Fatalf("failed Open removed files: %d -> %d", before, after)
+			if after := hostFiles(t, fsys, "."); !slices.Equal(after, before) {
+				t.Fatalf("failed Open changed files: %v -> %v", before, after)
 			}
 		})
 	}
+}
+
+// openSQL opens the database of the (closed) store kept in fsys.
+func openSQL(t testing.TB, fsys afero.Fs) *sql.DB {
+	t.Helper()
+	_, opts := storeFS(t, fsys, Options{})
+	db, err := sql.Open("sqlite", opts.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func TestRandErrors(t *testing.T) {
