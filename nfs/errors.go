@@ -24,6 +24,8 @@ var storeCodes = []struct {
 	{vfs.ErrOutOfRange, wire.CodeOutOfRange},
 	{vfs.ErrNoRoot, wire.CodePathNotFound},
 	{vfs.ErrTooLarge, wire.CodeStoreLimit},
+	{vfs.ErrQuota, wire.CodeStoreLimit},
+	{vfs.ErrNoSpace, wire.CodeStoreLimit},
 	{vfs.ErrClosed, wire.CodeShuttingDown},
 }
 

@@ -54,7 +54,9 @@ func RootFor(c route.Caller, shared bool) (vfs.Root, error) {
 	if !c.SharedAllowed() {
 		return vfs.Root{}, wire.Errorf(wire.CodeSharedDenied, "this app has no access to SAFEDrive (is_path_shared is true); the user can grant it")
 	}
-	return vfs.SharedRoot(), nil
+	// SAFEDrive, as written by this app: what it writes there counts
+	// against its quota as well as the drive's.
+	return vfs.SharedRootFor(c.RootDir()), nil
 }
 
 // target decodes the root and path of a request.
@@ -83,7 +85,7 @@ func named(c route.Caller, shared bool, field, p string) (vfs.Root, vfs.Path, er
 // changed tells the watches of a change made by c; rename, if not nil, is an
 // entry's new name.
 func (m *Module) changed(c route.Caller, root vfs.Root, p vfs.Path, kind string, isDir bool, rename *string) {
-	ch := route.Change{Shared: root == vfs.SharedRoot(), Kind: kind, Path: strings.Join(p, "/"), IsDir: isDir}
+	ch := route.Change{Shared: root.IsShared(), Kind: kind, Path: strings.Join(p, "/"), IsDir: isDir}
 	if !ch.Shared {
 		ch.RootDir = c.RootDir()
 	}
