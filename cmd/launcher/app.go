@@ -176,9 +176,15 @@ root_dir, added, sessions; [] when there are no apps).`,
 					return printJSON(e, list)
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tID\tSAFEDRIVE\tSESSIONS")
+				fmt.Fprintln(tw, "NAME\tID\tSAFEDRIVE\tSESSIONS\tENTRIES\tCONTENT\tMETADATA")
 				for _, a := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.Name, a.ID, yesNo(a.SafeDrive), a.Sessions)
+					entries, content, meta := "-", "-", "-"
+					if a.Usage != nil && a.Quota != nil {
+						entries = fmt.Sprintf("%d/%d", a.Usage.Entries, a.Quota.Entries)
+						content = sizeOf(a.Usage.ContentBytes) + "/" + sizeOf(a.Quota.ContentBytes)
+						meta = sizeOf(a.Usage.MetadataBytes) + "/" + sizeOf(a.Quota.MetadataBytes)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", a.Name, a.ID, yesNo(a.SafeDrive), a.Sessions, entries, content, meta)
 				}
 				return tw.Flush()
 			})
@@ -397,4 +403,18 @@ expires after --token-ttl of the daemon (2 minutes by default).`,
 			})
 		},
 	}
+}
+
+// sizeOf prints a byte count in binary units (1.5GiB).
+func sizeOf(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

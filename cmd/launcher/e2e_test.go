@@ -595,8 +595,8 @@ func TestCLIErrors(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 2)
-	assert.Regexp(t, `^NAME\s+ID\s+SAFEDRIVE\s+SESSIONS$`, lines[0])
-	assert.Regexp(t, `^dup\s+[0-9a-f]{32}\s+no\s+0$`, lines[1])
+	assert.Regexp(t, `^NAME\s+ID\s+SAFEDRIVE\s+SESSIONS\s+ENTRIES\s+CONTENT\s+METADATA$`, lines[0])
+	assert.Regexp(t, `^dup\s+[0-9a-f]{32}\s+no\s+0\s+0/1000000\s+0B/64\.0GiB\s+0B/256\.0MiB$`, lines[1], "usage and quota")
 }
 
 // TestTokenMatchesAddress checks the token output against the daemon's address.

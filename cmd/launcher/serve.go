@@ -47,16 +47,31 @@ type serveOptions struct {
 	fromStdin bool          // --passphrase-stdin
 	dev       bool          // --dev
 	autoLock  time.Duration // --auto-lock; 0: off
+	// Quotas (vfs.Options.AppQuota, SharedQuota); entries as int for the
+	// count flags.
+	appQuota, driveQuota     vfs.Quota
+	appEntries, driveEntries int
 }
 
 func newServeOptions() *serveOptions {
 	return &serveOptions{
-		cfg:       launcher.DefaultConfig(),
-		listen:    newAddrFlag(launcher.DefaultListen),
-		gateway:   newAddrFlag(dns.DefaultGatewayAddr),
-		sync:      vfs.SyncBackground.String(),
-		syncDelay: vfs.DefaultSyncDelay,
+		cfg:          launcher.DefaultConfig(),
+		listen:       newAddrFlag(launcher.DefaultListen),
+		gateway:      newAddrFlag(dns.DefaultGatewayAddr),
+		sync:         vfs.SyncBackground.String(),
+		syncDelay:    vfs.DefaultSyncDelay,
+		appQuota:     vfs.Quota{ContentBytes: vfs.DefaultAppContentBytes, MetadataBytes: vfs.DefaultAppMetadataBytes},
+		driveQuota:   vfs.Quota{ContentBytes: vfs.DefaultSharedContentBytes, MetadataBytes: vfs.DefaultSharedMetadataBytes},
+		appEntries:   vfs.DefaultAppEntries,
+		driveEntries: vfs.DefaultSharedEntries,
 	}
+}
+
+// quotas returns the store's quota options from the flags.
+func (o *serveOptions) quotas() (app, drive vfs.Quota) {
+	app, drive = o.appQuota, o.driveQuota
+	app.Entries, drive.Entries = int64(o.appEntries), int64(o.driveEntries)
+	return app, drive
 }
 
 func newServeCmd(e *env, g *globalOptions) *cobra.Command {
@@ -134,6 +149,12 @@ func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	countFlag(fs, &c.MaxHandshakesPerUser, "max-handshakes-per-user", "connections of one user that may be in their handshake at once; more are refused with a busy error (-140)")
 	bytesFlag(fs, &c.InFlightBudget, "inflight-budget", 1, 1<<50, "bytes of frames being read or processed, and of large answers being written, across all connections, taken as bytes arrive; an eighth is kept for frames of at most 64KiB; a frame that does not fit within --budget-wait is refused with -140")
 	bytesFlag(fs, &c.AppBudget, "app-budget", 1, 1<<50, "the most of --inflight-budget one app's sessions may hold at once (default: half of it)")
+	countFlag(fs, &o.appEntries, "app-quota-entries", "directories and files one app may hold (its private root and what it wrote in SAFEDrive); past it a create is refused with -209")
+	bytesFlag(fs, &o.appQuota.ContentBytes, "app-quota-bytes", 1, 1<<60, "bytes of file content one app may hold (its private root and what it wrote in SAFEDrive); past it a write is refused with -209")
+	bytesFlag(fs, &o.appQuota.MetadataBytes, "app-quota-metadata", 1, 1<<60, "bytes of user_metadata one app may hold; past it a change is refused with -209")
+	countFlag(fs, &o.driveEntries, "drive-quota-entries", "directories and files SAFEDrive may hold in all, whoever wrote them")
+	bytesFlag(fs, &o.driveQuota.ContentBytes, "drive-quota-bytes", 1, 1<<60, "bytes of file content SAFEDrive may hold in all")
+	bytesFlag(fs, &o.driveQuota.MetadataBytes, "drive-quota-metadata", 1, 1<<60, "bytes of user_metadata SAFEDrive may hold in all")
 	durationFlag(fs, &c.HandshakeTimeout, "handshake-timeout", "a connection must finish the handshake within this")
 	durationFlag(fs, &c.TokenTTL, "token-ttl", "how long a minted launcher string stays valid")
 	durationFlag(fs, &c.BudgetWait, "budget-wait", "how long a frame waits for in-flight budget before it is refused with -140")
@@ -153,6 +174,7 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	if err != nil {
 		return usagef("--sync: %v", err)
 	}
+	appQuota, driveQuota := o.quotas()
 	storeDelay := o.syncDelay
 	if storeDelay == 0 {
 		storeDelay = -1 // vfs: no wait (0 would mean its default)
@@ -216,7 +238,7 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	if err := ensurePrivateSubdir(storeDir); err != nil {
 		return err
 	}
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), storeDir), vfs.Options{Sync: syncMode, SyncDelay: storeDelay, Logger: log})
+	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), storeDir), vfs.Options{Sync: syncMode, SyncDelay: storeDelay, Logger: log, AppQuota: appQuota, SharedQuota: driveQuota})
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
@@ -285,6 +307,8 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 		Registry: reg, Daemon: srv, Runner: runner, Addr: ln.Addr(),
 		Version: version(), DataDir: dir, Logger: log, DNS: dnsMod,
 		Account: kr, Dev: o.dev,
+		Storage:  storeStats{store},
+		AppQuota: control.Usage(appQuota),
 	}
 	if gln != nil {
 		ctlCfg.Gateway = gln.Addr()
@@ -434,4 +458,17 @@ func createAccount(e *env, out io.Writer, dir string, pass []byte) (*account.Key
 	}
 	fmt.Fprintf(out, "Created the account in %s (%s).\n", dir, p)
 	return m, f, nil
+}
+
+// storeStats is what the control server asks the store (control.Storage).
+type storeStats struct{ s *vfs.Store }
+
+func (st storeStats) AppUsage(ctx context.Context, rootDir string) (control.Usage, error) {
+	u, err := st.s.AppUsage(ctx, rootDir)
+	return control.Usage(u), err
+}
+
+func (st storeStats) Size(ctx context.Context) (control.StoreSize, error) {
+	sz, err := st.s.Size(ctx)
+	return control.StoreSize{Usage: control.Usage(sz.Usage), DatabaseBytes: sz.DatabaseBytes}, err
 }

@@ -64,6 +64,10 @@ func printStatus(e *env, st control.Status) error {
 	fmt.Fprintf(e.stdout, "pid:       %d\n", st.PID)
 	fmt.Fprintf(e.stdout, "data:      %s\n", st.DataDir)
 	fmt.Fprintf(e.stdout, "apps:      %d\n", st.Apps)
+	if st.Store != nil {
+		fmt.Fprintf(e.stdout, "store:     %d entries, %s content, %s metadata (database %s)\n",
+			st.Store.Entries, sizeOf(st.Store.ContentBytes), sizeOf(st.Store.MetadataBytes), sizeOf(st.Store.DatabaseBytes))
+	}
 	fmt.Fprintf(e.stdout, "sessions:  %d\n", len(st.Sessions))
 	if len(st.Sessions) == 0 {
 		return nil

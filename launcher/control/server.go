@@ -81,6 +81,14 @@ type Account interface {
 
 var _ Daemon = (*launcher.Server)(nil)
 
+// Storage is what the control server asks the store, for app ls and status.
+type Storage interface {
+	// AppUsage is what the app whose private root is rootDir holds.
+	AppUsage(ctx context.Context, rootDir string) (Usage, error)
+	// Size is what the whole store holds.
+	Size(ctx context.Context) (StoreSize, error)
+}
+
 // Config configures a Server. Registry, Daemon, Runner and Addr are required.
 type Config struct {
 	Registry *apps.Registry
@@ -102,6 +110,10 @@ type Config struct {
 	Account Account
 	// Dev is reported by status: a throwaway daemon (launcher serve --dev).
 	Dev bool
+	// Storage, if not nil, gives app ls each app's usage and status the
+	// store's size; AppQuota is each app's quota, shown beside its usage.
+	Storage  Storage
+	AppQuota Usage
 	// AllowedUID is the only peer uid accepted, where the OS tells it
 	// (nil: the daemon's own uid).
 	AllowedUID *int
@@ -301,6 +313,11 @@ func (s *Server) status(*http.Request) (any, error) {
 		Apps: len(list), Sessions: []Session{}, Conns: st.Conns, Accepted: st.Accepted, Rejected: st.Rejected,
 		Locked: s.locked(), Dev: s.cfg.Dev,
 	}
+	if s.cfg.Storage != nil && !s.locked() {
+		if sz, err := s.cfg.Storage.Size(context.Background()); err == nil {
+			out.Store = &sz
+		}
+	}
 	for _, si := range s.cfg.Daemon.Sessions() {
 		out.Sessions = append(out.Sessions, Session{App: names[si.AppID], AppID: si.AppID, Remote: si.Remote,
 			Mode: si.Mode, Since: si.Since, Requests: si.Requests, BytesIn: si.BytesIn, BytesOut: si.BytesOut})
@@ -308,11 +325,18 @@ func (s *Server) status(*http.Request) (any, error) {
 	return out, nil
 }
 
-func (s *Server) list(*http.Request) (any, error) {
+func (s *Server) list(r *http.Request) (any, error) {
 	n := s.sessionsByApp()
 	out := []AppInfo{}
 	for _, a := range s.cfg.Registry.List() {
-		out = append(out, info(a, n[a.ID]))
+		ai := info(a, n[a.ID])
+		if s.cfg.Storage != nil && !s.locked() {
+			if u, err := s.cfg.Storage.AppUsage(r.Context(), a.RootDir); err == nil {
+				q := s.cfg.AppQuota
+				ai.Usage, ai.Quota = &u, &q
+			}
+		}
+		out = append(out, ai)
 	}
 	return out, nil
 }

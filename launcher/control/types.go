@@ -19,6 +19,25 @@ type AppInfo struct {
 	RootDir   string    `json:"root_dir"`
 	Added     time.Time `json:"added"`
 	Sessions  int       `json:"sessions"` // live sessions now
+	// Usage is what the app holds in the store (its private root and what
+	// it wrote in SAFEDrive), and Quota what it may hold; absent when the
+	// daemon has no store to ask (or it is locked).
+	Usage *Usage `json:"usage,omitempty"`
+	Quota *Usage `json:"quota,omitempty"`
+}
+
+// Usage is an amount of the store: entries (directories and files), content
+// bytes and user_metadata bytes.
+type Usage struct {
+	Entries       int64 `json:"entries"`
+	ContentBytes  int64 `json:"content_bytes"`
+	MetadataBytes int64 `json:"metadata_bytes"`
+}
+
+// StoreSize is what the whole store holds.
+type StoreSize struct {
+	Usage
+	DatabaseBytes int64 `json:"database_bytes"` // the database file's size
 }
 
 // AddRequest is the body of POST /v0/apps.
@@ -93,6 +112,8 @@ type Status struct {
 	// Locked is true while the launcher is locked: apps are refused with
 	// -134 and the app and dns routes answer CodeLocked.
 	Locked bool `json:"locked"`
+	// Store is what the store holds; absent when it cannot be asked.
+	Store *StoreSize `json:"store,omitempty"`
 	// Dev is true for a throwaway daemon (launcher serve --dev): a temporary
 	// data directory, a random key, no passphrase.
 	Dev bool `json:"dev"`
