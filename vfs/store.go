@@ -207,6 +207,7 @@ type Store struct {
 	readers   chan *dbConn
 	memory    bool // the database is in memory (no WAL)
 	fileLocks fileLocks
+	roots     rootCache
 	collector collector
 
 	lifeMu sync.Mutex
@@ -591,6 +592,49 @@ const sqliteFull = 13
 
 // idOf returns the API form of a uid.
 func idOf(uid []byte) ID { return ID(hex.EncodeToString(uid)) }
+
+// rootCache maps root keys to their nodes, so that a request does not look
+// its root up each time. Only read transactions fill it, and only if no
+// change of the roots began since they started (gen); a change of the roots
+// clears it before and after it commits. So an entry is never older than
+// the last committed change of the roots.
+type rootCache struct {
+	mu  sync.Mutex
+	gen uint64
+	ids map[string]int64
+}
+
+func (c *rootCache) get(key string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.ids[key]
+	return id, ok
+}
+
+func (c *rootCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *rootCache) put(key string, id int64, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.ids == nil {
+		c.ids = map[string]int64{}
+	}
+	c.ids[key] = id
+}
+
+func (c *rootCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.ids)
+}
 
 // fileLocks serialises the content writes of one file (by node id), so that
 // an append in place never races another write of the same blob. An entry
