@@ -263,6 +263,7 @@ type node struct {
 	metaLen           int64
 	name              string
 	meta              []byte // never nil
+	up                *node  // the parent directory, when resolveFile read it
 }
 
 const (
@@ -457,14 +458,14 @@ func (t *Tx) resolveDir(r Root, p Path) (*node, error) {
 	return d, nil
 }
 
-// resolveFile reads the file at a non-empty p.
+// resolveFile reads the file at a non-empty p, and its directory (f.up).
 func (t *Tx) resolveFile(r Root, p Path) (*node, error) {
-	parent, err := t.walk(r, p[:len(p)-1])
+	parent, err := t.resolveDir(r, p[:len(p)-1])
 	if err != nil {
 		return nil, err
 	}
 	name := p[len(p)-1]
-	f, err := t.child(parent, name)
+	f, err := t.child(parent.id, name)
 	switch {
 	case err != nil:
 		return nil, err
@@ -473,7 +474,16 @@ func (t *Tx) resolveFile(r Root, p Path) (*node, error) {
 	case f.kind != kindFile:
 		return nil, fmt.Errorf("%w: %s is a directory", ErrNotFile, p)
 	}
+	f.up = parent
 	return f, nil
+}
+
+// parentOf returns n's parent directory, read whole.
+func (t *Tx) parentOf(n *node) (*node, error) {
+	if n.up != nil {
+		return n.up, nil
+	}
+	return t.nodeByID(n.parent)
 }
 
 // taken reports an error if name is used in dir by a file or a directory.
