@@ -581,14 +581,23 @@ func dbErr(op string, err error) error {
 		return err
 	}
 	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqliteFull {
-		return &limitError{ErrNoSpace, op + ": " + se.Error()}
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqliteFull:
+			return &limitError{ErrNoSpace, op + ": " + se.Error()}
+		case sqliteCorrupt, sqliteNotADB:
+			return fmt.Errorf("%w: %s: %w", ErrCorrupt, op, err)
+		}
 	}
 	return fmt.Errorf("%w: %s: %w", ErrIO, op, err)
 }
 
-// sqliteFull is SQLITE_FULL, the primary result code of a full disk.
-const sqliteFull = 13
+// SQLite's primary result codes that are not plain i/o errors.
+const (
+	sqliteCorrupt = 11 // SQLITE_CORRUPT
+	sqliteFull    = 13 // SQLITE_FULL: the disk is full
+	sqliteNotADB  = 26 // SQLITE_NOTADB
+)
 
 // idOf returns the API form of a uid.
 func idOf(uid []byte) ID { return ID(hex.EncodeToString(uid)) }
