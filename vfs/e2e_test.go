@@ -2,6 +2,7 @@ package vfs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -95,6 +96,30 @@ func TestQuotasThroughTheSDK(t *testing.T) {
 	ok("usage after reopen", err)
 	if again != after || after != (vfs.Usage{Entries: 4, ContentBytes: 10, MetadataBytes: 4}) {
 		t.Fatalf("usage %+v, after reopen %+v", after, again)
+	}
+}
+
+// TestLoneSurrogateThroughTheSDK: a path with a JSON lone surrogate
+// ("a\ud800b", which the daemon's decoder turns into U+FFFD) is refused with
+// -202 naming the segment, and so is the other lone surrogate that would
+// otherwise collide with it.
+func TestLoneSurrogateThroughTheSDK(t *testing.T) {
+	store, _ := launchertest.Store(t)
+	d := launchertest.Start(t, launcher.Config{}, nfs.New(store))
+	app := d.AddAppWithRoot(t, store, "mail", false)
+	c := d.Dial(t, app.ID)
+	ctx := t.Context()
+	for _, raw := range []string{`a\ud800b`, `a\udfffb`, `ok/a\ud800`} {
+		data := json.RawMessage(`{"dir_path":"` + raw + `","is_private":false,"is_versioned":false,"is_path_shared":false,"user_metadata":""}`)
+		err := c.Call(ctx, "safe-api/v1.0/nfs/create-dir", data, nil)
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Code != wire.CodeInvalidPath || !strings.Contains(we.Description, `\ufffd`) {
+			t.Fatalf("create-dir %s: %v, want -202 naming the segment", raw, err)
+		}
+	}
+	l, err := c.GetDir(ctx, wire.GetDirRequest{})
+	if err != nil || len(l.SubDirectories) != 0 {
+		t.Fatalf("refused names made something: %+v %v", l, err)
 	}
 }
 
