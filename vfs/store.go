@@ -208,6 +208,7 @@ type Store struct {
 	memory    bool // the database is in memory (no WAL)
 	fileLocks fileLocks
 	roots     rootCache
+	ckpt      checkpointer
 	collector collector
 
 	lifeMu sync.Mutex
@@ -334,7 +335,11 @@ func (s *Store) openDB(path string) error {
 			"&_pragma=synchronous(" + s.mode.pragma() + ")"
 	}
 	ctx := context.Background()
-	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-16384)")
+	wal := ""
+	if !s.memory {
+		wal = "&_pragma=wal_autocheckpoint(0)" // the checkpointer's job
+	}
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-16384)"+wal)
 	if err != nil {
 		return dbErr("opening the database", err)
 	}
@@ -385,11 +390,19 @@ func (s *Store) openDB(path string) error {
 	}
 	s.writer <- w
 	s.wdb, s.rdb = wdb, rdb
+	if !s.memory {
+		s.ckpt.s = s
+		if err := s.ckpt.start(dsn + "&_pragma=cache_size(-1024)"); err != nil {
+			s.closeDB()
+			return err
+		}
+	}
 	return nil
 }
 
 // closeDB closes every connection and the database.
 func (s *Store) closeDB() error {
+	s.ckpt.halt()
 	(<-s.writer).close()
 	for range readers {
 		(<-s.readers).close()

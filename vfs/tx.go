@@ -161,6 +161,7 @@ func (s *Store) update(ctx context.Context, nested bool, fn func(tx *Tx) error) 
 	if t.dropped {
 		s.collector.kick()
 	}
+	s.ckpt.committed()
 	return nil
 }
 
