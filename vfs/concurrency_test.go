@@ -31,7 +31,7 @@ func seqRange(off, n int64) []byte {
 // TestConcurrentReadWrite runs writers and readers on the same files and
 // checks that readers only ever see whole committed versions.
 func TestConcurrentReadWrite(t *testing.T) {
-	forEach(t, func(t *testing.T, b backend) {
+	forEachOf(t, append(allBackends, memDBBackend), func(t *testing.T, b backend) {
 		s, _, _ := newT(t, b, Options{})
 		mkdir(t, s, app, "d")
 		mkfile(t, s, app, "d/whole", string(version(0)))
@@ -157,7 +157,7 @@ func TestConcurrentReadWrite(t *testing.T) {
 // being written; a write either lands before the delete or reports
 // ErrNotFound, and no blob is left behind.
 func TestConcurrentDeleteWhileWriting(t *testing.T) {
-	forEach(t, func(t *testing.T, b backend) {
+	forEachOf(t, append(allBackends, memDBBackend), func(t *testing.T, b backend) {
 		s, fsys, _ := newT(t, b, Options{})
 		for i := range 30 {
 			p := Path{fmt.Sprint(i)}

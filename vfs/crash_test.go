@@ -316,7 +316,7 @@ func TestCrash(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	want := cstate{}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	totalAcks, inFlightApplied := 0, 0
 	iter := 0
 	for ; iter < 50 && time.Now().Before(deadline); iter++ {

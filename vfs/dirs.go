@@ -179,6 +179,8 @@ func (t *Tx) CreateRoot(r Root) (DirInfo, error) {
 		if err := r.valid(); err != nil {
 			return err
 		}
+		t.rootsChanged = true
+		t.s.roots.invalidate()
 		if _, err := t.rootID(r); err == nil {
 			return fmt.Errorf("%w: root %s", ErrExists, r)
 		} else if !errors.Is(err, ErrNoRoot) {
@@ -209,6 +211,8 @@ func (t *Tx) CreateRoot(r Root) (DirInfo, error) {
 // DeleteRoot is Store.DeleteRoot in the transaction.
 func (t *Tx) DeleteRoot(r Root) error {
 	return t.op(true, func() error {
+		t.rootsChanged = true
+		t.s.roots.invalidate()
 		id, err := t.rootID(r)
 		if err != nil {
 			return err

@@ -297,7 +297,7 @@ func (t *Tx) DeleteFile(r Root, p Path) error {
 		if err != nil {
 			return err
 		}
-		parent, err := t.nodeByID(f.parent)
+		parent, err := t.parentOf(f)
 		if err != nil {
 			return err
 		}
@@ -436,7 +436,7 @@ func (t *Tx) applyFileChange(r Root, p Path, f *node, ch FileChange, w *written)
 		if err := t.taken(f.parent, *ch.Name, p[:len(p)-1]); err != nil {
 			return FileInfo{}, err
 		}
-		parent, err := t.nodeByID(f.parent)
+		parent, err := t.parentOf(f)
 		if err != nil {
 			return FileInfo{}, err
 		}

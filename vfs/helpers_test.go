@@ -46,8 +46,11 @@ var osBackend = backend{"os", func(t testing.TB) (afero.Fs, string) {
 var allBackends = []backend{memBackend, osBackend}
 
 // forEach runs fn on every backend as a subtest.
-func forEach(t *testing.T, fn func(t *testing.T, b backend)) {
-	for _, b := range allBackends {
+func forEach(t *testing.T, fn func(t *testing.T, b backend)) { forEachOf(t, allBackends, fn) }
+
+// forEachOf runs fn on each of backends as a subtest.
+func forEachOf(t *testing.T, backends []backend, fn func(t *testing.T, b backend)) {
+	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) { fn(t, b) })
 	}
 }

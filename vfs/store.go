@@ -207,6 +207,8 @@ type Store struct {
 	readers   chan *dbConn
 	memory    bool // the database is in memory (no WAL)
 	fileLocks fileLocks
+	roots     rootCache
+	ckpt      checkpointer
 	collector collector
 
 	lifeMu sync.Mutex
@@ -333,7 +335,11 @@ func (s *Store) openDB(path string) error {
 			"&_pragma=synchronous(" + s.mode.pragma() + ")"
 	}
 	ctx := context.Background()
-	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-16384)")
+	wal := ""
+	if !s.memory {
+		wal = "&_pragma=wal_autocheckpoint(0)" // the checkpointer's job
+	}
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-16384)"+wal)
 	if err != nil {
 		return dbErr("opening the database", err)
 	}
@@ -384,11 +390,19 @@ func (s *Store) openDB(path string) error {
 	}
 	s.writer <- w
 	s.wdb, s.rdb = wdb, rdb
+	if !s.memory {
+		s.ckpt.s = s
+		if err := s.ckpt.start(dsn + "&_pragma=cache_size(-1024)"); err != nil {
+			s.closeDB()
+			return err
+		}
+	}
 	return nil
 }
 
 // closeDB closes every connection and the database.
 func (s *Store) closeDB() error {
+	s.ckpt.halt()
 	(<-s.writer).close()
 	for range readers {
 		(<-s.readers).close()
@@ -580,17 +594,69 @@ func dbErr(op string, err error) error {
 		return err
 	}
 	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqliteFull {
-		return &limitError{ErrNoSpace, op + ": " + se.Error()}
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqliteFull:
+			return &limitError{ErrNoSpace, op + ": " + se.Error()}
+		case sqliteCorrupt, sqliteNotADB:
+			return fmt.Errorf("%w: %s: %w", ErrCorrupt, op, err)
+		}
 	}
 	return fmt.Errorf("%w: %s: %w", ErrIO, op, err)
 }
 
-// sqliteFull is SQLITE_FULL, the primary result code of a full disk.
-const sqliteFull = 13
+// SQLite's primary result codes that are not plain i/o errors.
+const (
+	sqliteCorrupt = 11 // SQLITE_CORRUPT
+	sqliteFull    = 13 // SQLITE_FULL: the disk is full
+	sqliteNotADB  = 26 // SQLITE_NOTADB
+)
 
 // idOf returns the API form of a uid.
 func idOf(uid []byte) ID { return ID(hex.EncodeToString(uid)) }
+
+// rootCache maps root keys to their nodes, so that a request does not look
+// its root up each time. Only read transactions fill it, and only if no
+// change of the roots began since they started (gen); a change of the roots
+// clears it before and after it commits. So an entry is never older than
+// the last committed change of the roots.
+type rootCache struct {
+	mu  sync.Mutex
+	gen uint64
+	ids map[string]int64
+}
+
+func (c *rootCache) get(key string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.ids[key]
+	return id, ok
+}
+
+func (c *rootCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *rootCache) put(key string, id int64, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.ids == nil {
+		c.ids = map[string]int64{}
+	}
+	c.ids[key] = id
+}
+
+func (c *rootCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.ids)
+}
 
 // fileLocks serialises the content writes of one file (by node id), so that
 // an append in place never races another write of the same blob. An entry

@@ -28,6 +28,10 @@ type Tx struct {
 	// dropped: the transaction put blobs in the garbage table.
 	dropped bool
 	dead    bool
+	// rootGen is the generation of the root cache when the transaction
+	// began; rootsChanged says it created or deleted a root.
+	rootGen      uint64
+	rootsChanged bool
 }
 
 // Querier runs statements: what Tx.SQL returns (a *sql.Conn in the middle of
@@ -93,10 +97,11 @@ func (s *Store) view(ctx context.Context, fn func(tx *Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { s.readers <- c }()
+	gen := s.roots.generation()
 	if _, err := c.run(context.Background(), "BEGIN"); err != nil {
 		return dbErr("starting a read", err)
 	}
-	t := &Tx{s: s, req: ctx, ctx: ctx, conn: c}
+	t := &Tx{s: s, req: ctx, ctx: ctx, conn: c, rootGen: gen}
 	err := fn(t)
 	t.dead = true
 	if _, rerr := c.run(context.Background(), "ROLLBACK"); rerr != nil && err == nil {
@@ -127,6 +132,11 @@ func (s *Store) update(ctx context.Context, nested bool, fn func(tx *Tx) error) 
 		return dbErr("starting a change", err)
 	}
 	t := &Tx{s: s, req: ctx, ctx: sctx, conn: c, write: true, nested: nested}
+	defer func() {
+		if t.rootsChanged {
+			s.roots.invalidate()
+		}
+	}()
 	err := fn(t)
 	if err == nil {
 		err = ctx.Err()
@@ -151,6 +161,7 @@ func (s *Store) update(ctx context.Context, nested bool, fn func(tx *Tx) error) 
 	if t.dropped {
 		s.collector.kick()
 	}
+	s.ckpt.committed()
 	return nil
 }
 
@@ -253,6 +264,7 @@ type node struct {
 	metaLen           int64
 	name              string
 	meta              []byte // never nil
+	up                *node  // the parent directory, when resolveFile read it
 }
 
 const (
@@ -378,7 +390,11 @@ func (t *Tx) rootID(r Root) (int64, error) {
 	if err := r.valid(); err != nil {
 		return 0, err
 	}
-	row, err := t.queryRow(`SELECT node FROM roots WHERE key = ?`, r.String())
+	key := r.String()
+	if id, ok := t.s.roots.get(key); ok && !t.rootsChanged {
+		return id, nil
+	}
+	row, err := t.queryRow(`SELECT node FROM roots WHERE key = ?`, key)
 	if err != nil {
 		return 0, err
 	}
@@ -388,6 +404,9 @@ func (t *Tx) rootID(r Root) (int64, error) {
 		return 0, fmt.Errorf("%w: %s", ErrNoRoot, r)
 	case err != nil:
 		return 0, dbErr("looking up a root", err)
+	}
+	if !t.write {
+		t.s.roots.put(key, id, t.rootGen)
 	}
 	return id, nil
 }
@@ -416,21 +435,38 @@ func (t *Tx) walk(r Root, p Path) (int64, error) {
 
 // resolveDir reads the directory at p (the root for an empty p).
 func (t *Tx) resolveDir(r Root, p Path) (*node, error) {
-	id, err := t.walk(r, p)
-	if err != nil {
-		return nil, err
+	if len(p) == 0 {
+		id, err := t.walk(r, p)
+		if err != nil {
+			return nil, err
+		}
+		return t.nodeByID(id)
 	}
-	return t.nodeByID(id)
-}
-
-// resolveFile reads the file at a non-empty p.
-func (t *Tx) resolveFile(r Root, p Path) (*node, error) {
 	parent, err := t.walk(r, p[:len(p)-1])
 	if err != nil {
 		return nil, err
 	}
 	name := p[len(p)-1]
-	f, err := t.child(parent, name)
+	d, err := t.child(parent, name)
+	switch {
+	case err != nil:
+		return nil, err
+	case d == nil:
+		return nil, fmt.Errorf("%w: no directory %q in %s", ErrNotFound, name, p[:len(p)-1])
+	case d.kind != kindDir:
+		return nil, fmt.Errorf("%w: %q in %s is a file", ErrNotDir, name, p)
+	}
+	return d, nil
+}
+
+// resolveFile reads the file at a non-empty p, and its directory (f.up).
+func (t *Tx) resolveFile(r Root, p Path) (*node, error) {
+	parent, err := t.resolveDir(r, p[:len(p)-1])
+	if err != nil {
+		return nil, err
+	}
+	name := p[len(p)-1]
+	f, err := t.child(parent.id, name)
 	switch {
 	case err != nil:
 		return nil, err
@@ -439,7 +475,16 @@ func (t *Tx) resolveFile(r Root, p Path) (*node, error) {
 	case f.kind != kindFile:
 		return nil, fmt.Errorf("%w: %s is a directory", ErrNotFile, p)
 	}
+	f.up = parent
 	return f, nil
+}
+
+// parentOf returns n's parent directory, read whole.
+func (t *Tx) parentOf(n *node) (*node, error) {
+	if n.up != nil {
+		return n.up, nil
+	}
+	return t.nodeByID(n.parent)
 }
 
 // taken reports an error if name is used in dir by a file or a directory.
