@@ -62,7 +62,9 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // expect waits until the terminal shows n occurrences of s.
 func (p *ptyRun) expect(t *testing.T, s string, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return strings.Count(p.out.String(), s) >= n }, 30*time.Second, 5*time.Millisecond,
+	// Generous: creating an account calibrates Argon2id with real
+	// derivations, which a loaded machine slows down many times.
+	require.Eventually(t, func() bool { return strings.Count(p.out.String(), s) >= n }, 120*time.Second, 5*time.Millisecond,
 		"the terminal never showed %q %d times:\n%s", s, n, p.out.String())
 }
 
@@ -79,7 +81,7 @@ func (p *ptyRun) exitCode(t *testing.T) int {
 	t.Helper()
 	select {
 	case <-p.done:
-	case <-time.After(60 * time.Second):
+	case <-time.After(120 * time.Second):
 		t.Fatalf("did not exit:\n%s", p.out.String())
 	}
 	if ee, ok := p.err.(*exec.ExitError); ok {
