@@ -30,12 +30,12 @@ import (
 
 // Names in the data directory (see docs/operations.md).
 const (
-	lockName     = "lock"
+	lockName = "lock"
 	// oldRegistryName is the app registry of the format before the store's
 	// database: serve refuses a data directory that has one (apps.ErrOldFormat).
 	oldRegistryName = "apps.json"
-	storeName    = "store"
-	logsName     = "logs"
+	storeName       = "store"
+	logsName        = "logs"
 )
 
 // serveOptions are serve's flags. Their defaults are the values they hold
