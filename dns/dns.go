@@ -8,8 +8,10 @@
 //     RFC), and list-long-names, list-services, get-home-dir, get-file,
 //     delete-service and delete-dns (v1.1 additions, see docs/dns.md);
 //   - the name rules (CheckName);
-//   - the records, kept as one JSON file per long name in the store's
-//     reserved root vfs.ReservedRoot("dns"), which no app root reaches;
+//   - the records: tables of their own (dns_names, dns_services) in the
+//     store's database, which no app root reaches, each change one
+//     transaction of the store (register-dns with its service, a long name
+//     with its services, an app's names with the app: DeleteOwned);
 //   - resolution of "<service>.<long_name>" to the home directory, by the
 //     directory's stable vfs.ID, so that a service follows its directory
 //     through renames and moves and a deleted directory is reported as such
@@ -25,8 +27,8 @@
 //
 // # What the caller must do
 //
-//   - Use one Module per Store: the Module caches the records and is the only
-//     writer of the reserved dns area.
+//   - Change the dns tables only through a Module (or DeleteOwned inside
+//     the caller's transaction); nothing else writes them.
 //   - Serve the Gateway on a loopback address only (Serve refuses others) and
 //     do not put it behind a proxy that rewrites the Host header: the Host
 //     check is what keeps other web pages from reading through it.
@@ -38,9 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/safe-launcher/launcher/nfs"
@@ -49,105 +49,31 @@ import (
 	"github.com/safe-launcher/launcher/wire"
 )
 
-// RecordsRootName is the name of the reserved store root that holds the dns
-// records: vfs.ReservedRoot(RecordsRootName).
+// RecordsRootName is the name of the reserved store root that held the dns
+// records before they moved into the store's database: New refuses a store
+// whose vfs.ReservedRoot(RecordsRootName) holds anything (ErrOldFormat).
 const RecordsRootName = "dns"
 
-// recordsRoot is the reserved root of the records.
-func recordsRoot() vfs.Root { return vfs.ReservedRoot(RecordsRootName) }
-
-// recordVersion is the format version of a record file.
-const recordVersion = 1
-
-// record is one long name as stored: <long_name>.json in the records root.
-// Records are values: a change makes a new record, so readers holding one
-// under the read lock never see it move.
-type record struct {
-	V        int                      `json:"v"`
-	LongName string                   `json:"long_name"`
-	Owner    string                   `json:"owner"` // app id of the registering app
-	Created  time.Time                `json:"created"`
-	Services map[string]serviceRecord `json:"services"`
-}
-
-// serviceRecord is one service of a long name.
-type serviceRecord struct {
-	Home   vfs.ID    `json:"home"`           // stable id of the home directory
-	Root   string    `json:"root"`           // root at registration: "app:<dir>" or "shared"
-	Shared bool      `json:"is_path_shared"` // as sent at registration
-	Path   string    `json:"path"`           // path at registration (for people only)
-	Added  time.Time `json:"added"`
-}
-
-func (r *record) clone() *record {
-	c := *r
-	c.Services = make(map[string]serviceRecord, len(r.Services))
-	for k, v := range r.Services {
-		c.Services[k] = v
-	}
-	return &c
-}
-
 // Module serves the dns requests and resolves names for the gateway and the
-// control socket. It is safe for concurrent use.
+// control socket. It is safe for concurrent use. It keeps nothing of the
+// records in memory: every request reads or changes the tables in one
+// transaction of the store.
 type Module struct {
 	store *vfs.Store
 	now   func() time.Time
-
-	// mu guards names. Writers hold it across the store write, so the file
-	// and the map change together and writes of one name never interleave.
-	mu    sync.RWMutex
-	names map[string]*record
+	// failAfter, in tests, is called inside a change's transaction after its
+	// first rows are written; an error it returns undoes the change.
+	failAfter func(step string) error
 }
 
-// New returns the dns module over store. It creates the reserved root
-// vfs.ReservedRoot(RecordsRootName) if missing and loads the records. It fails if the root cannot
-// be created or read, or if the area holds a file that is not a record
-// (ErrBadRecord). A record file left empty by a crash between its creation
-// and its first write is ignored (the name was never acknowledged).
+// New returns the dns module over store. It creates the dns tables in the
+// store's database if missing (see records.go and docs/dns.md), or checks
+// their version (ErrBadRecord if newer). A store with records in the format
+// before the database is refused with ErrOldFormat.
 func New(store *vfs.Store) (*Module, error) {
-	m := &Module{store: store, now: time.Now, names: map[string]*record{}}
-	if !store.RootExists(recordsRoot()) {
-		if _, err := store.CreateRoot(recordsRoot()); err != nil && !errors.Is(err, vfs.ErrExists) {
-			return nil, fmt.Errorf("dns: creating the records root: %w", err)
-		}
-	}
-	ctx := context.Background() // start-up: nothing to cancel it
-	l, err := store.GetDir(ctx, recordsRoot(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("dns: listing the records: %w", err)
-	}
-	if len(l.Dirs) > 0 {
-		return nil, fmt.Errorf("%w: unexpected directory %q", ErrBadRecord, l.Dirs[0].Name)
-	}
-	for _, f := range l.Files {
-		long, ok := strings.CutSuffix(f.Name, ".json")
-		if !ok {
-			return nil, fmt.Errorf("%w: unexpected file %q", ErrBadRecord, f.Name)
-		}
-		if f.Size == 0 {
-			continue
-		}
-		b, _, err := store.ReadFile(ctx, recordsRoot(), vfs.Path{f.Name}, 0, -1)
-		if err != nil {
-			return nil, fmt.Errorf("dns: reading record %q: %w", f.Name, err)
-		}
-		var r record
-		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, fmt.Errorf("%w: %q: %v", ErrBadRecord, f.Name, err)
-		}
-		if norm, err := CheckName("long_name", r.LongName); err != nil || norm != long || r.V != recordVersion {
-			return nil, fmt.Errorf("%w: %q does not hold a version %d record of that name", ErrBadRecord, f.Name, recordVersion)
-		}
-		for s := range r.Services {
-			if norm, err := CheckName("service_name", s); err != nil || norm != s {
-				return nil, fmt.Errorf("%w: %q: bad service name %q", ErrBadRecord, f.Name, s)
-			}
-		}
-		if r.Services == nil {
-			r.Services = map[string]serviceRecord{}
-		}
-		m.names[long] = &r
+	m := &Module{store: store, now: time.Now}
+	if err := store.Update(context.Background(), initSchema); err != nil { // start-up: nothing to cancel it
+		return nil, fmt.Errorf("dns: opening the records: %w", err)
 	}
 	return m, nil
 }
@@ -165,39 +91,19 @@ func (m *Module) Register(t *route.Table) {
 	t.Handle("dns", "delete-dns", wire.V1_1, m.deleteDNS)
 }
 
-// ---- persistence ----
-
-func recordPath(long string) vfs.Path { return vfs.Path{long + ".json"} }
-
-// save writes r durably. The caller holds m.mu for writing.
-func (m *Module) save(ctx context.Context, r *record) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("dns: encoding record %q: %w", r.LongName, err)
+// step runs the test hook, if any.
+func (m *Module) step(name string) error {
+	if m.failAfter == nil {
+		return nil
 	}
-	p := recordPath(r.LongName)
-	if _, err := m.store.CreateFile(ctx, recordsRoot(), p, nil); err != nil && !errors.Is(err, vfs.ErrExists) {
-		return fmt.Errorf("dns: creating record %q: %v", r.LongName, err)
-	}
-	if _, err := m.store.ModifyFile(ctx, recordsRoot(), p, vfs.FileChange{Content: &vfs.Content{Bytes: b}}); err != nil {
-		return fmt.Errorf("dns: writing record %q: %v", r.LongName, err)
-	}
-	return nil
-}
-
-// drop removes the record of long. The caller holds m.mu for writing.
-func (m *Module) drop(ctx context.Context, long string) error {
-	if err := m.store.DeleteFile(ctx, recordsRoot(), recordPath(long)); err != nil && !errors.Is(err, vfs.ErrNotFound) {
-		return fmt.Errorf("dns: deleting record %q: %v", long, err)
-	}
-	return nil
+	return m.failAfter(name)
 }
 
 // ---- requests ----
 
-// home checks the home directory a register-dns or add-service names and
-// returns its record.
-func (m *Module) home(ctx context.Context, c route.Caller, r wire.ServiceRequest) (serviceRecord, error) {
+// home checks, in tx, the home directory a register-dns or add-service
+// names and returns its record.
+func (m *Module) home(tx *vfs.Tx, c route.Caller, r wire.ServiceRequest) (serviceRecord, error) {
 	root, err := nfs.RootFor(c, r.IsPathShared)
 	if err != nil {
 		return serviceRecord{}, err
@@ -209,7 +115,7 @@ func (m *Module) home(ctx context.Context, c route.Caller, r wire.ServiceRequest
 	if len(p) == 0 {
 		return serviceRecord{}, wire.Errorf(wire.CodeRootOperation, "field %q names the root itself; a service's home must be a directory below it", "data.service_home_dir_path")
 	}
-	l, err := m.store.GetDir(ctx, root, p)
+	l, err := tx.GetDir(root, p)
 	if err != nil {
 		return serviceRecord{}, err
 	}
@@ -231,15 +137,11 @@ func checkPair(longName, serviceName string) (long, svc string, err error) {
 }
 
 // serviceArgs decodes and checks the data of register-dns and add-service.
-func (m *Module) serviceArgs(ctx context.Context, c route.Caller, data json.RawMessage) (long, svc string, s serviceRecord, err error) {
-	var r wire.ServiceRequest
+func serviceArgs(data json.RawMessage) (long, svc string, r wire.ServiceRequest, err error) {
 	if err = wire.Decode(data, &r); err != nil {
 		return
 	}
-	if long, svc, err = checkPair(r.LongName, r.ServiceName); err != nil {
-		return
-	}
-	s, err = m.home(ctx, c, r)
+	long, svc, err = checkPair(r.LongName, r.ServiceName)
 	return
 }
 
@@ -247,38 +149,51 @@ func (m *Module) registerDNS(ctx context.Context, c route.Caller, data json.RawM
 	return nfs.Change(ctx, func(ctx context.Context) error { return m.registerDNSChange(ctx, c, data) })
 }
 
+// registerDNSChange records the long name and its first service in one
+// transaction: both or neither.
 func (m *Module) registerDNSChange(ctx context.Context, c route.Caller, data json.RawMessage) error {
-	long, svc, s, err := m.serviceArgs(ctx, c, data)
+	long, svc, req, err := serviceArgs(data)
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old := m.names[long]; old != nil {
-		if old.Owner == c.AppID() {
-			return wire.Errorf(wire.CodeNameTaken, "the long name %q is registered already (by this app: use add-service)", long)
+	return m.store.Update(ctx, func(tx *vfs.Tx) error {
+		s, err := m.home(tx, c, req)
+		if err != nil {
+			return err
 		}
-		return wire.Errorf(wire.CodeNameTaken, "the long name %q is registered already", long)
-	}
-	r := &record{V: recordVersion, LongName: long, Owner: c.AppID(), Created: s.Added, Services: map[string]serviceRecord{svc: s}}
-	if err := m.save(ctx, r); err != nil {
-		return err
-	}
-	m.names[long] = r
-	return nil
+		owner, _, taken, err := getName(tx, long)
+		if err != nil {
+			return err
+		}
+		if taken {
+			if owner == c.AppID() {
+				return wire.Errorf(wire.CodeNameTaken, "the long name %q is registered already (by this app: use add-service)", long)
+			}
+			return wire.Errorf(wire.CodeNameTaken, "the long name %q is registered already", long)
+		}
+		if err := putName(tx, long, c.AppID(), nameRec{Created: s.Added}); err != nil {
+			return err
+		}
+		if err := m.step("register-dns: name"); err != nil {
+			return err
+		}
+		return putService(tx, long, svc, s)
+	})
 }
 
-// ownedLocked returns the record of long for a change by c: the name must be
-// registered, and by c. what names the change in the error. m.mu must be held.
-func (m *Module) ownedLocked(c route.Caller, long, what string) (*record, error) {
-	old := m.names[long]
-	if old == nil {
-		return nil, errNameNotFound(long)
+// owned checks, in tx, that long is registered, and by c. what names the
+// change in the error.
+func owned(tx *vfs.Tx, c route.Caller, long, what string) error {
+	owner, _, ok, err := getName(tx, long)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return errNameNotFound(long)
+	case owner != c.AppID():
+		return errNotOwner(long, what)
 	}
-	if old.Owner != c.AppID() {
-		return nil, errNotOwner(long, what)
-	}
-	return old, nil
+	return nil
 }
 
 func (m *Module) addService(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
@@ -286,26 +201,27 @@ func (m *Module) addService(ctx context.Context, c route.Caller, data json.RawMe
 }
 
 func (m *Module) addServiceChange(ctx context.Context, c route.Caller, data json.RawMessage) error {
-	long, svc, s, err := m.serviceArgs(ctx, c, data)
+	long, svc, req, err := serviceArgs(data)
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old, err := m.ownedLocked(c, long, "add services to it")
-	if err != nil {
-		return err
-	}
-	if _, ok := old.Services[svc]; ok {
-		return wire.Errorf(wire.CodeServiceExists, "the long name %q has a service %q already", long, svc)
-	}
-	r := old.clone()
-	r.Services[svc] = s
-	if err := m.save(ctx, r); err != nil {
-		return err
-	}
-	m.names[long] = r
-	return nil
+	return m.store.Update(ctx, func(tx *vfs.Tx) error {
+		s, err := m.home(tx, c, req)
+		if err != nil {
+			return err
+		}
+		if err := owned(tx, c, long, "add services to it"); err != nil {
+			return err
+		}
+		_, exists, err := getService(tx, long, svc)
+		if err != nil {
+			return err
+		}
+		if exists {
+			return wire.Errorf(wire.CodeServiceExists, "the long name %q has a service %q already", long, svc)
+		}
+		return putService(tx, long, svc, s)
+	})
 }
 
 // decodeEmpty accepts absent data, null, or any JSON object.
@@ -321,13 +237,17 @@ func (m *Module) listLongNames(ctx context.Context, c route.Caller, data json.Ra
 	if err := decodeEmpty(data); err != nil {
 		return route.Result{}, nfs.StoreError(err)
 	}
-	m.mu.RLock()
-	out := make([]string, 0, len(m.names))
-	for n := range m.names {
-		out = append(out, n)
+	out := []string{}
+	err := m.store.View(ctx, func(tx *vfs.Tx) error {
+		names, err := longNames(tx, "")
+		for _, n := range names {
+			out = append(out, n.long)
+		}
+		return err
+	})
+	if err != nil {
+		return route.Result{}, nfs.StoreError(err)
 	}
-	m.mu.RUnlock()
-	sort.Strings(out)
 	return route.Answer(&wire.LongNamesResponse{LongNames: out}), nil
 }
 
@@ -340,15 +260,24 @@ func (m *Module) listServices(ctx context.Context, c route.Caller, data json.Raw
 	if err != nil {
 		return route.Result{}, nfs.StoreError(err)
 	}
-	rec := m.lookup(long)
-	if rec == nil {
-		return route.Result{}, errNameNotFound(long)
+	out := []string{}
+	err = m.store.View(ctx, func(tx *vfs.Tx) error {
+		_, _, ok, err := getName(tx, long)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNameNotFound(long)
+		}
+		svcs, err := services(tx, long)
+		for _, s := range svcs {
+			out = append(out, s.name)
+		}
+		return err
+	})
+	if err != nil {
+		return route.Result{}, nfs.StoreError(err)
 	}
-	out := make([]string, 0, len(rec.Services))
-	for s := range rec.Services {
-		out = append(out, s)
-	}
-	sort.Strings(out)
 	return route.Answer(&wire.ServicesResponse{Services: out}), nil
 }
 
@@ -432,22 +361,19 @@ func (m *Module) deleteServiceChange(ctx context.Context, c route.Caller, data j
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old, err := m.ownedLocked(c, long, "delete its services")
-	if err != nil {
-		return err
-	}
-	if _, ok := old.Services[svc]; !ok {
-		return errServiceNotFound(long, svc)
-	}
-	r := old.clone()
-	delete(r.Services, svc)
-	if err := m.save(ctx, r); err != nil {
-		return err
-	}
-	m.names[long] = r
-	return nil
+	return m.store.Update(ctx, func(tx *vfs.Tx) error {
+		if err := owned(tx, c, long, "delete its services"); err != nil {
+			return err
+		}
+		_, ok, err := getService(tx, long, svc)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errServiceNotFound(long, svc)
+		}
+		return dropService(tx, long, svc)
+	})
 }
 
 func (m *Module) deleteDNS(ctx context.Context, c route.Caller, data json.RawMessage) (route.Result, error) {
@@ -463,25 +389,15 @@ func (m *Module) deleteDNSChange(ctx context.Context, c route.Caller, data json.
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, err := m.ownedLocked(c, long, "delete it"); err != nil {
-		return err
-	}
-	if err := m.drop(ctx, long); err != nil {
-		return err
-	}
-	delete(m.names, long)
-	return nil
+	return m.store.Update(ctx, func(tx *vfs.Tx) error {
+		if err := owned(tx, c, long, "delete it"); err != nil {
+			return err
+		}
+		return dropName(tx, long)
+	})
 }
 
 // ---- resolution ----
-
-func (m *Module) lookup(long string) *record {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.names[long]
-}
 
 // Resolved is where a service's home directory is now.
 type Resolved struct {
@@ -525,24 +441,36 @@ func (m *Module) Resolve(ctx context.Context, host string) (Resolved, error) {
 	return m.resolve(ctx, long, svc)
 }
 
-// resolve finds a service's home directory by its stable id.
+// resolve finds a service's home directory by its stable id, in one read
+// of the store.
 func (m *Module) resolve(ctx context.Context, long, svc string) (Resolved, error) {
-	rec := m.lookup(long)
-	if rec == nil {
-		return Resolved{}, errNameNotFound(long)
-	}
-	s, ok := rec.Services[svc]
-	if !ok {
-		return Resolved{}, errServiceNotFound(long, svc)
-	}
-	root, p, info, err := m.store.LookupDir(ctx, s.Home)
-	if errors.Is(err, vfs.ErrNotFound) {
-		return Resolved{}, errDirGone(long, svc)
-	}
-	if err != nil {
-		return Resolved{}, err
-	}
-	return Resolved{LongName: long, Service: svc, Owner: rec.Owner, Root: root, Path: p, Dir: info}, nil
+	var res Resolved
+	err := m.store.View(ctx, func(tx *vfs.Tx) error {
+		owner, _, ok, err := getName(tx, long)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNameNotFound(long)
+		}
+		s, ok, err := getService(tx, long, svc)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errServiceNotFound(long, svc)
+		}
+		root, p, info, err := tx.LookupDir(s.Home)
+		if errors.Is(err, vfs.ErrNotFound) {
+			return errDirGone(long, svc)
+		}
+		if err != nil {
+			return err
+		}
+		res = Resolved{LongName: long, Service: svc, Owner: owner, Root: root, Path: p, Dir: info}
+		return nil
+	})
+	return res, err
 }
 
 // withHome resolves a service and runs fn with it, then checks that the home
@@ -616,33 +544,41 @@ type ServiceInfo struct {
 	Added   time.Time
 }
 
-// Names lists every registered long name with its services, sorted.
+// Names lists every registered long name with its services, sorted, as one
+// consistent state of the store.
 func (m *Module) Names(ctx context.Context) ([]NameInfo, error) {
-	m.mu.RLock()
-	recs := make([]*record, 0, len(m.names))
-	for _, r := range m.names {
-		recs = append(recs, r)
-	}
-	m.mu.RUnlock()
-	sort.Slice(recs, func(i, j int) bool { return recs[i].LongName < recs[j].LongName })
-	out := make([]NameInfo, 0, len(recs))
-	for _, r := range recs {
-		ni := NameInfo{LongName: r.LongName, Owner: r.Owner, Created: r.Created, Services: make([]ServiceInfo, 0, len(r.Services))}
-		for name, s := range r.Services {
-			si := ServiceInfo{Name: name, HomeID: s.Home, Root: s.Root, Added: s.Added}
-			root, p, info, err := m.store.LookupDir(ctx, s.Home)
-			switch {
-			case errors.Is(err, vfs.ErrNotFound):
-				si.Gone = true
-			case err != nil:
-				return nil, err
-			default:
-				si.Root, si.Path, si.Private = root.String(), p.String(), info.Private
-			}
-			ni.Services = append(ni.Services, si)
+	out := []NameInfo{}
+	err := m.store.View(ctx, func(tx *vfs.Tx) error {
+		names, err := longNames(tx, "")
+		if err != nil {
+			return err
 		}
-		sort.Slice(ni.Services, func(i, j int) bool { return ni.Services[i].Name < ni.Services[j].Name })
-		out = append(out, ni)
+		for _, n := range names {
+			svcs, err := services(tx, n.long)
+			if err != nil {
+				return err
+			}
+			ni := NameInfo{LongName: n.long, Owner: n.owner, Created: n.rec.Created, Services: make([]ServiceInfo, 0, len(svcs))}
+			for _, sv := range svcs {
+				s := sv.rec
+				si := ServiceInfo{Name: sv.name, HomeID: s.Home, Root: s.Root, Added: s.Added}
+				root, p, info, err := tx.LookupDir(s.Home)
+				switch {
+				case errors.Is(err, vfs.ErrNotFound):
+					si.Gone = true
+				case err != nil:
+					return err
+				default:
+					si.Root, si.Path, si.Private = root.String(), p.String(), info.Private
+				}
+				ni.Services = append(ni.Services, si)
+			}
+			out = append(out, ni)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -656,14 +592,37 @@ func (m *Module) DeleteName(ctx context.Context, longName string) error {
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.names[long] == nil {
-		return errNameNotFound(long)
+	return m.store.Update(ctx, func(tx *vfs.Tx) error {
+		_, _, ok, err := getName(tx, long)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNameNotFound(long)
+		}
+		return dropName(tx, long)
+	})
+}
+
+// DeleteOwned deletes, in tx (a transaction of vfs.Store.Update), every long
+// name the app appID registered, with their services, and returns them,
+// sorted. app rm --purge calls it (through apps.Options.Purge) in the
+// transaction that removes the app, so that the app and its names go
+// together or not at all.
+func (m *Module) DeleteOwned(tx *vfs.Tx, appID string) ([]string, error) {
+	names, err := longNames(tx, appID)
+	if err != nil {
+		return nil, err
 	}
-	if err := m.drop(ctx, long); err != nil {
-		return err
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if err := dropName(tx, n.long); err != nil {
+			return nil, err
+		}
+		out = append(out, n.long)
+		if err := m.step("delete-owned: " + n.long); err != nil {
+			return nil, err
+		}
 	}
-	delete(m.names, long)
-	return nil
+	return out, nil
 }

@@ -504,26 +504,53 @@ func TestPersistence(t *testing.T) {
 	_, err = m.Resolve(ctx, "www.example")
 	require.NoError(t, err)
 
-	// The records are out of every app's reach, in the reserved root.
-	assert.True(t, store.RootExists(vfs.ReservedRoot(dns.RecordsRootName)))
+	// The records are in the database's tables, no root of the store.
+	assert.False(t, store.RootExists(vfs.ReservedRoot(dns.RecordsRootName)))
 
-	// A record left empty by a crash is ignored; a foreign file is refused.
-	rr := vfs.ReservedRoot(dns.RecordsRootName)
-	_, err = store.CreateFile(ctx, rr, vfs.Path{"half.json"}, nil)
-	require.NoError(t, err)
-	m, err = dns.New(store)
-	require.NoError(t, err)
-	names, err = m.Names(ctx)
-	require.NoError(t, err)
-	assert.Len(t, names, 1)
-	_, err = store.CreateFile(ctx, rr, vfs.Path{"junk.txt"}, nil)
-	require.NoError(t, err)
+	// A row that breaks the name rules is reported, not served.
+	require.NoError(t, store.Update(ctx, func(tx *vfs.Tx) error {
+		_, err := tx.SQL().ExecContext(tx.Context(), `INSERT INTO dns_names (long_name, owner, rec) VALUES ('Bad.Name', 'x', '{}')`)
+		return err
+	}))
+	_, err = m.Names(ctx)
+	require.ErrorIs(t, err, dns.ErrBadRecord)
+	require.False(t, errors.Is(err, wire.ErrInternal))
+	require.NoError(t, store.Update(ctx, func(tx *vfs.Tx) error {
+		_, err := tx.SQL().ExecContext(tx.Context(), `DELETE FROM dns_names WHERE long_name = 'Bad.Name'`)
+		return err
+	}))
+
+	// Tables newer than this launcher are refused.
+	require.NoError(t, store.Update(ctx, func(tx *vfs.Tx) error {
+		_, err := tx.SQL().ExecContext(tx.Context(), `UPDATE schema_version SET version = 2 WHERE component = 'dns'`)
+		return err
+	}))
 	_, err = dns.New(store)
 	require.ErrorIs(t, err, dns.ErrBadRecord)
-	require.NoError(t, store.DeleteFile(ctx, rr, vfs.Path{"junk.txt"}))
-	_, err = store.ModifyFile(ctx, rr, vfs.Path{"half.json"}, vfs.FileChange{Content: &vfs.Content{Bytes: []byte(`{"v":1,"long_name":"other"}`)}})
+	assert.Contains(t, err.Error(), "version 2")
+}
+
+// TestOldFormatRefused: records kept as files in the reserved root (the
+// format before the database) are refused with ErrOldFormat, saying so; an
+// empty such root is removed.
+func TestOldFormatRefused(t *testing.T) {
+	ctx := ctxT(t)
+	store, err := vfs.Open(afero.NewMemMapFs(), vfs.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	rr := vfs.ReservedRoot(dns.RecordsRootName)
+	_, err = store.CreateRoot(rr)
 	require.NoError(t, err)
 	_, err = dns.New(store)
-	require.ErrorIs(t, err, dns.ErrBadRecord, "a record must hold its own name")
-	require.False(t, errors.Is(err, wire.ErrInternal))
+	require.NoError(t, err)
+	assert.False(t, store.RootExists(rr), "the empty area of the old format is removed")
+
+	_, err = store.CreateRoot(rr)
+	require.NoError(t, err)
+	_, err = store.CreateFile(ctx, rr, vfs.Path{"example.json"}, nil)
+	require.NoError(t, err)
+	_, err = dns.New(store)
+	require.ErrorIs(t, err, dns.ErrOldFormat)
+	assert.Contains(t, err.Error(), "no migration")
+	assert.True(t, store.RootExists(rr), "nothing of the old records is touched")
 }

@@ -19,10 +19,15 @@ var (
 	// the requested path below it, is private. Same code as
 	// wire.CodeServiceDirPriv (-306), so errors.Is works on both sides.
 	ErrServiceDirPrivate = &wire.Error{Code: wire.CodeServiceDirPriv}
-	// ErrBadRecord: New found a file in the reserved dns area that is not a
-	// valid record. The area is written only by this package, so this means
-	// the store was changed behind the launcher's back.
-	ErrBadRecord = errors.New("dns: invalid record in the reserved dns area")
+	// ErrBadRecord: a row of the dns tables in the store's database is not a
+	// valid record, or the tables are of a newer version than this launcher
+	// knows. The tables are written only by this package, so this means the
+	// database was changed behind the launcher's back.
+	ErrBadRecord = errors.New("dns: invalid record in the dns tables")
+	// ErrOldFormat: New found dns records in the format before the store's
+	// database (files in the reserved root vfs.ReservedRoot(RecordsRootName)).
+	// There is no migration: nothing was released.
+	ErrOldFormat = errors.New("dns: the dns records are in an old format")
 	// ErrNotLoopback: the gateway was asked to listen on an address that is
 	// not a loopback address.
 	ErrNotLoopback = errors.New("dns: the gateway listens on loopback addresses only")

@@ -203,7 +203,8 @@ func newAppRmCmd(e *env, g *globalOptions) *cobra.Command {
 returns, and the launcher strings minted for it and not yet used stop working.
 Its private root is kept (launcher app roots lists it) unless --purge deletes
 it with everything in it; --purge also deletes the roots that earlier apps of
-the same name left behind.`,
+the same name left behind and the dns names the app registered. All of it is
+one change: if any part fails, nothing is removed.`,
 		Example: `  launcher app rm mail
   launcher app rm site --purge`,
 		Args:              exactArgs("NAME"),
@@ -227,12 +228,15 @@ the same name left behind.`,
 				if len(earlier) > 0 {
 					root += fmt.Sprintf(", and %s left by an earlier app of that name", strings.Join(earlier, ", "))
 				}
+				if len(r.DeletedNames) > 0 {
+					root += fmt.Sprintf("; dns names %s deleted", strings.Join(r.DeletedNames, ", "))
+				}
 				fmt.Fprintf(e.stdout, "removed app %s (%d sessions ended; root %s)\n", r.App.Name, r.EndedSessions, root)
 				return nil
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&purge, "purge", false, "also delete the app's private root, and those earlier apps of the same name left, with everything in them")
+	cmd.Flags().BoolVar(&purge, "purge", false, "also delete the app's private root, and those earlier apps of the same name left, with everything in them, and its dns names")
 	return cmd
 }
 

@@ -94,8 +94,8 @@ func TestPlantedLinksLeaveVictimsAlone(t *testing.T) {
 			"lock file DATA/lock is a symbolic link, which the daemon never makes; remove it (rm DATA/lock) and start again"},
 		{"lock hard link", func(data, victim string) error { return os.Link(victim, filepath.Join(data, lockName)) },
 			"DATA/lock has 2 hard links, which the daemon never makes; remove it"},
-		{"registry symlink", func(data, victim string) error { return os.Symlink(victim, filepath.Join(data, registryName)) },
-			"DATA/apps.json is a symbolic link; the daemon never makes one: remove it"},
+		{"old registry symlink", func(data, victim string) error { return os.Symlink(victim, filepath.Join(data, oldRegistryName)) },
+			"DATA/apps.json is the app registry of an older launcher; the registry is now kept in the store's database and there is no migration"},
 		{"store symlink", func(data, victim string) error {
 			return os.Symlink(filepath.Dir(victim), filepath.Join(data, storeName))
 		}, "DATA/store is a symbolic link, which the daemon never makes; remove it (rm DATA/store) and start again"},

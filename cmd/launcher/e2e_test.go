@@ -672,6 +672,14 @@ func TestDNSCommands(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode)
+
+	// rm --purge deletes the app with its root and its dns names, in one
+	// transaction of the store.
+	c.Close()
+	assert.Contains(t, ok(t, data, "app", "rm", "site", "--purge"), "; root site-Root-Dir deleted; dns names example deleted)\n")
+	assert.NotContains(t, ok(t, data, "dns", "ls"), "example")
+	r = cli(t, data, "dns", "resolve", "www.example")
+	assert.Equal(t, exitFailure, r.code)
 }
 
 // TestServeLimitFlags checks that serve's limit flags reach the daemon.

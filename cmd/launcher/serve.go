@@ -30,10 +30,12 @@ import (
 
 // Names in the data directory (see docs/operations.md).
 const (
-	lockName     = "lock"
-	registryName = "apps.json"
-	storeName    = "store"
-	logsName     = "logs"
+	lockName = "lock"
+	// oldRegistryName is the app registry of the format before the store's
+	// database: serve refuses a data directory that has one (apps.ErrOldFormat).
+	oldRegistryName = "apps.json"
+	storeName       = "store"
+	logsName        = "logs"
 )
 
 // serveOptions are serve's flags. Their defaults are the values they hold
@@ -249,14 +251,14 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 		}
 	}
 
-	reg, err := apps.Open(filepath.Join(dir, registryName), store, apps.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-
 	dnsMod, err := dns.New(store)
 	if err != nil {
 		return fmt.Errorf("opening the dns records: %w", err)
+	}
+	// app rm --purge deletes the app's dns names in its transaction.
+	reg, err := apps.Open(store, apps.Options{Logger: log, OldFile: filepath.Join(dir, oldRegistryName), Purge: dnsMod.DeleteOwned})
+	if err != nil {
+		return err
 	}
 	modules := []launcher.Module{nfs.New(store), dnsMod}
 	cfg := o.cfg

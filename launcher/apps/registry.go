@@ -1,9 +1,14 @@
 // Package apps owns the launcher's app registry: the apps the user added, each
 // with a random id, a unique name, the absolute path and SHA-512 of its
-// executable, its SAFEDrive permission and the name of its private root in the
-// store. The registry is persisted in one JSON file in the data directory,
-// rewritten atomically (temporary file, fsync, rename, fsync of the directory)
-// on every change, so it survives kill -9 and power loss.
+// executable, its SAFEDrive permission (the grant) and the name of its
+// private root in the store. The registry is kept in tables of its own in the
+// store's database (apps_apps, apps_kept_roots; see tables.go and
+// docs/operations.md), and every change is one transaction of the store
+// together with the roots it touches: an app is added with its root, and
+// removed with --purge with its roots and (through Options.Purge) its dns
+// names, all or nothing. It is as durable as the store (vfs.Options.Sync).
+// The registry keeps a copy of its (small) tables in memory, updated after
+// each commit.
 //
 // A Registry implements launcher.Apps: the daemon asks it at every request, so
 // grants and revocations apply to live sessions at their next request.
@@ -19,18 +24,18 @@
 //
 // # What the caller must do
 //
-//   - Give the Registry exclusive use of its file: one process per data
-//     directory (the daemon holds a lock on it).
+//   - Give the Registry exclusive use of its tables: one Registry per store,
+//     and no other writer of the apps_ tables.
 //   - After Remove, end the app's live sessions and forget its pending
 //     launcher strings (launcher.Server.EndApp); the registry does not know
 //     the daemon.
 package apps
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +47,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/safe-launcher/launcher/launcher"
@@ -63,11 +67,17 @@ var (
 	// ErrChanged is returned by Verify when the executable's SHA-512 differs
 	// from the one recorded.
 	ErrChanged = errors.New("apps: executable changed since it was added")
-	// ErrStorage is returned when the registry file cannot be read or written.
+	// ErrStorage is returned when the registry's tables cannot be read or
+	// written, or the store refused a change of a root.
 	ErrStorage = errors.New("apps: registry storage error")
-	// ErrCorrupt is returned by Open for a registry file that cannot be parsed
-	// or breaks the registry's invariants.
-	ErrCorrupt = errors.New("apps: registry file corrupt")
+	// ErrCorrupt is returned by Open for registry tables that cannot be
+	// parsed, break the registry's invariants or are of a newer version.
+	ErrCorrupt = errors.New("apps: registry corrupt")
+	// ErrOldFormat is returned by Open when the data directory holds the
+	// registry file of the format before the store's database
+	// (Options.OldFile, apps.json). There is no migration: nothing was
+	// released.
+	ErrOldFormat = errors.New("apps: the app registry is in an old format")
 	// ErrNoRoot is returned by PurgeRoot for a name that is no app root in the store.
 	ErrNoRoot = errors.New("apps: no such root")
 	// ErrRootInUse is returned by PurgeRoot for the root of a registered app.
@@ -112,38 +122,19 @@ type App struct {
 	Added     time.Time `json:"added"`
 }
 
-// Roots is what the registry needs of the store: its app roots. *vfs.Store
-// implements it.
-type Roots interface {
-	CreateRoot(r vfs.Root) (vfs.DirInfo, error)
-	RootExists(r vfs.Root) bool
-	DeleteRoot(r vfs.Root) error
-}
-
-var (
-	_ Roots         = (*vfs.Store)(nil)
-	_ launcher.Apps = (*Registry)(nil)
-)
-
-// fileFormat is the registry file's content.
-type fileFormat struct {
-	Version int   `json:"version"`
-	Apps    []App `json:"apps"`
-	// KeptRoots are the private roots that `app rm` without purge left in
-	// the store, until they are purged or reused (see OrphanRoots).
-	KeptRoots []string `json:"kept_roots,omitempty"`
-}
-
-const formatVersion = 1
+var _ launcher.Apps = (*Registry)(nil)
 
 // Registry is the persisted set of apps. It is safe for concurrent use.
 type Registry struct {
-	path  string
-	roots Roots
+	store *vfs.Store
+	purge func(tx *vfs.Tx, appID string) ([]string, error)
 	log   *slog.Logger
 	rand  io.Reader
+	// failAfter, in tests, is called inside a change's transaction after
+	// each step; an error it returns undoes the change.
+	failAfter func(step string) error
 
-	mu     sync.RWMutex // guards byID, byName and kept; held while the file is written
+	mu     sync.RWMutex // guards byID, byName and kept; held across each change's transaction
 	byID   map[string]*App
 	byName map[string]*App
 	kept   map[string]bool // roots kept by Remove without purge
@@ -153,18 +144,34 @@ type Registry struct {
 type Options struct {
 	Logger *slog.Logger // nil: discard
 	Rand   io.Reader    // source of app ids; nil: crypto/rand
+	// OldFile is the host path of the registry file of the format before
+	// the store's database (the daemon passes DATA/apps.json): if anything
+	// is there, Open fails with ErrOldFormat. "": not checked.
+	OldFile string
+	// Purge, if set, runs inside the transaction of Remove with purge,
+	// after the app's row and roots are deleted, to delete what else the
+	// app owns in the store's database: the daemon passes the dns module's
+	// DeleteOwned. It returns what it deleted (Removed.Names). An error
+	// undoes the whole removal.
+	Purge func(tx *vfs.Tx, appID string) ([]string, error)
 }
 
-// Open loads the registry kept in the file at path (created on the first
-// change if absent) over the store roots. Leftover temporary files of an
-// interrupted write are removed, and the private root of any app whose root
-// is missing (a crash between the registry write and the root's creation) is
-// created.
-func Open(path string, roots Roots, opts Options) (*Registry, error) {
-	if roots == nil {
-		return nil, fmt.Errorf("%w: nil Roots", ErrStorage)
+// Open opens the registry kept in store's database, creating its tables if
+// the database has none. The private root of any app whose root is missing
+// (deleted behind the registry's back) is created again, and kept roots
+// that are gone from the store are forgotten.
+func Open(store *vfs.Store, opts Options) (*Registry, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrStorage)
 	}
-	r := &Registry{path: path, roots: roots, log: opts.Logger, rand: opts.Rand,
+	if opts.OldFile != "" {
+		if _, err := os.Lstat(opts.OldFile); err == nil {
+			return nil, fmt.Errorf("%w: %s is the app registry of an older launcher; the registry is now kept in the store's database and there is no migration (nothing was released): move the data directory aside and start with an empty one", ErrOldFormat, opts.OldFile)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: checking for %s: %v", ErrStorage, opts.OldFile, err)
+		}
+	}
+	r := &Registry{store: store, purge: opts.Purge, log: opts.Logger, rand: opts.Rand,
 		byID: map[string]*App{}, byName: map[string]*App{}, kept: map[string]bool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -172,48 +179,69 @@ func Open(path string, roots Roots, opts Options) (*Registry, error) {
 	if r.rand == nil {
 		r.rand = rand.Reader
 	}
-	r.removeTemps()
-	data, err := readNoFollow(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return r, nil
-	case err != nil:
-		return nil, fmt.Errorf("%w: reading %s: %v", ErrStorage, path, err)
-	}
-	var f fileFormat
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
-	}
-	if f.Version != formatVersion {
-		return nil, fmt.Errorf("%w: %s: unknown format version %d", ErrCorrupt, path, f.Version)
+	ctx := context.Background() // start-up: nothing to cancel it
+	var list []App
+	var kept []string
+	err := store.Update(ctx, func(tx *vfs.Tx) error {
+		if err := initSchema(tx); err != nil {
+			return err
+		}
+		var err error
+		if list, err = loadApps(tx); err != nil {
+			return err
+		}
+		kept, err = loadKept(tx)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrStorage) || errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: opening the registry: %v", ErrStorage, err)
 	}
 	roots0 := map[string]bool{}
-	for i := range f.Apps {
-		a := f.Apps[i]
+	for i := range list {
+		a := list[i]
 		switch {
-		case ValidName(a.Name) != nil, a.ID == "", a.RootDir == "", !filepath.IsAbs(a.Exec):
-			return nil, fmt.Errorf("%w: %s: app %d (%q) is incomplete or invalid", ErrCorrupt, path, i, a.Name)
-		case r.byID[a.ID] != nil, r.byName[a.Name] != nil, roots0[a.RootDir]:
-			return nil, fmt.Errorf("%w: %s: app %q is duplicated", ErrCorrupt, path, a.Name)
+		case ValidName(a.Name) != nil, a.ID == "", vfs.ValidName(a.RootDir) != nil, !filepath.IsAbs(a.Exec):
+			return nil, fmt.Errorf("%w: app %q is incomplete or invalid", ErrCorrupt, a.Name)
 		}
 		roots0[a.RootDir] = true
 		r.byID[a.ID], r.byName[a.Name] = &a, &a
 	}
-	for _, k := range f.KeptRoots {
-		if vfs.ValidName(k) == nil && !roots0[k] && roots.RootExists(vfs.AppRoot(k)) {
+	for _, k := range kept {
+		if vfs.ValidName(k) == nil && !roots0[k] && store.RootExists(vfs.AppRoot(k)) {
 			r.kept[k] = true
 		}
 	}
 	for _, a := range r.byID {
 		root := vfs.AppRoot(a.RootDir)
-		if !roots.RootExists(root) {
-			if _, err := roots.CreateRoot(root); err != nil {
+		if !store.RootExists(root) {
+			if _, err := store.CreateRoot(root); err != nil {
 				return nil, fmt.Errorf("%w: creating the missing root of app %q: %v", ErrStorage, a.Name, err)
 			}
 			r.log.Warn("created missing private root", "app", a.Name, "root", a.RootDir)
 		}
 	}
 	return r, nil
+}
+
+// change runs fn in one transaction of the store. An error of the store
+// (not one of this package's) is wrapped in ErrStorage.
+func (r *Registry) change(fn func(tx *vfs.Tx) error) error {
+	err := r.store.Update(context.Background(), fn)
+	if err != nil && !errors.Is(err, ErrStorage) && !errors.Is(err, ErrNoRoot) {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return err
+}
+
+// step runs the test hook, if any.
+func (r *Registry) step(name string) error {
+	if r.failAfter == nil {
+		return nil
+	}
+	return r.failAfter(name)
 }
 
 // App implements launcher.Apps.
@@ -269,7 +297,8 @@ type AddRequest struct {
 // Add registers an app: it checks the name and the executable, records the
 // executable's SHA-512, picks the private root name "<name>-Root-Dir" (or
 // "<name>-Root-Dir-2", -3, ... when a root of that name exists, for instance
-// one kept from a removed app), persists the registry and creates the root.
+// one kept from a removed app), and records the app and creates its root in
+// one transaction of the store.
 func (r *Registry) Add(req AddRequest) (App, error) {
 	if err := ValidName(req.Name); err != nil {
 		return App{}, err
@@ -297,40 +326,46 @@ func (r *Registry) Add(req AddRequest) (App, error) {
 	if _, ok := r.byName[req.Name]; ok {
 		return App{}, fmt.Errorf("%w: %q", ErrExists, req.Name)
 	}
-	a := &App{ID: hex.EncodeToString(idb[:]), Name: req.Name, Exec: exec, SHA512: sum,
-		SafeDrive: req.SafeDrive, SecretEnv: req.SecretEnv, RootDir: r.freeRootLocked(req.Name),
+	a := App{ID: hex.EncodeToString(idb[:]), Name: req.Name, Exec: exec, SHA512: sum,
+		SafeDrive: req.SafeDrive, SecretEnv: req.SecretEnv,
 		Added: time.Now().UTC().Truncate(time.Second)}
-	r.byID[a.ID], r.byName[a.Name] = a, a
-	if err := r.saveLocked(); err != nil {
-		delete(r.byID, a.ID)
-		delete(r.byName, a.Name)
+	used := map[string]bool{}
+	for _, o := range r.byID {
+		used[o.RootDir] = true
+	}
+	// The app's row and its root in one transaction: the first root name
+	// that no app uses and the store does not hold.
+	err = r.change(func(tx *vfs.Tx) error {
+		for n := 1; ; n++ {
+			cand := rootName(req.Name, n)
+			if used[cand] {
+				continue
+			}
+			_, err := tx.CreateRoot(vfs.AppRoot(cand))
+			if errors.Is(err, vfs.ErrExists) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("%w: creating root %s: %w", ErrStorage, cand, err)
+			}
+			a.RootDir = cand
+			break
+		}
+		if err := r.step("add: root"); err != nil {
+			return err
+		}
+		if err := setKept(tx, a.RootDir, false); err != nil {
+			return err
+		}
+		return putApp(tx, a)
+	})
+	if err != nil {
 		return App{}, err
 	}
-	if _, err := r.roots.CreateRoot(vfs.AppRoot(a.RootDir)); err != nil {
-		delete(r.byID, a.ID)
-		delete(r.byName, a.Name)
-		if serr := r.saveLocked(); serr != nil {
-			r.log.Error("rolling back an add", "app", a.Name, "err", serr)
-		}
-		return App{}, fmt.Errorf("%w: creating root %s: %v", ErrStorage, a.RootDir, err)
-	}
+	r.byID[a.ID], r.byName[a.Name] = &a, &a
+	delete(r.kept, a.RootDir)
 	r.log.Info("app added", "app", a.Name, "id", a.ID, "root", a.RootDir)
-	return *a, nil
-}
-
-// freeRootLocked returns the first root name for an app called name that no
-// app uses and the store does not hold.
-func (r *Registry) freeRootLocked(name string) string {
-	used := map[string]bool{}
-	for _, a := range r.byID {
-		used[a.RootDir] = true
-	}
-	for n := 1; ; n++ {
-		cand := rootName(name, n)
-		if !used[cand] && !r.roots.RootExists(vfs.AppRoot(cand)) {
-			return cand
-		}
-	}
+	return a, nil
 }
 
 // Removed is what Remove did.
@@ -340,13 +375,17 @@ type Removed struct {
 	// those left in the store by earlier apps of the same name that no app
 	// owns (see OrphanRoots).
 	Deleted []string
+	// Names lists what Options.Purge deleted with purge: the app's dns long
+	// names, sorted.
+	Names []string
 }
 
 // Remove unregisters the app named name. Its private root is kept (and listed
-// by OrphanRoots) unless purge is set; purge deletes it, and also the roots
-// that earlier apps of the same name left behind. The caller ends the app's
-// sessions (see the package doc). If deleting a root fails the app is
-// removed all the same: the error says which root is left.
+// by OrphanRoots) unless purge is set; purge deletes it, the roots that
+// earlier apps of the same name left behind, and what Options.Purge deletes
+// (the app's dns names). Everything Remove does is one transaction of the
+// store: if any part fails, nothing is removed and the app stays
+// registered. The caller ends the app's sessions (see the package doc).
 func (r *Registry) Remove(name string, purge bool) (Removed, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -354,42 +393,60 @@ func (r *Registry) Remove(name string, purge bool) (Removed, error) {
 	if !ok {
 		return Removed{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
+	res := Removed{App: *a}
+	var roots []string
+	if purge {
+		roots = []string{a.RootDir}
+		for _, o := range r.orphansOfLocked(name) {
+			if o != a.RootDir {
+				roots = append(roots, o)
+			}
+		}
+	}
+	err := r.change(func(tx *vfs.Tx) error {
+		if err := dropApp(tx, a.ID); err != nil {
+			return err
+		}
+		if err := r.step("remove: app"); err != nil {
+			return err
+		}
+		if !purge {
+			return setKept(tx, a.RootDir, true)
+		}
+		for _, root := range roots {
+			if err := tx.DeleteRoot(vfs.AppRoot(root)); err != nil && !errors.Is(err, vfs.ErrNoRoot) {
+				return fmt.Errorf("%w: deleting root %s: %w", ErrStorage, root, err)
+			}
+			if err := setKept(tx, root, false); err != nil {
+				return err
+			}
+			res.Deleted = append(res.Deleted, root)
+			if err := r.step("remove: root " + root); err != nil {
+				return err
+			}
+		}
+		if r.purge != nil {
+			names, err := r.purge(tx, a.ID)
+			if err != nil {
+				return fmt.Errorf("%w: deleting what app %q owns: %w", ErrStorage, a.Name, err)
+			}
+			res.Names = names
+		}
+		return r.step("remove: purge")
+	})
+	if err != nil {
+		return Removed{}, fmt.Errorf("app %q is not removed: %w", a.Name, err)
+	}
 	delete(r.byID, a.ID)
 	delete(r.byName, a.Name)
-	// Recorded as kept either way: if purging fails half-way (or the
-	// process dies), what is left stays listed.
-	wasKept := r.kept[a.RootDir]
-	r.kept[a.RootDir] = true
-	if err := r.saveLocked(); err != nil {
-		r.byID[a.ID], r.byName[a.Name] = a, a
-		if !wasKept {
-			delete(r.kept, a.RootDir)
+	if purge {
+		for _, root := range roots {
+			delete(r.kept, root)
 		}
-		return Removed{}, err
+	} else {
+		r.kept[a.RootDir] = true
 	}
-	r.log.Info("app removed", "app", a.Name, "id", a.ID, "purge", purge)
-	res := Removed{App: *a}
-	if !purge {
-		return res, nil
-	}
-	roots := []string{a.RootDir}
-	for _, o := range r.orphansOfLocked(name) {
-		if o != a.RootDir {
-			roots = append(roots, o)
-		}
-	}
-	for _, root := range roots {
-		if err := r.roots.DeleteRoot(vfs.AppRoot(root)); err != nil && !errors.Is(err, vfs.ErrNoRoot) && !errors.Is(err, vfs.ErrNotFound) {
-			return res, fmt.Errorf("%w: app %q removed, but deleting root %s failed: %v", ErrStorage, a.Name, root, err)
-		}
-		delete(r.kept, root)
-		res.Deleted = append(res.Deleted, root)
-	}
-	// Drop the deleted roots from the file too (a failure only leaves names
-	// that Open and OrphanRoots skip, as their roots are gone).
-	if err := r.saveLocked(); err != nil {
-		r.log.Warn("recording the purged roots", "err", err)
-	}
+	r.log.Info("app removed", "app", a.Name, "id", a.ID, "purge", purge, "roots", res.Deleted, "names", res.Names)
 	return res, nil
 }
 
@@ -447,19 +504,23 @@ func (r *Registry) PurgeRoot(root string) error {
 			return fmt.Errorf("%w: %s is the private root of app %q; remove the app with: launcher app rm %s --purge", ErrRootInUse, root, a.Name, a.Name)
 		}
 	}
-	if !r.roots.RootExists(vfs.AppRoot(root)) {
+	if !r.store.RootExists(vfs.AppRoot(root)) {
 		return fmt.Errorf("%w: %q", ErrNoRoot, root)
 	}
-	if err := r.roots.DeleteRoot(vfs.AppRoot(root)); err != nil {
-		return fmt.Errorf("%w: deleting root %s: %v", ErrStorage, root, err)
-	}
-	r.log.Info("root purged", "root", root)
-	if r.kept[root] {
-		delete(r.kept, root)
-		if err := r.saveLocked(); err != nil {
-			return err
+	err := r.change(func(tx *vfs.Tx) error {
+		if err := tx.DeleteRoot(vfs.AppRoot(root)); err != nil {
+			if errors.Is(err, vfs.ErrNoRoot) {
+				return fmt.Errorf("%w: %q", ErrNoRoot, root)
+			}
+			return fmt.Errorf("%w: deleting root %s: %w", ErrStorage, root, err)
 		}
+		return setKept(tx, root, false)
+	})
+	if err != nil {
+		return err
 	}
+	delete(r.kept, root)
+	r.log.Info("root purged", "root", root)
 	return nil
 }
 
@@ -470,7 +531,7 @@ func (r *Registry) orphanLocked(root string) bool {
 			return false
 		}
 	}
-	return r.roots.RootExists(vfs.AppRoot(root))
+	return r.store.RootExists(vfs.AppRoot(root))
 }
 
 // orphansOfLocked returns the orphan roots named like the roots of an app
@@ -492,7 +553,7 @@ func (r *Registry) orphansOfLocked(name string) []string {
 	var out []string
 	for k := 1; ; k++ {
 		root := rootName(name, k)
-		exists := r.roots.RootExists(vfs.AppRoot(root))
+		exists := r.store.RootExists(vfs.AppRoot(root))
 		if !exists && k > highest {
 			return out
 		}
@@ -547,16 +608,16 @@ func (r *Registry) update(name string, f func(*App)) (App, error) {
 	if !ok {
 		return App{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
-	old := *a
-	f(a)
-	if *a == old {
-		return *a, nil
+	next := *a
+	f(&next)
+	if next == *a {
+		return next, nil
 	}
-	if err := r.saveLocked(); err != nil {
-		*a = old
+	if err := r.change(func(tx *vfs.Tx) error { return putApp(tx, next) }); err != nil {
 		return App{}, err
 	}
-	return *a, nil
+	*a = next
+	return next, nil
 }
 
 // Verify opens the app's executable and checks its SHA-512 against the
@@ -594,27 +655,6 @@ func (r *Registry) Verify(name string, acceptChanged bool) (App, *os.File, error
 	return a, f, nil
 }
 
-// readNoFollow reads the regular file at path, refusing a symbolic link
-// (O_NOFOLLOW) and anything that is not a regular file.
-func readNoFollow(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s is a symbolic link; the daemon never makes one: remove it", path)
-		}
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return io.ReadAll(f)
-}
-
 // openExec opens path for reading and checks that it is a regular file with
 // an execute bit.
 func openExec(path string) (*os.File, error) {
@@ -645,79 +685,4 @@ func hashFile(f *os.File) (string, error) {
 		return "", fmt.Errorf("%w: reading %s: %v", ErrBadExec, f.Name(), err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// tempPattern names the registry's temporary files.
-func (r *Registry) tempPattern() string { return filepath.Base(r.path) + ".tmp-*" }
-
-func (r *Registry) removeTemps() {
-	m, _ := filepath.Glob(filepath.Join(filepath.Dir(r.path), r.tempPattern()))
-	for _, p := range m {
-		_ = os.Remove(p)
-	}
-}
-
-// saveLocked writes the registry atomically: a temporary file in the same
-// directory, fsync, rename over the file, fsync of the directory.
-func (r *Registry) saveLocked() error {
-	f := fileFormat{Version: formatVersion, Apps: make([]App, 0, len(r.byID))}
-	for _, a := range r.byName {
-		f.Apps = append(f.Apps, *a)
-	}
-	for k := range r.kept {
-		if r.orphanLocked(k) {
-			f.KeptRoots = append(f.KeptRoots, k)
-		}
-	}
-	slices.Sort(f.KeptRoots)
-	slices.SortFunc(f.Apps, func(a, b App) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		return 1
-	})
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%w: encoding: %v", ErrStorage, err)
-	}
-	data = append(data, '\n')
-	if err := writeAtomic(r.path, r.tempPattern(), data); err != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, err)
-	}
-	return nil
-}
-
-func writeAtomic(path, pattern string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

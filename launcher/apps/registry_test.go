@@ -1,6 +1,7 @@
 package apps
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) open(t *testing.T) *Registry {
 	t.Helper()
-	r, err := Open(f.path, f.store, Options{})
+	r, err := Open(f.store, Options{OldFile: f.path})
 	require.NoError(t, err)
 	return r
 }
@@ -73,9 +74,8 @@ func TestAddPersistsAndReopens(t *testing.T) {
 	la, _ = r.App(a.ID)
 	assert.True(t, la.SharedDrive, "the change is visible at once")
 
-	st, err := os.Stat(f.path)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	_, err = os.Lstat(f.path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "no registry file is written")
 
 	r2 := f.open(t)
 	got, err := r2.Get("mail")
@@ -193,9 +193,7 @@ func TestOrphanRoots(t *testing.T) {
 	a, err = r.Add(AddRequest{Name: "old", Exec: f.exe})
 	require.NoError(t, err)
 	assert.Equal(t, "old-Root-Dir", a.RootDir, "purged names are free again, also after a reopen")
-	b, err := os.ReadFile(f.path)
-	require.NoError(t, err)
-	assert.NotContains(t, string(b), "kept_roots", "nothing kept is left in the file")
+	assert.Zero(t, count(t, f.store, "apps_kept_roots"), "nothing kept is left in the tables")
 }
 
 func TestParseRootName(t *testing.T) {
@@ -224,16 +222,25 @@ func TestParseRootName(t *testing.T) {
 	}
 }
 
-// TestRegistryFileNotFollowed: a registry file that is a symbolic link is
-// refused, and its target is left alone.
-func TestRegistryFileNotFollowed(t *testing.T) {
+// TestOldFormatRefused: a registry file of the format before the store's
+// database (apps.json), also a symbolic link, is refused with ErrOldFormat
+// saying so, and left alone.
+func TestOldFormatRefused(t *testing.T) {
 	f := newFixture(t)
+	require.NoError(t, os.WriteFile(f.path, []byte(`{"version":1,"apps":[]}`), 0o600))
+	_, err := Open(f.store, Options{OldFile: f.path})
+	require.ErrorIs(t, err, ErrOldFormat)
+	assert.Contains(t, err.Error(), "no migration")
+	require.NoError(t, os.Remove(f.path))
+
 	victim := filepath.Join(t.TempDir(), "victim")
 	require.NoError(t, os.WriteFile(victim, []byte(`{"version":1,"apps":[]}`), 0o600))
 	require.NoError(t, os.Symlink(victim, f.path))
-	_, err := Open(f.path, f.store, Options{})
-	require.ErrorIs(t, err, ErrStorage)
-	assert.Contains(t, err.Error(), "symbolic link")
+	_, err = Open(f.store, Options{OldFile: f.path})
+	require.ErrorIs(t, err, ErrOldFormat)
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, `{"version":1,"apps":[]}`, string(b))
 }
 
 func TestVerify(t *testing.T) {
@@ -270,23 +277,45 @@ func TestOpenRepairsAndRejects(t *testing.T) {
 	r := f.open(t)
 	a, err := r.Add(AddRequest{Name: "a", Exec: f.exe})
 	require.NoError(t, err)
-	// A crash after the registry write and before the root's creation.
+	// A root deleted behind the registry's back is made again.
 	require.NoError(t, f.store.DeleteRoot(vfs.AppRoot(a.RootDir)))
-	// And a leftover temporary file of an interrupted write.
-	leftover := f.path + ".tmp-123"
-	require.NoError(t, os.WriteFile(leftover, []byte("{"), 0o600))
 	f.open(t)
 	assert.True(t, f.store.RootExists(vfs.AppRoot(a.RootDir)))
-	_, err = os.Stat(leftover)
-	assert.ErrorIs(t, err, os.ErrNotExist)
 
-	for _, bad := range []string{"{", `{"version":2,"apps":[]}`,
-		`{"version":1,"apps":[{"id":"1","name":"a","exec":"/x","root_dir":"r"},{"id":"2","name":"a","exec":"/x","root_dir":"s"}]}`,
-		`{"version":1,"apps":[{"id":"1","name":"a b","exec":"/x","root_dir":"r"}]}`} {
-		require.NoError(t, os.WriteFile(f.path, []byte(bad), 0o600))
-		_, err := Open(f.path, f.store, Options{})
+	sqlExec(t, f.store, `DELETE FROM apps_apps`)
+	for _, bad := range []string{
+		`INSERT INTO apps_apps VALUES ('1', 'a', 'r', '{')`,
+		`INSERT INTO apps_apps VALUES ('1', 'a', 'r', '{"id":"2","name":"a","exec":"/x","root_dir":"r"}')`,
+		`INSERT INTO apps_apps VALUES ('1', 'a b', 'r', '{"id":"1","name":"a b","exec":"/x","root_dir":"r"}')`,
+		`INSERT INTO apps_apps VALUES ('1', 'a', 'r', '{"id":"1","name":"a","exec":"x","root_dir":"r"}')`,
+		`UPDATE schema_version SET version = 2 WHERE component = 'apps'`,
+	} {
+		sqlExec(t, f.store, bad)
+		_, err := Open(f.store, Options{})
 		assert.ErrorIs(t, err, ErrCorrupt, bad)
+		sqlExec(t, f.store, `DELETE FROM apps_apps`)
+		sqlExec(t, f.store, `UPDATE schema_version SET version = 1 WHERE component = 'apps'`)
 	}
+	f.open(t)
+}
+
+// sqlExec runs q on the store's database in a transaction of its own.
+func sqlExec(t *testing.T, s *vfs.Store, q string) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx *vfs.Tx) error {
+		_, err := tx.SQL().ExecContext(tx.Context(), q)
+		return err
+	}), q)
+}
+
+// count returns the number of rows of table.
+func count(t *testing.T, s *vfs.Store, table string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.View(context.Background(), func(tx *vfs.Tx) error {
+		return tx.SQL().QueryRowContext(tx.Context(), `SELECT count(*) FROM `+table).Scan(&n)
+	}))
+	return n
 }
 
 func TestConcurrentUse(t *testing.T) {

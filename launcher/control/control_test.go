@@ -45,7 +45,7 @@ func start(t *testing.T, cfg control.Config) *env {
 	require.NoError(t, err)
 	_, err = store.CreateRoot(vfs.SharedRoot())
 	require.NoError(t, err)
-	reg, err := apps.Open(filepath.Join(dir, "apps.json"), store, apps.Options{})
+	reg, err := apps.Open(store, apps.Options{})
 	require.NoError(t, err)
 	srv, err := launcher.New(launcher.DefaultConfig(), reg, nfs.New(store))
 	require.NoError(t, err)

@@ -355,22 +355,23 @@ func (s *Server) add(r *http.Request) (any, error) {
 
 func (s *Server) remove(r *http.Request) (any, error) {
 	purge := r.URL.Query().Get("purge") == "true"
+	// All or nothing: on an error the app is still registered.
 	res, err := s.cfg.Registry.Remove(r.PathValue("name"), purge)
-	a := res.App
-	if a.ID == "" {
-		return nil, err
-	}
-	// Even when purging the root failed, the app is gone: end its sessions.
-	ended := s.sessionsByApp()[a.ID]
-	s.cfg.Daemon.EndApp(a.ID)
 	if err != nil {
 		return nil, err
 	}
+	a := res.App
+	ended := s.sessionsByApp()[a.ID]
+	s.cfg.Daemon.EndApp(a.ID)
 	deleted := res.Deleted
 	if deleted == nil {
 		deleted = []string{}
 	}
-	return RemoveResult{App: info(a, 0), Purged: purge, EndedSessions: ended, DeletedRoots: deleted}, nil
+	names := res.Names
+	if names == nil {
+		names = []string{}
+	}
+	return RemoveResult{App: info(a, 0), Purged: purge, EndedSessions: ended, DeletedRoots: deleted, DeletedNames: names}, nil
 }
 
 func (s *Server) orphanRoots(*http.Request) (any, error) {

@@ -56,6 +56,9 @@ type RemoveResult struct {
 	// DeletedRoots lists, with purge, the roots deleted: the app's own, then
 	// those earlier apps of the same name left behind.
 	DeletedRoots []string `json:"deleted_roots"`
+	// DeletedNames lists, with purge, the dns long names the app had
+	// registered, deleted with it (sorted).
+	DeletedNames []string `json:"deleted_names"`
 }
 
 // RootsResult is the answer of GET /v0/roots: the private roots in the store
