@@ -177,7 +177,7 @@ func startServeStdin(t *testing.T, data, stdin string, args ...string) *daemon {
 		d.addr = addr
 	case <-d.done:
 		t.Fatalf("daemon exited before listening: %v\n%s", d.err, d.stderr)
-	case <-time.After(15 * time.Second):
+	case <-time.After(120 * time.Second): // creating an account calibrates Argon2id: slow on a loaded machine
 		t.Fatalf("daemon did not print its address\n%s", d.stderr)
 	}
 	if slices.Contains(args, "off") {
