@@ -25,6 +25,8 @@ var storeCodes = []struct {
 	{vfs.ErrNoRoot, wire.CodePathNotFound},
 	{vfs.ErrTooLarge, wire.CodeStoreLimit},
 	{vfs.ErrClosed, wire.CodeShuttingDown},
+	{vfs.ErrIntegrity, wire.CodeIntegrity},
+	{vfs.ErrLocked, wire.CodeLocked},
 }
 
 // StoreError turns an error of the store into the *wire.Error an app

@@ -263,9 +263,8 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 		*devKey = *master
 	}
 	kr := newKeyring(keyringConfig{dir: dir, file: keyFile, devKey: devKey, srv: srv, rand: rand.Reader, log: log,
-		// The encrypted store (issue 17, item 4) takes the keys here:
-		// unlocked: store.Unlock(keys), locking: store.Lock().
-		hooks: keyHooks{}})
+		// The encrypted store (issue 17, item 4) takes the keys here.
+		hooks: keyHooks{unlocked: func(k *account.Keys) error { return unlockStore(store, k) }, locking: store.Lock}})
 	defer kr.Close()
 	if master != nil {
 		m := master
@@ -434,4 +433,12 @@ func createAccount(e *env, out io.Writer, dir string, pass []byte) (*account.Key
 	}
 	fmt.Fprintf(out, "Created the account in %s (%s).\n", dir, p)
 	return m, f, nil
+}
+
+// unlockStore gives the store the keys of its purposes (it copies them; the
+// copy made here is wiped).
+func unlockStore(store *vfs.Store, k *account.Keys) error {
+	sk := vfs.Keys{Content: k.Content, Names: k.Names, NameLookup: k.NameLookup, Metadata: k.Metadata, DNS: k.DNS, Registry: k.Registry}
+	defer sk.Wipe()
+	return store.Unlock(&sk)
 }
