@@ -65,7 +65,7 @@ func TestContentChunks(t *testing.T) {
 		// Every way of moving a chunk fails: another file, another
 		// version, a truncation (the last chunk is marked), a flipped byte.
 		bad := map[string]func() error{
-			"other file": func() error { return readAllChunks(ks, bytes.Repeat([]byte{6}, 16), 3, blob, size) },
+			"other file":  func() error { return readAllChunks(ks, bytes.Repeat([]byte{6}, 16), 3, blob, size) },
 			"old version": func() error { return readAllChunks(ks, uid, 2, blob, size) },
 			"flipped": func() error {
 				b := bytes.Clone(blob)

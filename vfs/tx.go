@@ -17,7 +17,7 @@ import (
 // given to returns.
 type Tx struct {
 	s     *Store
-	k     *keyset // the operation's keys (nil in the store's own upkeep)
+	k     *keyset         // the operation's keys (nil in the store's own upkeep)
 	req   context.Context // the caller's context: checked before each operation
 	ctx   context.Context // the statements' context (not canceled in Update)
 	conn  *dbConn
