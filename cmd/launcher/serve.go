@@ -220,12 +220,7 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
-	defer store.Close()
-	if !store.RootExists(vfs.SharedRoot()) {
-		if _, err := store.CreateRoot(vfs.SharedRoot()); err != nil {
-			return fmt.Errorf("creating SAFEDrive: %w", err)
-		}
-	}
+	defer store.Close() // the store opens locked: SAFEDrive is made at unlock (unlockStore)
 
 	reg, err := apps.Open(filepath.Join(dir, registryName), store, apps.Options{Logger: log})
 	if err != nil {
@@ -436,9 +431,18 @@ func createAccount(e *env, out io.Writer, dir string, pass []byte) (*account.Key
 }
 
 // unlockStore gives the store the keys of its purposes (it copies them; the
-// copy made here is wiped).
+// copy made here is wiped) and makes SAFEDrive if it is missing.
 func unlockStore(store *vfs.Store, k *account.Keys) error {
 	sk := vfs.Keys{Content: k.Content, Names: k.Names, NameLookup: k.NameLookup, Metadata: k.Metadata, DNS: k.DNS, Registry: k.Registry}
 	defer sk.Wipe()
-	return store.Unlock(&sk)
+	if err := store.Unlock(&sk); err != nil {
+		return err
+	}
+	if !store.RootExists(vfs.SharedRoot()) {
+		if _, err := store.CreateRoot(vfs.SharedRoot()); err != nil && !errors.Is(err, vfs.ErrExists) {
+			store.Lock()
+			return fmt.Errorf("creating SAFEDrive: %w", err)
+		}
+	}
+	return nil
 }
