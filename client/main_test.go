@@ -40,6 +40,11 @@ func runWithDaemon(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The store opens locked: unlock it with fixed (zero) keys, the same at every open.
+	if err := store.Unlock(&vfs.Keys{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	defer store.Close()
 	if _, err := store.CreateRoot(vfs.SharedRoot()); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -465,6 +465,7 @@ func TestPersistence(t *testing.T) {
 	open := func() *vfs.Store {
 		s, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{})
 		require.NoError(t, err)
+		require.NoError(t, s.Unlock(&vfs.Keys{})) // the store opens locked; fixed (zero) test keys
 		return s
 	}
 	ctx := ctxT(t)

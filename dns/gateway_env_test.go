@@ -43,6 +43,7 @@ func newEnvClock(t testing.TB, clk *testClock) *env {
 	dir := t.TempDir()
 	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{Clock: clk.Now})
 	require.NoError(t, err)
+	require.NoError(t, store.Unlock(&vfs.Keys{})) // the store opens locked; fixed (zero) test keys
 	t.Cleanup(func() { store.Close() })
 	_, err = store.CreateRoot(vfs.SharedRoot())
 	require.NoError(t, err)

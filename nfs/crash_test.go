@@ -39,6 +39,11 @@ func TestCrashChild(t *testing.T) {
 		fmt.Println("ERROR", err)
 		os.Exit(3)
 	}
+	// The store opens locked: fixed (zero) test keys, the same at every open.
+	if err := store.Unlock(&vfs.Keys{}); err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(3)
+	}
 	for _, r := range []vfs.Root{vfs.SharedRoot(), vfs.AppRoot("crash-Root-Dir")} {
 		if !store.RootExists(r) {
 			if _, err := store.CreateRoot(r); err != nil {
@@ -137,6 +142,7 @@ func TestCrashDaemon(t *testing.T) {
 		// Reopen the store as the next daemon would, and check it.
 		store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{})
 		require.NoError(t, err, "round %d: store must reopen after kill -9", round)
+		require.NoError(t, store.Unlock(&vfs.Keys{}))
 		for file, n := range acked {
 			data, info, err := store.ReadFile(context.Background(), vfs.AppRoot("crash-Root-Dir"), vfs.Path{file}, 0, -1)
 			require.NoError(t, err, "round %d: acknowledged file %s lost", round, file)

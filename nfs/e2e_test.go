@@ -62,6 +62,7 @@ func newEnvCfg(t testing.TB, cfg launcher.Config) *env {
 	clock := newTestClock()
 	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{Clock: clock.Now})
 	require.NoError(t, err)
+	require.NoError(t, store.Unlock(&vfs.Keys{})) // the store opens locked; fixed (zero) test keys
 	t.Cleanup(func() { store.Close() })
 	_, err = store.CreateRoot(vfs.SharedRoot())
 	require.NoError(t, err)

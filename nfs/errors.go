@@ -27,6 +27,8 @@ var storeCodes = []struct {
 	{vfs.ErrQuota, wire.CodeStoreLimit},
 	{vfs.ErrNoSpace, wire.CodeStoreLimit},
 	{vfs.ErrClosed, wire.CodeShuttingDown},
+	{vfs.ErrIntegrity, wire.CodeIntegrity},
+	{vfs.ErrLocked, wire.CodeLocked},
 }
 
 // StoreError turns an error of the store into the *wire.Error an app

@@ -12,6 +12,7 @@ package nfs
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -253,7 +254,7 @@ func ReadFile(ctx context.Context, store *vfs.Store, root vfs.Root, p vfs.Path, 
 	if err != nil {
 		return nil, StoreError(err)
 	}
-	out := &wire.GetFileStream{Content: content, Size: n}
+	out := &wire.GetFileStream{Content: storeErrReader{content}, Size: n}
 	if withMeta {
 		fi := FileInfo(info)
 		out.Metadata = &fi
@@ -288,4 +289,17 @@ func (m *Module) modifyFile(ctx context.Context, c route.Caller, data json.RawMe
 		_, err := m.store.ModifyFile(ctx, root, p, ch)
 		return err
 	}, func() { m.modified(c, root, p, false, ch.Name, ch.UserMetadata != nil || ch.Content != nil) })
+}
+
+// storeErrReader gives the errors of a content stream their wire codes
+// (StoreError): content that fails its integrity check while it is read
+// answers CodeIntegrity, not an internal error.
+type storeErrReader struct{ io.ReadCloser }
+
+func (r storeErrReader) Read(b []byte) (int, error) {
+	n, err := r.ReadCloser.Read(b)
+	if err != nil && err != io.EOF {
+		err = StoreError(err)
+	}
+	return n, err
 }

@@ -25,6 +25,7 @@ func TestQuotasThroughTheSDK(t *testing.T) {
 	open := func() *vfs.Store {
 		s, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
 		require.NoError(t, err)
+		require.NoError(t, s.Unlock(&vfs.Keys{}))
 		return s
 	}
 	store := open()

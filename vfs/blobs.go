@@ -131,13 +131,13 @@ func (s *Store) newBlobID() ([]byte, error) {
 }
 
 // writeBlob creates a new blob in incomingDir holding what fill writes
-// (through the sealer), and makes it durable: the file is fsynced while
+// (sealed in chunks for the file uid at content version: crypt.go), and makes it durable: the file is fsynced while
 // incomingDir is synced beside it (the entry exists once the file is
 // created; both must finish, either failing fails the write). It does so
 // in both durability modes: a row may point at the blob only once its
 // content would survive a power loss, or a power loss could leave a file
 // whose content disagrees with its size. On an error the blob is removed.
-func (s *Store) writeBlob(fill func(io.Writer) error) ([]byte, error) {
+func (s *Store) writeBlob(ks *keyset, uid []byte, version int64, fill func(io.Writer) error) ([]byte, error) {
 	var b []byte
 	var h afero.File
 	for try := 0; ; try++ {
@@ -157,7 +157,7 @@ func (s *Store) writeBlob(fill func(io.Writer) error) ([]byte, error) {
 	var dirErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { dirErr = s.syncDir(incomingDir) })
-	w := s.seal.sealContent(b, h)
+	w := ks.sealContent(uid, version, h)
 	err := fill(w)
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -174,7 +174,7 @@ func (s *Store) writeBlob(fill func(io.Writer) error) ([]byte, error) {
 	}
 	if err != nil {
 		s.fs.Remove(incomingName(b))
-		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrIO) {
+		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrIntegrity) || errors.Is(err, ErrIO) {
 			return nil, err
 		}
 		return nil, ioErr("writing content", err)
@@ -244,7 +244,7 @@ func (s *Store) checkOldFormat() error {
 // strays included, never followed). It runs in Open, before any change,
 // holding the writer.
 func (s *Store) sweepIncoming(ctx context.Context) error {
-	return s.update(ctx, false, func(t *Tx) error { return s.sweepIncomingTx(t) })
+	return s.update(ctx, nil, false, func(t *Tx) error { return s.sweepIncomingTx(t) })
 }
 
 func (s *Store) sweepIncomingTx(t *Tx) error {

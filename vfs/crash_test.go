@@ -172,7 +172,7 @@ func TestCrashChild(t *testing.T) {
 	if seed/2%2 == 1 {
 		opts.Sync = SyncCommit
 	}
-	s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
+	s, err := openUnlocked(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
 	if err != nil {
 		fmt.Println("ERR open", err)
 		os.Exit(3)
@@ -372,7 +372,7 @@ func TestCrash(t *testing.T) {
 		}
 		cmd.Wait()
 
-		s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), Options{})
+		s, err := openUnlocked(afero.NewBasePathFs(afero.NewOsFs(), dir), Options{})
 		if err != nil {
 			t.Fatalf("iteration %d: Open after kill: %v", iter, err)
 		}

@@ -24,14 +24,15 @@ func (s *Store) CreateRoot(r Root) (DirInfo, error) {
 // RootExists reports whether r exists (false once the store is closed, or
 // if the store cannot be read).
 func (s *Store) RootExists(r Root) bool {
-	if s.begin() != nil {
+	ks, kerr := s.begin()
+	if kerr != nil {
 		return false
 	}
-	defer s.wg.Done()
+	defer s.end(ks)
 	if r.kind == kindNone || r.valid() != nil {
 		return false
 	}
-	err := s.view(context.Background(), func(t *Tx) error {
+	err := s.view(context.Background(), ks, func(t *Tx) error {
 		_, err := t.rootID(r)
 		return err
 	})
@@ -121,20 +122,22 @@ func (s *Store) MoveDir(ctx context.Context, r Root, from Path, toParent Path) (
 
 // change runs one change as its own transaction.
 func (s *Store) change(ctx context.Context, fn func(t *Tx) error) error {
-	if err := s.begin(); err != nil {
-		return err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return kerr
 	}
-	defer s.wg.Done()
-	return s.update(ctx, false, fn)
+	defer s.end(ks)
+	return s.update(ctx, ks, false, fn)
 }
 
 // read runs one read in its own read transaction.
 func (s *Store) read(ctx context.Context, fn func(t *Tx) error) error {
-	if err := s.begin(); err != nil {
-		return err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return kerr
 	}
-	defer s.wg.Done()
-	return s.view(ctx, fn)
+	defer s.end(ks)
+	return s.view(ctx, ks, fn)
 }
 
 // checkPath validates p and its depth.
@@ -191,7 +194,7 @@ func (t *Tx) CreateRoot(r Root) (DirInfo, error) {
 			return err
 		}
 		now := t.s.now().UnixNano()
-		n := &node{kind: kindDir, uid: uid, created: now, modified: now, meta: []byte{}}
+		n := &node{kind: kindDir, uid: uid, created: now, modified: now, meta: []byte{}, rootKey: r.String()}
 		res, err := t.exec(`INSERT INTO nodes (parent, name_key, kind, uid, rec) VALUES (NULL, x'', 0, ?, ?)`, uid, t.rec(n))
 		if err != nil {
 			return dbErr("creating a root", err)
@@ -199,7 +202,7 @@ func (t *Tx) CreateRoot(r Root) (DirInfo, error) {
 		if n.id, err = res.LastInsertId(); err != nil {
 			return dbErr("creating a root", err)
 		}
-		if _, err := t.exec(`INSERT INTO roots (key, node) VALUES (?, ?)`, r.String(), n.id); err != nil {
+		if _, err := t.exec(`INSERT INTO roots (key, node) VALUES (?, ?)`, t.k.hideRoot(r), n.id); err != nil {
 			return dbErr("creating a root", err)
 		}
 		info = n.dirInfo()
@@ -220,10 +223,10 @@ func (t *Tx) DeleteRoot(r Root) error {
 		if _, err := t.dropTree(id); err != nil {
 			return err
 		}
-		if _, err := t.exec(`DELETE FROM roots WHERE key = ?`, r.String()); err != nil {
+		if _, err := t.exec(`DELETE FROM roots WHERE key = ?`, t.k.hideRoot(r)); err != nil {
 			return dbErr("deleting a root", err)
 		}
-		if _, err := t.exec(`DELETE FROM usage WHERE root = ?`, r.String()); err != nil {
+		if _, err := t.exec(`DELETE FROM usage WHERE root = ?`, t.k.hideRoot(r)); err != nil {
 			return dbErr("deleting a root", err)
 		}
 		return nil
@@ -284,7 +287,7 @@ func (t *Tx) CreateDir(r Root, p Path, private, versioned bool, meta []byte) (Di
 		if err := t.s.checkMeta("directory "+p.String(), meta); err != nil {
 			return err
 		}
-		n := &node{kind: kindDir, owner: ownerFor(r), meta: meta, metaLen: int64(len(meta))}
+		n := &node{kind: kindDir, owner: t.k.hideApp(ownerFor(r)), meta: meta, metaLen: int64(len(meta))}
 		if private {
 			n.flags |= flagPrivate
 		}
@@ -317,7 +320,7 @@ func (t *Tx) create(r Root, p Path, n *node) error {
 	if n.uid, err = t.newUID(n.kind); err != nil {
 		return err
 	}
-	if err := t.charge(accountOf(r, n.owner), n.amounts()); err != nil {
+	if err := t.charge(t.accountOf(r, n.owner, ownerFor(r)), n.amounts()); err != nil {
 		return err
 	}
 	now := t.s.now().UnixNano()
@@ -347,7 +350,7 @@ func (t *Tx) DeleteDir(r Root, p Path) error {
 			return err
 		}
 		for owner, a := range by {
-			if err := t.charge(accountOf(r, owner), a.neg()); err != nil {
+			if err := t.charge(t.accountOf(r, owner, ""), a.neg()); err != nil {
 				return err
 			}
 		}
@@ -403,7 +406,7 @@ func (t *Tx) list(d *node) (Listing, error) {
 	if err := rows.Err(); err != nil {
 		return Listing{}, dbErr("listing a directory", err)
 	}
-	if !t.s.seal.keysSorted() {
+	{ // name keys are hashes: sort by the names themselves
 		slices.SortFunc(l.Dirs, func(a, b DirInfo) int { return strings.Compare(a.Name, b.Name) })
 		slices.SortFunc(l.Files, func(a, b FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	}
@@ -491,7 +494,7 @@ func (t *Tx) LookupDir(id ID) (Root, Path, DirInfo, error) {
 		}
 		d, err := t.scanNode(row)
 		if err != nil {
-			if errors.Is(err, ErrCorrupt) {
+			if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrIntegrity) {
 				return err
 			}
 			if errors.Is(err, sql.ErrNoRows) {
@@ -517,20 +520,13 @@ func (t *Tx) LookupDir(id ID) (Root, Path, DirInfo, error) {
 			name = a.name
 			at, cur = cur, a.parent
 		}
-		row, err = t.queryRow(`SELECT key FROM roots WHERE node = ?`, at)
+		rn, err := t.nodeByID(at)
 		if err != nil {
 			return err
 		}
-		var key string
-		if err := row.Scan(&key); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: directory %s is under no root", ErrCorrupt, id)
-			}
-			return dbErr("finding a directory's root", err)
-		}
 		var ok bool
-		if r, ok = parseRootKey(key); !ok {
-			return fmt.Errorf("%w: bad root key %q", ErrCorrupt, key)
+		if r, ok = parseRootKey(rn.rootKey); !ok {
+			return fmt.Errorf("%w: directory %s is under a root with a bad key", ErrIntegrity, id)
 		}
 		p = make(Path, len(rev))
 		for i, n := range rev {

@@ -27,6 +27,9 @@ func TestQuotasThroughTheSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := store.Unlock(&vfs.Keys{}); err != nil {
+		t.Fatal(err)
+	}
 	defer store.Close()
 	if _, err := store.CreateRoot(vfs.SharedRoot()); err != nil {
 		t.Fatal(err)
@@ -91,6 +94,7 @@ func TestQuotasThroughTheSDK(t *testing.T) {
 	}
 	store2, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
 	ok("reopen", err)
+	ok("unlock", store2.Unlock(&vfs.Keys{}))
 	defer store2.Close()
 	again, err := store2.Usage(context.Background(), root)
 	ok("usage after reopen", err)

@@ -54,6 +54,15 @@ var (
 	// ErrCorrupt: the on-disk store breaks its own invariants (returned by Open,
 	// or by a read that finds a blob missing, short or not a regular file).
 	ErrCorrupt = errors.New("vfs: store corrupt")
+	// ErrIntegrity: stored data (a content chunk, a sealed name or user
+	// metadata, a record of the database) failed its integrity check: it
+	// was changed, damaged, moved or rolled back outside the store. The
+	// read that met it returns no data; the rest of the store is
+	// unaffected.
+	ErrIntegrity = errors.New("vfs: stored data failed its integrity check")
+	// ErrLocked: the store has no keys (it opens locked; see Store.Unlock
+	// and Store.Lock).
+	ErrLocked = errors.New("vfs: store locked")
 	// ErrOldFormat: Open found a store directory written by the store before
 	// SQLite (it has wal.log, roots.json, journal.json or dirs/). There is no
 	// migration: move the directory aside and start with an empty one.

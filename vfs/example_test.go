@@ -2,6 +2,7 @@ package vfs_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
@@ -16,6 +17,17 @@ func Example() {
 		panic(err)
 	}
 	defer s.Close()
+	// The store opens locked; the daemon unlocks it with keys derived
+	// from the user's master key.
+	keys, err := vfs.RandomKeys(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	err = s.Unlock(keys)
+	keys.Wipe() // the store keeps its own copy
+	if err != nil {
+		panic(err)
+	}
 	root := vfs.AppRoot("mail-Root-Dir")
 	if _, err := s.CreateRoot(root); err != nil {
 		panic(err)

@@ -60,10 +60,11 @@ func (s *Store) ReadFile(ctx context.Context, r Root, p Path, offset, length int
 // version of the file, whatever is written after; a short read is
 // ErrCorrupt. The caller must Close it.
 func (s *Store) OpenContent(ctx context.Context, r Root, p Path, offset, length int64) (io.ReadCloser, int64, FileInfo, error) {
-	if err := s.begin(); err != nil {
-		return nil, 0, FileInfo{}, err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return nil, 0, FileInfo{}, kerr
 	}
-	defer s.wg.Done()
+	defer s.end(ks)
 	if err := s.preflight(p, ErrNotFile, "read as a file"); err != nil {
 		return nil, 0, FileInfo{}, err
 	}
@@ -73,7 +74,7 @@ func (s *Store) OpenContent(ctx context.Context, r Root, p Path, offset, length 
 	var missing []byte // a blob found missing once
 	for {
 		var f *node
-		err := s.view(ctx, func(t *Tx) (err error) {
+		err := s.view(ctx, ks, func(t *Tx) (err error) {
 			f, err = t.resolveFile(r, p)
 			return err
 		})
@@ -104,13 +105,19 @@ func (s *Store) OpenContent(ctx context.Context, r Root, p Path, offset, length 
 		if err != nil {
 			return nil, 0, FileInfo{}, blobErr("opening content of "+p.String(), err)
 		}
-		ra := s.seal.openContent(f.blob, h, f.size)
-		return &contentReader{h: h, sr: io.NewSectionReader(ra, offset, n), left: n, p: p}, n, info, nil
+		rks := &keyset{k: ks.k} // the reader's own copy, wiped by Close
+		ra, err := rks.openContent(f.uid, f.version, h, f.size)
+		if err != nil {
+			rks.wipe()
+			h.Close()
+			return nil, 0, FileInfo{}, fmt.Errorf("content of %s: %w", p, err)
+		}
+		return &contentReader{h: h, ks: rks, sr: io.NewSectionReader(ra, offset, n), left: n, p: p}, n, info, nil
 	}
 }
 
 func blobErr(op string, err error) error {
-	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrIO) {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrIntegrity) || errors.Is(err, ErrIO) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if isNotExist(err) {
@@ -143,10 +150,11 @@ type Content struct {
 // New content is written to its blob before the store's writer is taken,
 // so that other changes go on meanwhile; only the commit waits for them.
 func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (FileInfo, error) {
-	if err := s.begin(); err != nil {
-		return FileInfo{}, err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return FileInfo{}, kerr
 	}
-	defer s.wg.Done()
+	defer s.end(ks)
 	if err := s.checkFileChange(p, ch); err != nil {
 		return FileInfo{}, err
 	}
@@ -154,14 +162,14 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 	modify := func(t *Tx) (info FileInfo, err error) { return t.ModifyFile(r, p, ch) }
 	if c == nil {
 		var info FileInfo
-		err := s.update(ctx, false, func(t *Tx) (err error) { info, err = modify(t); return err })
+		err := s.update(ctx, ks, false, func(t *Tx) (err error) { info, err = modify(t); return err })
 		return info, err
 	}
 	if err := ctx.Err(); err != nil {
 		return FileInfo{}, err
 	}
 	var base *node
-	if err := s.view(ctx, func(t *Tx) (err error) { base, err = t.resolveFile(r, p); return err }); err != nil {
+	if err := s.view(ctx, ks, func(t *Tx) (err error) { base, err = t.resolveFile(r, p); return err }); err != nil {
 		return FileInfo{}, err
 	}
 	if c.Offset != nil {
@@ -174,7 +182,7 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 		}
 		defer unlock()
 		id := base.id
-		if err := s.view(ctx, func(t *Tx) (err error) { base, err = t.nodeIfAny(id); return err }); err != nil {
+		if err := s.view(ctx, ks, func(t *Tx) (err error) { base, err = t.nodeIfAny(id); return err }); err != nil {
 			return FileInfo{}, err
 		}
 		if base == nil {
@@ -182,11 +190,11 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 		}
 	}
 	var info FileInfo
-	w, err := s.writeContent(p, base.blob, base.size, c, true)
+	w, err := s.writeContent(ks, p, base, c)
 	if errors.Is(err, errBaseGone) {
 		// A change replaced or deleted the content since it was read, and
 		// the collector has removed it: do it all within a transaction.
-		err = s.update(ctx, false, func(t *Tx) (err error) { info, err = modify(t); return err })
+		err = s.update(ctx, ks, false, func(t *Tx) (err error) { info, err = modify(t); return err })
 		if err != nil {
 			return FileInfo{}, err
 		}
@@ -196,7 +204,7 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 		return FileInfo{}, err
 	}
 	stale, ran := false, false
-	err = s.update(ctx, false, func(t *Tx) error {
+	err = s.update(ctx, ks, false, func(t *Tx) error {
 		ran = true
 		if w.fresh {
 			t.fresh = append(t.fresh, w.blob)
@@ -205,8 +213,10 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 		if err != nil {
 			return err
 		}
-		if c.Offset != nil && (f.id != base.id || !bytes.Equal(f.blob, base.blob) || f.size != base.size) {
-			stale = true // the content changed meanwhile (Update, or a delete and create)
+		if f.id != base.id || !bytes.Equal(f.blob, base.blob) || f.size != base.size || f.version != base.version {
+			// The content changed meanwhile (Update, or a delete and
+			// create): it was sealed for a version that is not next.
+			stale = true
 			return errStale
 		}
 		info, err = t.applyFileChange(r, p, f, ch, &w)
@@ -215,17 +225,9 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 	if err != nil && !ran && w.fresh {
 		s.fs.Remove(incomingName(w.blob))
 	}
-	if err != nil && w.inPlace {
-		// The bytes appended past the committed size are not part of the
-		// file; cut them off (no one else writes this blob: the lock).
-		if h, oerr := s.openBlob(base.blob, os.O_WRONLY); oerr == nil {
-			h.Truncate(base.size)
-			h.Close()
-		}
-	}
 	if stale {
 		// Do it all within the transaction instead.
-		err = s.update(ctx, false, func(t *Tx) (err error) { info, err = modify(t); return err })
+		err = s.update(ctx, ks, false, func(t *Tx) (err error) { info, err = modify(t); return err })
 	}
 	if err != nil {
 		return FileInfo{}, err
@@ -277,7 +279,7 @@ func (t *Tx) CreateFile(r Root, p Path, meta []byte) (FileInfo, error) {
 		if err := t.s.checkMeta("file "+p.String(), meta); err != nil {
 			return err
 		}
-		n := &node{kind: kindFile, owner: ownerFor(r), meta: meta, metaLen: int64(len(meta))}
+		n := &node{kind: kindFile, owner: t.k.hideApp(ownerFor(r)), meta: meta, metaLen: int64(len(meta))}
 		if err := t.create(r, p, n); err != nil {
 			return err
 		}
@@ -307,7 +309,7 @@ func (t *Tx) DeleteFile(r Root, p Path) error {
 		if err := t.drop(f.blob); err != nil {
 			return err
 		}
-		if err := t.charge(accountOf(r, f.owner), f.amounts().neg()); err != nil {
+		if err := t.charge(t.accountOf(r, f.owner, ""), f.amounts().neg()); err != nil {
 			return err
 		}
 		return t.touch(parent, t.s.now().UnixNano(), -1)
@@ -376,7 +378,11 @@ func (t *Tx) ReadFile(r Root, p Path, offset, length int64) ([]byte, FileInfo, e
 			return blobErr("opening content of "+p.String(), err)
 		}
 		defer h.Close()
-		cr := &contentReader{h: h, sr: io.NewSectionReader(t.s.seal.openContent(f.blob, h, f.size), offset, n), left: n, p: p}
+		ra, err := t.k.openContent(f.uid, f.version, h, f.size)
+		if err != nil {
+			return fmt.Errorf("content of %s: %w", p, err)
+		}
+		cr := &contentReader{sr: io.NewSectionReader(ra, offset, n), left: n, p: p}
 		_, err = io.ReadFull(cr, buf)
 		return err
 	})
@@ -397,7 +403,7 @@ func (t *Tx) ModifyFile(r Root, p Path, ch FileChange) (FileInfo, error) {
 		}
 		var w *written
 		if ch.Content != nil {
-			ww, err := t.s.writeContent(p, f.blob, f.size, ch.Content, false)
+			ww, err := t.s.writeContent(t.k, p, f, ch.Content)
 			if errors.Is(err, errBaseGone) {
 				return fmt.Errorf("%w: content of %s is missing", ErrCorrupt, p)
 			}
@@ -415,12 +421,13 @@ func (t *Tx) ModifyFile(r Root, p Path, ch FileChange) (FileInfo, error) {
 	return info, err
 }
 
-// written is content written for a change: the file's new size and blob.
+// written is content written for a change: the file's new size, blob and
+// content version.
 type written struct {
 	size    int64
 	blob    []byte
+	version int64
 	fresh   bool // blob is new, in incomingDir
-	inPlace bool // appended in place to the file's blob, past its size
 }
 
 // applyFileChange makes the change ch of the file f at p, whose new content
@@ -455,7 +462,7 @@ func (t *Tx) applyFileChange(r Root, p Path, f *node, ch FileChange, w *written)
 				return FileInfo{}, err
 			}
 		}
-		f.size, f.blob = w.size, w.blob
+		f.size, f.blob, f.version = w.size, w.blob, w.version
 	}
 	if ch.UserMetadata != nil || w != nil {
 		if err := t.move(r, f, old); err != nil {
@@ -468,23 +475,24 @@ func (t *Tx) applyFileChange(r Root, p Path, f *node, ch FileChange, w *written)
 	return f.fileInfo(), nil
 }
 
-// writeContent writes the content c of the file at p, whose content is now
-// size bytes in blob, and returns the file's new size and blob. Only a
-// write that starts exactly at the end of an existing blob, when inPlace
-// allows it (the caller holds the file's lock), writes in place, past every
-// committed byte; any other write goes to a new blob, so readers of the old
-// blob are never disturbed.
-func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlace bool) (written, error) {
+// writeContent writes the content c of the file base (its content now
+// base.size bytes in base.blob, at base.version) to a new blob sealed for
+// the next version, and returns the file's new size, blob and version.
+// Every write goes to a new blob, so readers of the old blob are never
+// disturbed; a write at an offset copies the rest of the old content
+// (opening and sealing it again: every chunk is bound to the version).
+func (s *Store) writeContent(ks *keyset, p Path, base *node, c *Content) (written, error) {
+	blob, size, next := base.blob, base.size, base.version+1
 	n := int64(len(c.Bytes))
 	if c.Offset == nil {
 		if n == 0 {
-			return written{}, nil
+			return written{version: next}, nil
 		}
-		if err := s.roomOnDisk(n); err != nil {
+		if err := s.roomOnDisk(sealedSize(n)); err != nil {
 			return written{}, err
 		}
-		b, err := s.writeBlob(func(w io.Writer) error { _, err := w.Write(c.Bytes); return err })
-		return written{size: n, blob: b, fresh: true}, err
+		b, err := s.writeBlob(ks, base.uid, next, func(w io.Writer) error { _, err := w.Write(c.Bytes); return err })
+		return written{size: n, blob: b, version: next, fresh: true}, err
 	}
 	off := *c.Offset
 	if off > size {
@@ -495,46 +503,14 @@ func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlac
 		return written{}, fmt.Errorf("%w: writing %d bytes at %d would make %s %d bytes, the limit is %d", ErrTooLarge, n, off, p, end, s.maxFile)
 	}
 	if n == 0 {
-		return written{size: size, blob: blob}, nil
+		return written{size: size, blob: blob, version: base.version}, nil
 	}
 	if size > 0 && blob == nil {
 		return written{}, fmt.Errorf("%w: %s has %d bytes but no content", ErrCorrupt, p, size)
 	}
 	newSize := max(size, end)
-	inPlace = off == size && blob != nil && inPlace && s.seal.appendInPlace()
-	need := newSize
-	if inPlace {
-		need = n
-	}
-	if err := s.roomOnDisk(need); err != nil {
+	if err := s.roomOnDisk(sealedSize(newSize)); err != nil {
 		return written{}, err
-	}
-	if inPlace {
-		h, err := s.openBlob(blob, os.O_WRONLY)
-		if isNotExist(err) {
-			return written{}, errBaseGone
-		}
-		if err != nil {
-			return written{}, blobErr("opening content of "+p.String(), err)
-		}
-		_, err = h.WriteAt(c.Bytes, off)
-		if err == nil {
-			// Cut off what an append that never committed left.
-			var fi os.FileInfo
-			if fi, err = h.Stat(); err == nil && fi.Size() > newSize {
-				err = h.Truncate(newSize)
-			}
-		}
-		if err == nil {
-			err = h.Sync()
-		}
-		if cerr := h.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return written{}, ioErr("appending to "+p.String(), err)
-		}
-		return written{size: newSize, blob: blob, inPlace: true}, nil
 	}
 	var old io.ReaderAt
 	if blob != nil {
@@ -546,9 +522,11 @@ func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlac
 			return written{}, blobErr("opening content of "+p.String(), err)
 		}
 		defer h.Close()
-		old = s.seal.openContent(blob, h, size)
+		if old, err = ks.openContent(base.uid, base.version, h, size); err != nil {
+			return written{}, fmt.Errorf("content of %s: %w", p, err)
+		}
 	}
-	b, err := s.writeBlob(func(w io.Writer) error {
+	b, err := s.writeBlob(ks, base.uid, next, func(w io.Writer) error {
 		if off > 0 {
 			if err := copyExact(w, io.NewSectionReader(old, 0, off), off); err != nil {
 				return err
@@ -562,7 +540,7 @@ func (s *Store) writeContent(p Path, blob []byte, size int64, c *Content, inPlac
 		}
 		return nil
 	})
-	return written{size: newSize, blob: b, fresh: true}, err
+	return written{size: newSize, blob: b, version: next, fresh: true}, err
 }
 
 func copyExact(w io.Writer, r io.Reader, n int64) error {
@@ -580,7 +558,8 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 // contentReader reads a section of a blob and reports a blob shorter than
 // its recorded size as ErrCorrupt.
 type contentReader struct {
-	h    io.Closer
+	h    io.Closer // nil: nothing to close
+	ks   *keyset   // the reader's keys, wiped by Close (nil: none)
 	sr   *io.SectionReader
 	left int64
 	p    Path
@@ -595,10 +574,18 @@ func (c *contentReader) Read(b []byte) (int, error) {
 	switch {
 	case errors.Is(err, io.EOF) && c.left > 0:
 		return n, fmt.Errorf("%w: content of %s is shorter than its size", ErrCorrupt, c.p)
+	case errors.Is(err, ErrIntegrity) || errors.Is(err, ErrIO):
+		return n, fmt.Errorf("content of %s: %w", c.p, err)
 	case err != nil && !errors.Is(err, io.EOF):
 		return n, ioErr("reading content of "+c.p.String(), err)
 	}
 	return n, err
 }
 
-func (c *contentReader) Close() error { return c.h.Close() }
+func (c *contentReader) Close() error {
+	c.ks.wipe()
+	if c.h == nil {
+		return nil
+	}
+	return c.h.Close()
+}

@@ -81,7 +81,7 @@ func (c *collector) run(ctx context.Context) error {
 	defer c.runMu.Unlock()
 	s := c.s
 	var last int64
-	if err := s.view(ctx, func(t *Tx) error {
+	if err := s.view(ctx, nil, func(t *Tx) error {
 		row, err := t.queryRow(`SELECT coalesce(max(id), 0) FROM garbage`)
 		if err != nil {
 			return err
@@ -99,7 +99,7 @@ func (c *collector) run(ctx context.Context) error {
 	for from := int64(0); ; {
 		var ids []int64
 		var blobs [][]byte
-		if err := s.view(ctx, func(t *Tx) error {
+		if err := s.view(ctx, nil, func(t *Tx) error {
 			st, err := t.stmt(`SELECT id, blob FROM garbage WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000`)
 			if err != nil {
 				return err
@@ -132,7 +132,7 @@ func (c *collector) run(ctx context.Context) error {
 			}
 		}
 		to := ids[len(ids)-1]
-		if err := s.update(ctx, false, func(t *Tx) error {
+		if err := s.update(ctx, nil, false, func(t *Tx) error {
 			_, err := t.exec(`DELETE FROM garbage WHERE id > ? AND id <= ?`, from, to)
 			return err
 		}); err != nil {

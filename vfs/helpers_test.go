@@ -102,7 +102,31 @@ func storeFS(t testing.TB, fsys afero.Fs, opts Options) (afero.Fs, Options) {
 func openAt(t testing.TB, fsys afero.Fs, opts Options) (*Store, error) {
 	t.Helper()
 	fsys, opts = storeFS(t, fsys, opts)
-	return Open(fsys, opts)
+	return openUnlocked(fsys, opts)
+}
+
+// testKeys are the fixed keys test stores are unlocked with.
+func testKeys() *Keys {
+	k := new(Keys)
+	for i, b := range k.all() {
+		for j := range b {
+			b[j] = byte(i*KeySize + j + 1)
+		}
+	}
+	return k
+}
+
+// openUnlocked opens a store and unlocks it with testKeys.
+func openUnlocked(fsys afero.Fs, opts Options) (*Store, error) {
+	s, err := Open(fsys, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Unlock(testKeys()); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func openT(t testing.TB, fsys afero.Fs, opts Options) *Store {
@@ -249,17 +273,26 @@ func rootKeys(t testing.TB, s *Store) []string {
 	t.Helper()
 	var keys []string
 	err := s.View(bg, func(tx *Tx) error {
-		rows, err := tx.SQL().QueryContext(tx.Context(), `SELECT key FROM roots ORDER BY key`)
+		rows, err := tx.SQL().QueryContext(tx.Context(), `SELECT node FROM roots`)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		var ids []int64
 		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
 				return err
 			}
-			keys = append(keys, k)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			n, err := tx.nodeByID(id)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, n.rootKey)
 		}
 		return rows.Err()
 	})

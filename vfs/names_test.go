@@ -1,6 +1,7 @@
 package vfs_test
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -22,6 +23,13 @@ func TestNotUTF8Refused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	keys, err := vfs.RandomKeys(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(keys); err != nil {
+		t.Fatal(err)
+	}
 	root := vfs.AppRoot("app")
 	if _, err := s.CreateRoot(root); err != nil {
 		t.Fatal(err)

@@ -59,24 +59,27 @@ func (a amounts) grows() bool { return a.entries > 0 || a.content > 0 || a.meta 
 // amounts is what the entry n counts for.
 func (n *node) amounts() amounts { return amounts{1, n.size, n.metaLen} }
 
-// account is a row of usage and the quotas it is checked against.
+// account is a row of usage and the quotas it is checked against. App
+// names are stored as keyed hashes (crypt.go: hideApp, hideRoot).
 type account struct {
-	root   string // usage.root: the root's key
-	app    string // usage.app: the app charged in SAFEDrive, else ""
-	quota  string // the app whose AppQuota applies; "" for none
+	root   string // usage.root: the root's stored key
+	app    string // usage.app: the app charged in SAFEDrive (hidden), else ""
+	quota  string // the app whose AppQuota applies (hidden); "" for none
+	name   string // the app's name, for messages ("" if unknown)
 	shared bool   // SharedQuota applies
 }
 
-// accountOf is the account of an entry of root r charged to owner (used in
-// SAFEDrive only).
-func accountOf(r Root, owner string) account {
+// accountOf is the account of an entry of root r charged to owner (its
+// stored, hidden form; used in SAFEDrive only); name is the owner's name
+// in the clear if known, for messages.
+func (t *Tx) accountOf(r Root, owner, name string) account {
 	switch r.kind {
 	case kindApp:
-		return account{root: r.String(), quota: r.name}
+		return account{root: t.k.hideRoot(r), quota: t.k.hideApp(r.name), name: r.name}
 	case kindShared:
-		return account{root: r.String(), app: owner, quota: owner, shared: true}
+		return account{root: t.k.hideRoot(r), app: owner, quota: owner, name: name, shared: true}
 	}
-	return account{root: r.String()}
+	return account{root: t.k.hideRoot(r)}
 }
 
 // charge adds d to the account, first checking the quotas d grows against.
@@ -86,11 +89,11 @@ func (t *Tx) charge(a account, d amounts) error {
 	}
 	if d.grows() {
 		if a.quota != "" {
-			cur, err := t.appUsage(a.quota)
+			cur, err := t.appUsageHidden(a.quota)
 			if err != nil {
 				return err
 			}
-			if err := t.s.appQuota.check(fmt.Sprintf("app %q", a.quota), cur, d); err != nil {
+			if err := t.s.appQuota.check(fmt.Sprintf("app %q", a.name), cur, d); err != nil {
 				return err
 			}
 		}
@@ -120,16 +123,17 @@ func (t *Tx) charge(a account, d amounts) error {
 func (t *Tx) move(r Root, n *node, old amounts) error {
 	n.metaLen = int64(len(n.meta))
 	now := n.amounts()
-	if r.kind != kindShared || n.owner == r.writer {
-		return t.charge(accountOf(r, r.writer), amounts{now.entries - old.entries, now.content - old.content, now.meta - old.meta})
+	writer := t.k.hideApp(r.writer)
+	if r.kind != kindShared || n.owner == writer {
+		return t.charge(t.accountOf(r, writer, r.writer), amounts{now.entries - old.entries, now.content - old.content, now.meta - old.meta})
 	}
-	if err := t.charge(accountOf(r, n.owner), old.neg()); err != nil {
+	if err := t.charge(t.accountOf(r, n.owner, ""), old.neg()); err != nil {
 		return err
 	}
-	if err := t.charge(accountOf(r, r.writer), now); err != nil {
+	if err := t.charge(t.accountOf(r, writer, r.writer), now); err != nil {
 		return err
 	}
-	n.owner = r.writer
+	n.owner = writer
 	return nil
 }
 
@@ -163,9 +167,12 @@ func (t *Tx) sumUsage(q string, args ...any) (Usage, error) {
 
 // appUsage is what app (by its root name) holds: its private root and what
 // it wrote in SAFEDrive.
-func (t *Tx) appUsage(app string) (Usage, error) {
+func (t *Tx) appUsage(app string) (Usage, error) { return t.appUsageHidden(t.k.hideApp(app)) }
+
+// appUsageHidden is appUsage of the app stored as hidden (hideApp).
+func (t *Tx) appUsageHidden(hidden string) (Usage, error) {
 	return t.sumUsage(`SELECT coalesce(sum(entries), 0), coalesce(sum(content), 0), coalesce(sum(meta), 0) FROM usage
-		WHERE (root = ? AND app = '') OR (root = 'shared' AND app = ?)`, AppRoot(app).String(), app)
+		WHERE (root = ? AND app = '') OR (root = 'shared' AND app = ?)`, "app:"+hidden, hidden)
 }
 
 // Usage returns what r holds: an AppRoot its private tree; SharedRoot all
@@ -174,12 +181,13 @@ func (t *Tx) appUsage(app string) (Usage, error) {
 // in the same transaction, so it is exact after a crash too. A root that
 // does not exist is ErrNoRoot (SharedRootFor: if SAFEDrive does not).
 func (s *Store) Usage(ctx context.Context, r Root) (Usage, error) {
-	if err := s.begin(); err != nil {
-		return Usage{}, err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return Usage{}, kerr
 	}
-	defer s.wg.Done()
+	defer s.end(ks)
 	var u Usage
-	err := s.view(ctx, func(t *Tx) error {
+	err := s.view(ctx, ks, func(t *Tx) error {
 		if _, err := t.rootID(r); err != nil {
 			return err
 		}
@@ -189,7 +197,7 @@ func (s *Store) Usage(ctx context.Context, r Root) (Usage, error) {
 			u, err = t.sumUsage(`SELECT coalesce(sum(entries), 0), coalesce(sum(content), 0), coalesce(sum(meta), 0) FROM usage WHERE root = 'shared'`)
 		default:
 			u, err = t.sumUsage(`SELECT coalesce(sum(entries), 0), coalesce(sum(content), 0), coalesce(sum(meta), 0) FROM usage WHERE root = ? AND app = ?`,
-				r.String(), r.writer)
+				t.k.hideRoot(r), t.k.hideApp(r.writer))
 		}
 		return err
 	})
@@ -200,15 +208,16 @@ func (s *Store) Usage(ctx context.Context, r Root) (Usage, error) {
 // holds, as its quota counts it: its private root and what it wrote in
 // SAFEDrive. An app with no root and nothing in SAFEDrive holds nothing.
 func (s *Store) AppUsage(ctx context.Context, appRootDir string) (Usage, error) {
-	if err := s.begin(); err != nil {
-		return Usage{}, err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return Usage{}, kerr
 	}
-	defer s.wg.Done()
+	defer s.end(ks)
 	if err := ValidName(appRootDir); err != nil {
 		return Usage{}, err
 	}
 	var u Usage
-	err := s.view(ctx, func(t *Tx) error {
+	err := s.view(ctx, ks, func(t *Tx) error {
 		var err error
 		u, err = t.appUsage(appRootDir)
 		return err
@@ -224,12 +233,13 @@ type Size struct {
 
 // Size returns what the whole store holds (for `launcher status`).
 func (s *Store) Size(ctx context.Context) (Size, error) {
-	if err := s.begin(); err != nil {
-		return Size{}, err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return Size{}, kerr
 	}
-	defer s.wg.Done()
+	defer s.end(ks)
 	var sz Size
-	err := s.view(ctx, func(t *Tx) error {
+	err := s.view(ctx, ks, func(t *Tx) error {
 		var err error
 		sz.Usage, err = t.sumUsage(`SELECT coalesce(sum(entries), 0), coalesce(sum(content), 0), coalesce(sum(meta), 0) FROM usage`)
 		if err != nil {

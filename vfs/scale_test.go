@@ -69,7 +69,7 @@ func scaleDir(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	start := time.Now()
-	s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), scaleOpts())
+	s, err := openUnlocked(afero.NewBasePathFs(afero.NewOsFs(), dir), scaleOpts())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestScaleChild(t *testing.T) {
 	switch mode {
 	case "list":
 		start := time.Now()
-		s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), scaleOpts())
+		s, err := openUnlocked(afero.NewBasePathFs(afero.NewOsFs(), dir), scaleOpts())
 		if err != nil {
 			fail(err)
 			return
@@ -237,7 +237,7 @@ func TestScaleChild(t *testing.T) {
 		// one directory, one request at a time, while another app lists a
 		// directory of 1,000 files again and again.
 		opts := Options{AppQuota: Quota{MetadataBytes: 1 << 30}}
-		s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
+		s, err := openUnlocked(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
 		if err != nil {
 			fail(err)
 			return
@@ -362,7 +362,7 @@ func p50(b *testing.B, fn func(i int)) {
 func openScale(b *testing.B) *Store {
 	b.Helper()
 	dir := scaleDir(b)
-	s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), scaleOpts())
+	s, err := openUnlocked(afero.NewBasePathFs(afero.NewOsFs(), dir), scaleOpts())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func openScale(b *testing.B) *Store {
 func BenchmarkScaleOpen(b *testing.B) {
 	dir := scaleDir(b)
 	p50(b, func(int) {
-		s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), dir), scaleOpts())
+		s, err := openUnlocked(afero.NewBasePathFs(afero.NewOsFs(), dir), scaleOpts())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -425,7 +425,7 @@ func BenchmarkScaleCreateDelete(b *testing.B) {
 	b.Run("million", func(b *testing.B) { run(b, openScale(b), Path{"dir-0500"}) })
 	b.Run("empty", func(b *testing.B) {
 		skipUnlessScale(b)
-		s, err := Open(afero.NewBasePathFs(afero.NewOsFs(), b.TempDir()), scaleOpts())
+		s, err := openUnlocked(afero.NewBasePathFs(afero.NewOsFs(), b.TempDir()), scaleOpts())
 		if err != nil {
 			b.Fatal(err)
 		}

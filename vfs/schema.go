@@ -8,8 +8,9 @@ import (
 
 // SchemaVersion is the version of the store's own tables (the "vfs" row of
 // schema_version). Open refuses a database whose vfs version is newer than
-// this; it creates the tables in an empty database.
-const SchemaVersion = 1
+// this, and one of version 1 (the store before encryption at rest, data in
+// the clear) with ErrOldFormat; it creates the tables in an empty database.
+const SchemaVersion = 2
 
 // schema is the store's part of the database. The comments are the
 // reference for docs/vfs.md.
@@ -18,19 +19,19 @@ const SchemaVersion = 1
 //     rows point at it); uid is the stable ID the API shows (16 random
 //     bytes, 32 hex characters; indexed, unique, for directories, which
 //     LookupDir finds by it). parent is NULL for a root. name_key is
-//     what a name is looked up by in its parent (today the name's bytes;
-//     with encryption at rest a keyed hash of (parent, name), and listings
-//     are sorted after decryption). kind: 0 directory, 1 file. nchild:
+//     what a name is looked up by in its parent: a keyed hash of (parent,
+//     name) (crypt.go); listings are sorted after decryption. kind: 0 directory, 1 file. nchild:
 //     entries of a directory. size: bytes of a file's content; blob: the
 //     16-byte name of its content's blob file, NULL when the file is
-//     empty. owner: the app an entry of SAFEDrive is charged to (NULL
+//     empty. owner: the app (hidden: a keyed hash of its name) an entry of SAFEDrive is charged to (NULL
 //     elsewhere, or for the launcher's own writes). meta_len: bytes of
 //     user metadata. rec: every attribute of the node (record.go: kind,
 //     flags, uid, times, size, the name and the user metadata as stored),
 //     so that a listing reads one value per entry; it comes last so that
 //     a large one, kept in overflow pages, is read only by a query that
 //     asks for it.
-//   - roots: the key of each root (Root.String()) and its node.
+//   - roots: the stored key of each root (crypt.go: hideRoot, a keyed hash
+//     of the app or reserved name) and its node.
 //   - usage: entries, content bytes and metadata bytes per (root key,
 //     app), updated in the transaction of every change: ("app:x", "") is
 //     app x's private root, ("shared", "x") what x has in SAFEDrive,
@@ -113,6 +114,9 @@ func initSchema(ctx context.Context, w *dbConn) error {
 		return dbErr("reading the schema version", err)
 	case v > SchemaVersion:
 		return fmt.Errorf("%w: the database's store tables are version %d, this launcher knows up to %d", ErrCorrupt, v, SchemaVersion)
+	case v == 1:
+		return fmt.Errorf("%w: the database's store tables are version 1, with data in the clear, from before encryption at rest; "+
+			"there is no migration: move the store directory aside and start again", ErrOldFormat)
 	case v < 1:
 		return fmt.Errorf("%w: the database's store tables have version %d", ErrCorrupt, v)
 	}

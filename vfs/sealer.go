@@ -1,66 +1,89 @@
 package vfs
 
-import "io"
+import (
+	"fmt"
+)
 
-// sealer is the one door every name, user metadata and content byte passes
-// through between the store's callers and what it keeps (database rows and
-// blob files), so that encryption at rest can be added in one place, without
-// a change of schema: names, metadata and content sealed with an AEAD under
-// keys derived from a master key, names looked up by a keyed hash.
-//
-// Today it is the identity (plainSealer). What the store relies on:
-//
-//   - nameKey is what a name is found by in its parent: equal names give
-//     equal keys in the same parent and different names different keys.
-//     It is bound to the parent, so a directory moved to another parent
-//     gets a new key (and sealed name).
-//   - keysSorted reports whether the byte order of name keys is the byte
-//     order of names. When false, listings are sorted after openName.
-//   - sealName/openName and sealMeta/openMeta are inverses; the stored form
-//     may be longer. openName and openMeta may fail (a forged or damaged
-//     row): the store reports ErrCorrupt.
-//   - Content: sealContent wraps the writer of a new blob (written from its
-//     start, then closed), openContent the reader of a blob holding size
-//     bytes of content; appendInPlace reports whether bytes may be written
-//     as they are at the end of an existing blob (an append without a
-//     copy). An AEAD sealer returns false (or learns to rewrite the last
-//     chunk).
-//
-// Quotas and sizes count the bytes before sealing (meta_len, size).
-type sealer interface {
-	nameKey(parent int64, name string) []byte
-	keysSorted() bool
-	sealName(parent int64, name string) []byte
-	openName(parent int64, stored []byte) (string, error)
-	sealMeta(uid []byte, meta []byte) []byte
-	openMeta(uid []byte, stored []byte) ([]byte, error)
-	sealContent(blob []byte, w io.Writer) io.WriteCloser
-	openContent(blob []byte, r io.ReaderAt, size int64) io.ReaderAt
-	appendInPlace() bool
-}
+// Purpose names a key of the store that other packages seal their own
+// data with, in their own tables, through a Sealer.
+type Purpose string
 
-// plainSealer keeps everything as it is.
-type plainSealer struct{}
+// The purposes a Sealer serves, one key each (Keys.DNS, Keys.Registry).
+const (
+	PurposeDNS      Purpose = "dns"      // DNS records (package dns)
+	PurposeRegistry Purpose = "registry" // the app registry's per-app data (launcher/apps)
+)
 
-func (plainSealer) nameKey(_ int64, name string) []byte  { return []byte(name) }
-func (plainSealer) keysSorted() bool                     { return true }
-func (plainSealer) sealName(_ int64, name string) []byte { return []byte(name) }
-func (plainSealer) openName(_ int64, b []byte) (string, error) {
-	return string(b), nil
-}
-func (plainSealer) sealMeta(_ []byte, meta []byte) []byte { return meta }
-func (plainSealer) openMeta(_ []byte, b []byte) ([]byte, error) {
-	if b == nil {
-		return []byte{}, nil
+// sealerFormat is the first byte of every value a Sealer seals.
+const sealerFormat = 1
+
+// Sealer encrypts other packages' data at rest with the keys the store
+// holds, inside a transaction of the store (Tx.Sealer): the app registry
+// and DNS records in their own tables. It is valid while the function
+// given to Update or View runs.
+//
+// The contract:
+//
+//   - Seal returns 1 || nonce (24 bytes, random) || XChaCha20-Poly1305
+//     ciphertext and tag (16 bytes): len(plaintext)+41 bytes, under the
+//     purpose's key. ad is bound to it (not stored): pass what says where
+//     the value belongs (the row's key, the column's name), so that a
+//     value moved to another row or column does not open.
+//   - Open returns the plaintext of what Seal made with the same purpose
+//     and ad, or an error wrapping ErrIntegrity (a changed byte, another
+//     ad or purpose, a value not sealed by this store).
+//   - Hash is a keyed hash (BLAKE2b-128 under Keys.NameLookup, bound to the
+//     purpose): 16 bytes to find a row by a secret (a DNS long name, an
+//     app's id) in an indexed column without storing it. Equal inputs give
+//     equal hashes, for as long as the account keeps its keys.
+//
+// An unknown purpose panics (a programming error).
+type Sealer struct{ k *keyset }
+
+// Sealer returns the transaction's Sealer.
+func (t *Tx) Sealer() Sealer { return Sealer{t.k} }
+
+func (s Sealer) key(p Purpose) *[KeySize]byte {
+	switch p {
+	case PurposeDNS:
+		return &s.k.k.DNS
+	case PurposeRegistry:
+		return &s.k.k.Registry
 	}
-	return b, nil
+	panic(fmt.Sprintf("vfs: Sealer: unknown purpose %q", string(p)))
 }
-func (plainSealer) sealContent(_ []byte, w io.Writer) io.WriteCloser { return nopWriteCloser{w} }
-func (plainSealer) openContent(_ []byte, r io.ReaderAt, _ int64) io.ReaderAt {
-	return r
+
+func sealerAD(p Purpose, ad []byte) []byte {
+	b := make([]byte, 0, len(adSealer)+len(p)+1+len(ad))
+	b = append(b, adSealer...)
+	b = append(b, p...)
+	b = append(b, 0)
+	return append(b, ad...)
 }
-func (plainSealer) appendInPlace() bool { return true }
 
-type nopWriteCloser struct{ io.Writer }
+// Seal seals plaintext for purpose p, bound to ad.
+func (s Sealer) Seal(p Purpose, ad, plaintext []byte) []byte {
+	return seal([]byte{sealerFormat}, s.key(p), plaintext, sealerAD(p, ad))
+}
 
-func (nopWriteCloser) Close() error { return nil }
+// Open opens what Seal made for purpose p with ad.
+func (s Sealer) Open(p Purpose, ad, sealed []byte) ([]byte, error) {
+	key := s.key(p)
+	if len(sealed) < 1+sealOverhead || sealed[0] != sealerFormat {
+		return nil, fmt.Errorf("%w: a sealed %s value of %d bytes", ErrIntegrity, p, len(sealed))
+	}
+	pt, err := open(nil, key, sealed[1:], sealerAD(p, ad))
+	if err != nil {
+		return nil, fmt.Errorf("%w: a sealed %s value: %v", ErrIntegrity, p, err)
+	}
+	if pt == nil {
+		pt = []byte{}
+	}
+	return pt, nil
+}
+
+// Hash returns the keyed hash of data for purpose p.
+func (s Sealer) Hash(p Purpose, data []byte) []byte {
+	s.key(p) // checks p
+	return s.k.hash(hSealer, []byte(p), []byte{0}, data)
+}

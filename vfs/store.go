@@ -184,7 +184,6 @@ type Store struct {
 	clock  func() time.Time
 	randMu sync.Mutex
 	rand   io.Reader
-	seal   sealer
 	log    *slog.Logger
 	mode   Sync
 
@@ -211,6 +210,10 @@ type Store struct {
 	ckpt      checkpointer
 	collector collector
 
+	// keys are the store's keys, nil while locked (keys.go).
+	keyMu sync.RWMutex
+	keys  *keyset
+
 	lifeMu sync.Mutex
 	closed bool
 	wg     sync.WaitGroup // operations in progress, waited for by Close
@@ -231,7 +234,7 @@ func Open(fsys afero.Fs, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: nil file system", ErrIO)
 	}
 	s := &Store{
-		fs: fsys, clock: opts.Clock, rand: opts.Rand, seal: plainSealer{}, log: opts.Logger, mode: opts.Sync,
+		fs: fsys, clock: opts.Clock, rand: opts.Rand, log: opts.Logger, mode: opts.Sync,
 		maxMeta: opts.MaxMetadata, maxFile: opts.MaxFileSize, maxEntries: opts.MaxEntries, maxDepth: opts.MaxDepth,
 		appQuota: opts.AppQuota.withDefaults(Quota{DefaultAppEntries, DefaultAppContentBytes, DefaultAppMetadataBytes}),
 		shared:   opts.SharedQuota.withDefaults(Quota{DefaultSharedEntries, DefaultSharedContentBytes, DefaultSharedMetadataBytes}),
@@ -449,7 +452,7 @@ func (s *Store) recover(ctx context.Context) error {
 
 // Close waits for operations in progress and closes the store (SQLite
 // checkpoints its log as the last connection closes). Later calls return
-// ErrClosed. Close is idempotent; it returns the first close's error and
+// ErrClosed. It wipes the keys. Close is idempotent; it returns the first close's error and
 // nil after.
 func (s *Store) Close() error {
 	s.lifeMu.Lock()
@@ -460,6 +463,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.lifeMu.Unlock()
 	s.wg.Wait()
+	s.Lock()
 	s.collector.halt()
 	// Remove what the last changes dropped now rather than at the next Open.
 	cerr := s.collector.run(context.Background())
@@ -472,15 +476,26 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// begin registers an operation; the caller must call s.wg.Done.
-func (s *Store) begin() error {
+// begin registers an operation and returns its copy of the keys
+// (ErrClosed, ErrLocked); the caller must call s.end with it.
+func (s *Store) begin() (*keyset, error) {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return nil, ErrClosed
+	}
+	ks, err := s.takeKeys()
+	if err != nil {
+		return nil, err
 	}
 	s.wg.Add(1)
-	return nil
+	return ks, nil
+}
+
+// end ends an operation begin started: it wipes its keys.
+func (s *Store) end(ks *keyset) {
+	ks.wipe()
+	s.wg.Done()
 }
 
 // Sync returns once every change made so far survives a power loss too
@@ -488,10 +503,11 @@ func (s *Store) begin() error {
 // change already does when it returns) and the content those changes
 // dropped is removed.
 func (s *Store) Sync() error {
-	if err := s.begin(); err != nil {
-		return err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return kerr
 	}
-	defer s.wg.Done()
+	defer s.end(ks)
 	if err := s.collector.syncLog(); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 // given to returns.
 type Tx struct {
 	s     *Store
+	k     *keyset         // the operation's keys (nil in the store's own upkeep)
 	req   context.Context // the caller's context: checked before each operation
 	ctx   context.Context // the statements' context (not canceled in Update)
 	conn  *dbConn
@@ -68,25 +69,27 @@ func (t *Tx) Context() context.Context { return t.ctx }
 // operation and before the commit; once the commit starts it is not
 // interrupted.
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
-	if err := s.begin(); err != nil {
-		return err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return kerr
 	}
-	defer s.wg.Done()
-	return s.update(ctx, true, fn)
+	defer s.end(ks)
+	return s.update(ctx, ks, true, fn)
 }
 
 // View runs fn in one read-only transaction: everything fn reads is one
 // consistent state of the store, while writes go on beside it.
 func (s *Store) View(ctx context.Context, fn func(tx *Tx) error) error {
-	if err := s.begin(); err != nil {
-		return err
+	ks, kerr := s.begin()
+	if kerr != nil {
+		return kerr
 	}
-	defer s.wg.Done()
-	return s.view(ctx, fn)
+	defer s.end(ks)
+	return s.view(ctx, ks, fn)
 }
 
 // view runs fn in a read transaction on a reader connection.
-func (s *Store) view(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Store) view(ctx context.Context, ks *keyset, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -101,7 +104,7 @@ func (s *Store) view(ctx context.Context, fn func(tx *Tx) error) error {
 	if _, err := c.run(context.Background(), "BEGIN"); err != nil {
 		return dbErr("starting a read", err)
 	}
-	t := &Tx{s: s, req: ctx, ctx: ctx, conn: c, rootGen: gen}
+	t := &Tx{s: s, k: ks, req: ctx, ctx: ctx, conn: c, rootGen: gen}
 	err := fn(t)
 	t.dead = true
 	if _, rerr := c.run(context.Background(), "ROLLBACK"); rerr != nil && err == nil {
@@ -113,7 +116,7 @@ func (s *Store) view(ctx context.Context, fn func(tx *Tx) error) error {
 // update runs fn in a write transaction (see Update); nested says whether
 // each tree operation needs its own savepoint (fn may go on after one
 // fails).
-func (s *Store) update(ctx context.Context, nested bool, fn func(tx *Tx) error) error {
+func (s *Store) update(ctx context.Context, ks *keyset, nested bool, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -131,7 +134,7 @@ func (s *Store) update(ctx context.Context, nested bool, fn func(tx *Tx) error) 
 	if _, err := c.run(sctx, "BEGIN IMMEDIATE"); err != nil {
 		return dbErr("starting a change", err)
 	}
-	t := &Tx{s: s, req: ctx, ctx: sctx, conn: c, write: true, nested: nested}
+	t := &Tx{s: s, k: ks, req: ctx, ctx: sctx, conn: c, write: true, nested: nested}
 	defer func() {
 		if t.rootsChanged {
 			s.roots.invalidate()
@@ -262,7 +265,9 @@ type node struct {
 	blob              []byte // nil: no content
 	owner             string
 	metaLen           int64
-	name              string
+	version           int64  // content version (files)
+	name              string // "" for a root
+	rootKey           string // a root's Root.String() (its sealed name)
 	meta              []byte // never nil
 	up                *node  // the parent directory, when resolveFile read it
 }
@@ -296,33 +301,32 @@ func (t *Tx) scanNode(sc scanner) (*node, error) {
 	return n, nil
 }
 
-// openRec fills n's attributes from its record (n.parent set). The slices
-// of n may alias rec.
+// openRec fills n's attributes from its record (n.id and n.parent set).
+// A record that does not open is ErrIntegrity.
 func (t *Tx) openRec(n *node, rec []byte) error {
-	f, err := decodeRec(rec)
+	f, err := t.k.openRec(n.parent, rec)
 	if err != nil {
-		return fmt.Errorf("%w: node %d: %v", ErrCorrupt, n.id, err)
+		return fmt.Errorf("%w (entry %d)", err, n.id)
 	}
 	n.kind, n.flags, n.uid = int(f.kind), int(f.flags), f.uid
-	n.created, n.modified, n.size = f.created, f.modified, f.size
-	if n.name, err = t.s.seal.openName(n.parent, f.name); err != nil {
-		return fmt.Errorf("%w: a stored name cannot be read: %v", ErrCorrupt, err)
+	n.created, n.modified, n.size, n.version = f.created, f.modified, f.size, f.version
+	n.name, n.rootKey = string(f.name), ""
+	if n.parent == 0 {
+		n.name, n.rootKey = "", string(f.name)
 	}
-	if n.meta, err = t.s.seal.openMeta(n.uid, f.meta); err != nil {
-		return fmt.Errorf("%w: stored user metadata cannot be read: %v", ErrCorrupt, err)
-	}
+	n.meta = f.meta
 	n.metaLen = int64(len(n.meta))
 	return nil
 }
 
-// rec is n's record.
+// rec is n's record, sealed.
 func (t *Tx) rec(n *node) []byte {
 	f := recFields{kind: byte(n.kind), flags: byte(n.flags), uid: n.uid, created: n.created, modified: n.modified,
-		size: n.size, name: t.s.seal.sealName(n.parent, n.name)}
-	if len(n.meta) > 0 {
-		f.meta = t.s.seal.sealMeta(n.uid, n.meta)
+		size: n.size, version: n.version, name: []byte(n.name), meta: n.meta}
+	if n.parent == 0 {
+		f.name = []byte(n.rootKey)
 	}
-	return appendRec(make([]byte, 0, recHeader+2+len(f.name)+len(f.meta)), &f)
+	return t.k.sealRec(n.parent, &f)
 }
 
 // nodeByID reads the node id, which must exist.
@@ -344,7 +348,7 @@ func (t *Tx) nodeIfAny(id int64) (*node, error) {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
-	case err != nil && !errors.Is(err, ErrCorrupt):
+	case err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrIntegrity):
 		return nil, dbErr("reading an entry", err)
 	}
 	return n, err
@@ -352,7 +356,7 @@ func (t *Tx) nodeIfAny(id int64) (*node, error) {
 
 // child reads the entry name of the directory dir, or returns nil.
 func (t *Tx) child(dir int64, name string) (*node, error) {
-	row, err := t.queryRow(`SELECT `+nodeCols+` FROM nodes WHERE parent = ? AND name_key = ?`, dir, t.s.seal.nameKey(dir, name))
+	row, err := t.queryRow(`SELECT `+nodeCols+` FROM nodes WHERE parent = ? AND name_key = ?`, dir, t.k.nameKey(dir, name))
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +364,7 @@ func (t *Tx) child(dir int64, name string) (*node, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
-	if err != nil && !errors.Is(err, ErrCorrupt) {
+	if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrIntegrity) {
 		return nil, dbErr("looking up a name", err)
 	}
 	return n, err
@@ -369,7 +373,7 @@ func (t *Tx) child(dir int64, name string) (*node, error) {
 // childKind returns the id and kind of the entry name of dir (ok false if
 // there is none).
 func (t *Tx) childKind(dir int64, name string) (id int64, kind int, ok bool, err error) {
-	row, err := t.queryRow(`SELECT id, kind FROM nodes WHERE parent = ? AND name_key = ?`, dir, t.s.seal.nameKey(dir, name))
+	row, err := t.queryRow(`SELECT id, kind FROM nodes WHERE parent = ? AND name_key = ?`, dir, t.k.nameKey(dir, name))
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -390,7 +394,7 @@ func (t *Tx) rootID(r Root) (int64, error) {
 	if err := r.valid(); err != nil {
 		return 0, err
 	}
-	key := r.String()
+	key := t.k.hideRoot(r)
 	if id, ok := t.s.roots.get(key); ok && !t.rootsChanged {
 		return id, nil
 	}
@@ -540,7 +544,7 @@ func (t *Tx) insert(parent *node, name string, n *node, now int64) error {
 	n.parent, n.name = parent.id, name
 	res, err := t.exec(`INSERT INTO nodes (parent, name_key, kind, uid, nchild, size, blob, owner, meta_len, rec)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		parent.id, t.s.seal.nameKey(parent.id, name), n.kind, n.uid, n.nchild, n.size, nullBytes(n.blob), nullString(n.owner),
+		parent.id, t.k.nameKey(parent.id, name), n.kind, n.uid, n.nchild, n.size, nullBytes(n.blob), nullString(n.owner),
 		len(n.meta), t.rec(n))
 	if err != nil {
 		return dbErr("adding an entry", err)
@@ -559,7 +563,7 @@ func (t *Tx) save(n *node) error {
 		parent = n.parent
 	}
 	if _, err := t.exec(`UPDATE nodes SET parent = ?, name_key = ?, nchild = ?, size = ?, blob = ?, owner = ?, meta_len = ?, rec = ?
-		WHERE id = ?`, parent, t.s.seal.nameKey(n.parent, n.name), n.nchild, n.size, nullBytes(n.blob), nullString(n.owner),
+		WHERE id = ?`, parent, t.k.nameKey(n.parent, n.name), n.nchild, n.size, nullBytes(n.blob), nullString(n.owner),
 		n.metaLen, t.rec(n), n.id); err != nil {
 		return dbErr("updating an entry", err)
 	}

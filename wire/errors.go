@@ -48,6 +48,7 @@ const (
 	CodeNoNewValues     Code = -207 // modify-* with nothing to change
 	CodeSharedDenied    Code = -208 // SAFEDrive access not granted to this app
 	CodeStoreLimit      Code = -209 // a store limit (file size, metadata, entries) hit
+	CodeIntegrity       Code = -210 // stored data failed its integrity check
 	CodeInvalidDNSName  Code = -300 // long_name or service_name breaks the name rules
 	CodeNameTaken       Code = -301 // the long name is registered already
 	CodeNameNotFound    Code = -302 // no such long name
@@ -127,6 +128,7 @@ var (
 	ErrNoNewValues     = &Error{Code: CodeNoNewValues}
 	ErrSharedDenied    = &Error{Code: CodeSharedDenied}
 	ErrStoreLimit      = &Error{Code: CodeStoreLimit}
+	ErrIntegrity       = &Error{Code: CodeIntegrity}
 	ErrInvalidDNSName  = &Error{Code: CodeInvalidDNSName}
 	ErrNameTaken       = &Error{Code: CodeNameTaken}
 	ErrNameNotFound    = &Error{Code: CodeNameNotFound}

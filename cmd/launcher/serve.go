@@ -244,12 +244,7 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
-	defer store.Close()
-	if !store.RootExists(vfs.SharedRoot()) {
-		if _, err := store.CreateRoot(vfs.SharedRoot()); err != nil {
-			return fmt.Errorf("creating SAFEDrive: %w", err)
-		}
-	}
+	defer store.Close() // the store opens locked: SAFEDrive is made at unlock (unlockStore)
 
 	dnsMod, err := dns.New(store)
 	if err != nil {
@@ -287,9 +282,8 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 		*devKey = *master
 	}
 	kr := newKeyring(keyringConfig{dir: dir, file: keyFile, devKey: devKey, srv: srv, rand: rand.Reader, log: log,
-		// The encrypted store (issue 17, item 4) takes the keys here:
-		// unlocked: store.Unlock(keys), locking: store.Lock().
-		hooks: keyHooks{}})
+		// The encrypted store (issue 17, item 4) takes the keys here.
+		hooks: keyHooks{unlocked: func(k *account.Keys) error { return unlockStore(store, k) }, locking: store.Lock}})
 	defer kr.Close()
 	if master != nil {
 		m := master
@@ -473,4 +467,21 @@ func (st storeStats) AppUsage(ctx context.Context, rootDir string) (control.Usag
 func (st storeStats) Size(ctx context.Context) (control.StoreSize, error) {
 	sz, err := st.s.Size(ctx)
 	return control.StoreSize{Usage: control.Usage(sz.Usage), DatabaseBytes: sz.DatabaseBytes}, err
+}
+
+// unlockStore gives the store the keys of its purposes (it copies them; the
+// copy made here is wiped) and makes SAFEDrive if it is missing.
+func unlockStore(store *vfs.Store, k *account.Keys) error {
+	sk := vfs.Keys{Content: k.Content, Names: k.Names, NameLookup: k.NameLookup, Metadata: k.Metadata, DNS: k.DNS, Registry: k.Registry}
+	defer sk.Wipe()
+	if err := store.Unlock(&sk); err != nil {
+		return err
+	}
+	if !store.RootExists(vfs.SharedRoot()) {
+		if _, err := store.CreateRoot(vfs.SharedRoot()); err != nil && !errors.Is(err, vfs.ErrExists) {
+			store.Lock()
+			return fmt.Errorf("creating SAFEDrive: %w", err)
+		}
+	}
+	return nil
 }

@@ -99,6 +99,10 @@ func openStore(dir string, mode vfs.Sync) (*vfs.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The store opens locked: unlock it with fixed (zero) keys, the same at every open.
+	if err := store.Unlock(&vfs.Keys{}); err != nil {
+		return nil, err
+	}
 	for _, r := range []vfs.Root{vfs.SharedRoot(), vfs.AppRoot(benchAppRoot)} {
 		if _, err := store.CreateRoot(r); err != nil && !errors.Is(err, vfs.ErrExists) {
 			store.Close()

@@ -53,6 +53,7 @@ func TestUploaderAsChild(t *testing.T) {
 	// The daemon with nfs and dns on a real on-disk store, and the gateway.
 	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()), vfs.Options{})
 	require.NoError(t, err)
+	require.NoError(t, store.Unlock(&vfs.Keys{})) // the store opens locked; fixed (zero) test keys
 	t.Cleanup(func() { store.Close() })
 	_, err = store.CreateRoot(vfs.SharedRoot())
 	require.NoError(t, err)

@@ -29,6 +29,7 @@ func newFixture(t *testing.T) *fixture {
 	dir := t.TempDir()
 	store, err := vfs.Open(afero.NewMemMapFs(), vfs.Options{})
 	require.NoError(t, err)
+	require.NoError(t, store.Unlock(&vfs.Keys{})) // the store opens locked; fixed (zero) test keys
 	t.Cleanup(func() { store.Close() })
 	exe := filepath.Join(dir, "app.sh")
 	require.NoError(t, os.WriteFile(exe, []byte("#!/bin/sh\nexit 0\n"), 0o755))

@@ -43,6 +43,7 @@ func start(t *testing.T, cfg control.Config) *env {
 	dir := t.TempDir()
 	store, err := vfs.Open(afero.NewMemMapFs(), vfs.Options{})
 	require.NoError(t, err)
+	require.NoError(t, store.Unlock(&vfs.Keys{})) // the store opens locked; fixed (zero) test keys
 	_, err = store.CreateRoot(vfs.SharedRoot())
 	require.NoError(t, err)
 	reg, err := apps.Open(store, apps.Options{})

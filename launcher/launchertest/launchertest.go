@@ -110,6 +110,10 @@ func Store(t testing.TB) (*vfs.Store, string) {
 	if err != nil {
 		t.Fatalf("vfs.Open: %v", err)
 	}
+	// The store opens locked: unlock it with fixed (zero) keys, the same at every open.
+	if err := store.Unlock(&vfs.Keys{}); err != nil {
+		t.Fatalf("vfs.Open: %v", err)
+	}
 	t.Cleanup(func() { store.Close() })
 	if _, err := store.CreateRoot(vfs.SharedRoot()); err != nil {
 		t.Fatalf("creating SAFEDrive: %v", err)
