@@ -72,10 +72,24 @@ type Module struct {
 // before the database is refused with ErrOldFormat.
 func New(store *vfs.Store) (*Module, error) {
 	m := &Module{store: store, now: time.Now}
-	if err := store.Update(context.Background(), initSchema); err != nil { // start-up: nothing to cancel it
-		return nil, fmt.Errorf("dns: opening the records: %w", err)
+	if !store.Locked() {
+		if err := m.Load(); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
+}
+
+// Load opens the records (creating their tables the first time). The store
+// must be unlocked: a daemon that starts locked makes the module with New
+// and loads it once the user unlocks (New loads at once when the store is
+// unlocked already). The records are read from the store at each request,
+// so there is nothing to forget when the launcher locks.
+func (m *Module) Load() error {
+	if err := m.store.Update(context.Background(), initSchema); err != nil { // start-up: nothing to cancel it
+		return fmt.Errorf("dns: opening the records: %w", err)
+	}
+	return nil
 }
 
 // Register adds register-dns and add-service from v1.0 on, and the read and

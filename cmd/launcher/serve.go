@@ -282,8 +282,26 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 		*devKey = *master
 	}
 	kr := newKeyring(keyringConfig{dir: dir, file: keyFile, devKey: devKey, srv: srv, rand: rand.Reader, log: log,
-		// The encrypted store (issue 17, item 4) takes the keys here.
-		hooks: keyHooks{unlocked: func(k *account.Keys) error { return unlockStore(store, k) }, locking: store.Lock}})
+		// The encrypted store takes the keys here; the registry and the dns
+		// records, encrypted in it, are read once it is unlocked and the
+		// registry's copy in memory is forgotten when it locks.
+		hooks: keyHooks{
+			unlocked: func(k *account.Keys) error {
+				if err := unlockStore(store, k); err != nil {
+					return err
+				}
+				if err := errors.Join(dnsMod.Load(), reg.Load()); err != nil {
+					reg.Unload()
+					store.Lock()
+					return err
+				}
+				return nil
+			},
+			locking: func() {
+				reg.Unload()
+				store.Lock()
+			},
+		}})
 	defer kr.Close()
 	if master != nil {
 		m := master

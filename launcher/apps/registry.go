@@ -138,6 +138,7 @@ type Registry struct {
 	byID   map[string]*App
 	byName map[string]*App
 	kept   map[string]bool // roots kept by Remove without purge
+	loaded bool            // Load has read the store (see Load)
 }
 
 // Options configure Open. The zero value is ready to use.
@@ -179,6 +180,22 @@ func Open(store *vfs.Store, opts Options) (*Registry, error) {
 	if r.rand == nil {
 		r.rand = rand.Reader
 	}
+	if !store.Locked() {
+		if err := r.Load(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Load reads the registry from the store (and creates its tables the first
+// time). The store must be unlocked: the registry's data is encrypted with
+// the user's keys, so a daemon that starts locked opens the registry empty
+// and loads it once the user unlocks (Open loads at once when the store is
+// unlocked already). Unload forgets it again when the launcher locks.
+func (r *Registry) Load() error {
+	store := r.store
+	byID, byName, keptSet := map[string]*App{}, map[string]*App{}, map[string]bool{}
 	ctx := context.Background() // start-up: nothing to cancel it
 	var list []App
 	var kept []string
@@ -195,35 +212,46 @@ func Open(store *vfs.Store, opts Options) (*Registry, error) {
 	})
 	if err != nil {
 		if errors.Is(err, ErrStorage) || errors.Is(err, ErrCorrupt) {
-			return nil, err
+			return err
 		}
-		return nil, fmt.Errorf("%w: opening the registry: %v", ErrStorage, err)
+		return fmt.Errorf("%w: opening the registry: %v", ErrStorage, err)
 	}
 	roots0 := map[string]bool{}
 	for i := range list {
 		a := list[i]
 		switch {
 		case ValidName(a.Name) != nil, a.ID == "", vfs.ValidName(a.RootDir) != nil, !filepath.IsAbs(a.Exec):
-			return nil, fmt.Errorf("%w: app %q is incomplete or invalid", ErrCorrupt, a.Name)
+			return fmt.Errorf("%w: app %q is incomplete or invalid", ErrCorrupt, a.Name)
 		}
 		roots0[a.RootDir] = true
-		r.byID[a.ID], r.byName[a.Name] = &a, &a
+		byID[a.ID], byName[a.Name] = &a, &a
 	}
 	for _, k := range kept {
 		if vfs.ValidName(k) == nil && !roots0[k] && store.RootExists(vfs.AppRoot(k)) {
-			r.kept[k] = true
+			keptSet[k] = true
 		}
 	}
-	for _, a := range r.byID {
+	for _, a := range byID {
 		root := vfs.AppRoot(a.RootDir)
 		if !store.RootExists(root) {
 			if _, err := store.CreateRoot(root); err != nil {
-				return nil, fmt.Errorf("%w: creating the missing root of app %q: %v", ErrStorage, a.Name, err)
+				return fmt.Errorf("%w: creating the missing root of app %q: %v", ErrStorage, a.Name, err)
 			}
 			r.log.Warn("created missing private root", "app", a.Name, "root", a.RootDir)
 		}
 	}
-	return r, nil
+	r.mu.Lock()
+	r.byID, r.byName, r.kept, r.loaded = byID, byName, keptSet, true
+	r.mu.Unlock()
+	return nil
+}
+
+// Unload forgets the registry's data (the launcher is locking): until the
+// next Load, no app is registered as far as the daemon can tell.
+func (r *Registry) Unload() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byID, r.byName, r.kept, r.loaded = map[string]*App{}, map[string]*App{}, map[string]bool{}, false
 }
 
 // change runs fn in one transaction of the store. An error of the store
