@@ -539,6 +539,7 @@ func TestOldFormatRefused(t *testing.T) {
 	store, err := vfs.Open(afero.NewMemMapFs(), vfs.Options{})
 	require.NoError(t, err)
 	defer store.Close()
+	require.NoError(t, store.Unlock(&vfs.Keys{}))
 	rr := vfs.ReservedRoot(dns.RecordsRootName)
 	_, err = store.CreateRoot(rr)
 	require.NoError(t, err)
