@@ -231,6 +231,7 @@ func rows(r *results) []row {
 			Target: "<= 32 KiB", VsTarget: fx(32 * 1024 / d.RSSBytes), Met: met(d.RSSBytes <= 32*1024)})
 	}
 	out = append(out, eventRows(r)...)
+	out = append(out, scaleRows(r)...)
 	return out
 }
 
@@ -439,6 +440,9 @@ Beside it, in the same run:
 `)
 	if r.Events != nil {
 		b.WriteString(eventsText)
+	}
+	if r.Scale != nil {
+		b.WriteString(scaleText)
 	}
 	if r.Before != nil {
 		b.WriteString(`- **before**: the daemon of the baseline revision, built from it (its cmd/launcherbench's daemon
