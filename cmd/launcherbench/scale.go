@@ -105,6 +105,9 @@ func scaleDirName(i int) string { return fmt.Sprintf("dir-%04d", i) }
 // runScale is the scale section.
 func runScale(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 	sp := p.Scale
+	if sp.Dirs <= 0 || sp.PerDir <= 0 || sp.Big <= 0 || sp.GetDirN <= 0 || sp.BigN <= 0 || sp.CDN <= 0 || sp.MetaFiles <= 0 || sp.OtherFiles <= 0 {
+		return fmt.Errorf("scale: the plan has an empty store or no samples: %+v", sp)
+	}
 	r := scaleResult{Plan: sp}
 	dir, took, reused, err := scaleStore(sp, dirOf, logf)
 	if err != nil {
