@@ -50,6 +50,8 @@ func TestScaleSection(t *testing.T) {
 	assert.Positive(t, s.Start)
 	assert.Positive(t, s.AfterStart.RSSKiB)
 	assert.GreaterOrEqual(t, s.AfterList.HWMKiB, s.AfterList.RSSKiB)
+	assert.GreaterOrEqual(t, s.AfterList.HWMKiB, s.AfterDirs.HWMKiB)
+	assert.Positive(t, s.AfterDirs.RSSKiB)
 	assert.Positive(t, s.GetDir.P50)
 	assert.GreaterOrEqual(t, s.GetDir.P99, s.GetDir.P50)
 	assert.Positive(t, s.GetDirBig.P50)
@@ -130,13 +132,13 @@ func TestScaleTargets(t *testing.T) {
 		r := &results{Scale: &scaleResult{Plan: quickPlan().Scale, Build: time.Second, DB: 1e6,
 			Start: c.start, StartEmpty: time.Millisecond,
 			AfterStart: memInfo{RSSKiB: c.rss}, AfterStartEmpty: memInfo{RSSKiB: 10 * mib},
-			AfterList: memInfo{RSSKiB: 20 * mib, HWMKiB: c.peak},
-			GetDir:    latencyPair{P50: c.getDir, P99: 2 * c.getDir}, GetDirBig: latencyPair{P50: time.Second},
+			AfterDirs: memInfo{RSSKiB: 20 * mib, HWMKiB: c.peak}, AfterList: memInfo{RSSKiB: 20 * mib, HWMKiB: c.peak},
+			GetDir: latencyPair{P50: c.getDir, P99: 2 * c.getDir}, GetDirBig: latencyPair{P50: time.Second},
 			CD: latencyPair{P50: c.cd}, CDEmpty: latencyPair{P50: 100 * us1},
 			Meta: metaResult{Files: 200, Bytes: 64 << 10, Took: time.Second, Before: 10 * mib, Peak: c.metaHWM, After: 20 * mib,
 				Other: latencyPair{P50: time.Millisecond, P99: c.other}, OtherN: 100}}}
 		rs := scaleRows(r)
-		require.Len(t, rs, 10)
+		require.Len(t, rs, 11)
 		n := 0
 		for _, x := range rs {
 			if x.Met != "" {
@@ -144,7 +146,7 @@ func TestScaleTargets(t *testing.T) {
 				n++
 			}
 		}
-		assert.Equal(t, 7, n, "rows with a target")
+		assert.Equal(t, 8, n, "rows with a target")
 		assert.Len(t, find(rs, "10,000 files in 10 directories plus one of 5,000", "its database"), 1)
 		assert.Len(t, find(rs, "5,000-file directory p50", "1,000-file directory"), 1)
 	}
