@@ -495,7 +495,7 @@ const howToRun = `
 ## How to run
 
     go run ./cmd/launcherbench                     # full run: writes docs/perf.md and docs/perf.svg
-    go run ./cmd/launcherbench -only small         # one section: small, files, handshakes, sessions or events
+    go run ./cmd/launcherbench -only small         # one section: small, files, handshakes, sessions, events or scale
     go run ./cmd/launcherbench -baseline 8a59922   # and revision 8a59922's daemon beside this build's
     go run ./cmd/launcherbench -quick -out /tmp/perf.md -chart none   # CI's smoke run, a few seconds
 
