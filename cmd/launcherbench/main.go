@@ -104,8 +104,10 @@ against the same daemon; and a net/http JSON server on the same store. It
 writes a markdown report (every figure, its reference, their ratio and the
 target) and an SVG chart. See docs/perf.md for what each figure means.
 
-A full run takes one to two minutes (about twice that with -baseline) and
-loads both cores: run it on a quiet machine. Progress goes to stderr.
+A full run takes one to two minutes (about twice that with -baseline), plus
+the scale section: about a minute, and two more the first time, to build its
+store of a million files (see -scale-dir). It loads both cores: run it on a
+quiet machine. Progress goes to stderr.
 
 Flags:
 `

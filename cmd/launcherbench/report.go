@@ -498,6 +498,7 @@ const howToRun = `
     go run ./cmd/launcherbench -only small         # one section: small, files, handshakes, sessions, events or scale
     go run ./cmd/launcherbench -baseline 8a59922   # and revision 8a59922's daemon beside this build's
     go run ./cmd/launcherbench -quick -out /tmp/perf.md -chart none   # CI's smoke run, a few seconds
+    go run ./cmd/launcherbench -only scale -scale-dir /var/tmp/lb-scale   # the million-file store, kept for the next run
 
 ` + "`-baseline REV`" + ` extracts REV of this repository with ` + "`git archive`" + ` into a temporary directory,
 builds its ` + "`cmd/launcherbench`" + ` there (the ` + "`go`" + ` command on PATH, ` + "`GOWORK=off`" + `) and starts that build's
