@@ -30,7 +30,8 @@ import (
 // Servers run in a child process of the bench binary (re-executed with
 // -child KIND), so that their memory is measured apart from the load
 // generator's. The child prints "addr HOST:PORT" and then answers commands,
-// one per line on stdin: "mint N" (daemon only: N launcher values), "mem"
+// one per line on stdin: "mint N [APP]" (daemon only: N launcher values for
+// the bench app, or for APP, otherAppID being the other one), "mem"
 // (memory figures as JSON), "gc" (collect garbage), "resetpeak" (reset
 // VmHWM). It exits when stdin closes. This is also the contract a baseline
 // build's launcherbench must keep (see -baseline): its "daemon" child is
@@ -50,6 +51,10 @@ const (
 const (
 	benchAppID   = "id-bench"
 	benchAppRoot = "bench-Root-Dir"
+	// The second app, for figures of one app's requests while another
+	// loads the daemon (the scale section's metadata case).
+	otherAppID   = "id-other"
+	otherAppRoot = "other-Root-Dir"
 )
 
 // memInfo is what a child reports of its memory.
@@ -92,10 +97,21 @@ func procStatus() (hwm, rss int64) {
 	return hwm, rss
 }
 
+// scaleQuota is the app quota of a store opened with bigQuota (the scale
+// section's): no limit on entries or content, 1 GiB of user_metadata.
+func scaleQuota() vfs.Quota { return vfs.Quota{Entries: -1, ContentBytes: -1, MetadataBytes: 1 << 30} }
+
 // openStore opens (or creates) the store in dir, in the given sync mode,
-// with the shared root and the bench app's root.
-func openStore(dir string, mode vfs.Sync) (*vfs.Store, error) {
-	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), vfs.Options{Sync: mode})
+// with the shared root and the apps' roots; with bigQuota each app's quota
+// is scaleQuota, else the store's defaults. It is the one place a store of
+// launcherbench is opened (the children's and the parent's, which lays
+// stores out before a child starts on them).
+func openStore(dir string, mode vfs.Sync, bigQuota bool) (*vfs.Store, error) {
+	opts := vfs.Options{Sync: mode}
+	if bigQuota {
+		opts.AppQuota = scaleQuota()
+	}
+	store, err := vfs.Open(afero.NewBasePathFs(afero.NewOsFs(), dir), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +119,7 @@ func openStore(dir string, mode vfs.Sync) (*vfs.Store, error) {
 	if err := store.Unlock(&vfs.Keys{}); err != nil {
 		return nil, err
 	}
-	for _, r := range []vfs.Root{vfs.SharedRoot(), vfs.AppRoot(benchAppRoot)} {
+	for _, r := range []vfs.Root{vfs.SharedRoot(), vfs.AppRoot(benchAppRoot), vfs.AppRoot(otherAppRoot)} {
 		if _, err := store.CreateRoot(r); err != nil && !errors.Is(err, vfs.ErrExists) {
 			store.Close()
 			return nil, err
@@ -113,10 +129,10 @@ func openStore(dir string, mode vfs.Sync) (*vfs.Store, error) {
 }
 
 // runChild is the child process's main.
-func runChild(kind, dir string, maxConns int) error {
+func runChild(kind, dir string, maxConns int, bigQuota bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var mint func(n int) ([]string, error)
+	var mint func(n int, app string) ([]string, error)
 	var wait func()
 	switch kind {
 	case kindDaemon, kindDaemonCommit:
@@ -124,13 +140,14 @@ func runChild(kind, dir string, maxConns int) error {
 		if kind == kindDaemonCommit {
 			mode = vfs.SyncCommit
 		}
-		store, err := openStore(dir, mode)
+		store, err := openStore(dir, mode, bigQuota)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
 		apps := launcher.NewMemApps()
 		apps.Put(launcher.App{ID: benchAppID, Name: "bench", RootDir: benchAppRoot})
+		apps.Put(launcher.App{ID: otherAppID, Name: "other", RootDir: otherAppRoot})
 		srv, err := launcher.New(launcher.Config{MaxConns: maxConns}, apps, nfs.New(store))
 		if err != nil {
 			return err
@@ -142,10 +159,10 @@ func runChild(kind, dir string, maxConns int) error {
 		done := make(chan struct{})
 		go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
 		wait = func() { cancel(); <-done }
-		mint = func(n int) ([]string, error) {
+		mint = func(n int, app string) ([]string, error) {
 			out := make([]string, n)
 			for i := range out {
-				s, err := srv.MintLauncherString(benchAppID)
+				s, err := srv.MintLauncherString(app)
 				if err != nil {
 					return nil, err
 				}
@@ -165,7 +182,7 @@ func runChild(kind, dir string, maxConns int) error {
 		wait = func() { ln.Close(); es.wg.Wait(); <-done }
 		fmt.Printf("addr %s\n", ln.Addr())
 	case kindHTTP:
-		store, err := openStore(dir, vfs.SyncBackground)
+		store, err := openStore(dir, vfs.SyncBackground, bigQuota)
 		if err != nil {
 			return err
 		}
@@ -198,7 +215,11 @@ func runChild(kind, dir string, maxConns int) error {
 				fmt.Fprintln(out, "error not a daemon")
 				break
 			}
-			vals, err := mint(n)
+			app := benchAppID
+			if len(f) > 2 {
+				app = f[2]
+			}
+			vals, err := mint(n, app)
 			if err != nil {
 				fmt.Fprintln(out, "error", err)
 				break
@@ -349,14 +370,14 @@ type child struct {
 
 // startChild starts a server of the given kind: exe (a baseline build's
 // launcherbench) with -child, or this binary re-executed when exe is "".
-func startChild(exe, kind, dir string, maxConns int) (*child, error) {
+func startChild(exe, kind, dir string, maxConns int, extra ...string) (*child, error) {
 	if exe == "" {
 		var err error
 		if exe, err = os.Executable(); err != nil {
 			return nil, err
 		}
 	}
-	cmd := exec.Command(exe, "-child", kind, "-dir", dir, "-maxconns", strconv.Itoa(maxConns))
+	cmd := exec.Command(exe, append([]string{"-child", kind, "-dir", dir, "-maxconns", strconv.Itoa(maxConns)}, extra...)...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -402,8 +423,15 @@ func (c *child) do(cmd string) (string, error) {
 	return line, nil
 }
 
-func (c *child) mint(n int) ([]string, error) {
-	line, err := c.do("mint " + strconv.Itoa(n))
+func (c *child) mint(n int) ([]string, error) { return c.mintFor(n, benchAppID) }
+
+// mintFor mints n launcher values for app (this build's daemon child only).
+func (c *child) mintFor(n int, app string) ([]string, error) {
+	cmdline := "mint " + strconv.Itoa(n)
+	if app != benchAppID {
+		cmdline += " " + app
+	}
+	line, err := c.do(cmdline)
 	if err != nil {
 		return nil, err
 	}

@@ -45,13 +45,16 @@ type plan struct {
 	// The events section: sessions watching, changes timed one at a
 	// time, create+delete round trips with and without the watches.
 	EvWatchers, EvChanges, EvPairs int
-	Only                           map[string]bool // sections to run; nil: all
+	// The scale section (scale.go): the store's shape, samples, and the
+	// metadata case's files.
+	Scale scalePlan
+	Only  map[string]bool // sections to run; nil: all
 }
 
 func (p plan) runs(section string) bool { return p.Only == nil || p.Only[section] }
 
 // sections are the parts of a run, in the order they run.
-var sections = []string{"small", "files", "handshakes", "sessions", "events"}
+var sections = []string{"small", "files", "handshakes", "sessions", "events", "scale"}
 
 func fullPlan() plan {
 	return plan{
@@ -59,6 +62,8 @@ func fullPlan() plan {
 		Sizes: []int{1 << 20, 16 << 20, 64 << 20}, Reps: map[int]int{1 << 20: 10, 16 << 20: 3, 64 << 20: 4},
 		HSDur: 2 * time.Second, HSWorkers: 16, HSBudget: 20000, Sessions: 1000,
 		EvWatchers: 100, EvChanges: 400, EvPairs: 1000,
+		Scale: scalePlan{Dirs: 1000, PerDir: 1000, Big: 100_000, GetDirN: 1000, BigN: 5, CDN: 1000,
+			MetaFiles: 5282, MetaBytes: 64 << 10, OtherFiles: 1000},
 	}
 }
 
@@ -68,6 +73,8 @@ func quickPlan() plan {
 		Sizes: []int{1 << 20}, Reps: map[int]int{1 << 20: 2},
 		HSDur: 200 * time.Millisecond, HSWorkers: 4, HSBudget: 1500, Sessions: 100,
 		EvWatchers: 20, EvChanges: 40, EvPairs: 40,
+		Scale: scalePlan{Dirs: 10, PerDir: 1000, Big: 5000, GetDirN: 100, BigN: 3, CDN: 100,
+			MetaFiles: 200, MetaBytes: 64 << 10, OtherFiles: 1000},
 	}
 }
 
@@ -79,6 +86,8 @@ type options struct {
 	baseline            string
 	child, dir          string
 	maxConns            int
+	bigQuota            bool
+	scaleDir            string
 }
 
 // errUsage marks a command line that cannot run; the message says why.
@@ -95,8 +104,10 @@ against the same daemon; and a net/http JSON server on the same store. It
 writes a markdown report (every figure, its reference, their ratio and the
 target) and an SVG chart. See docs/perf.md for what each figure means.
 
-A full run takes one to two minutes (about twice that with -baseline) and
-loads both cores: run it on a quiet machine. Progress goes to stderr.
+A full run takes one to two minutes (about twice that with -baseline), plus
+the scale section: about a minute, and two more the first time, to build its
+store of a million files (see -scale-dir). It loads both cores: run it on a
+quiet machine. Progress goes to stderr.
 
 Flags:
 `
@@ -112,6 +123,9 @@ Examples:
   go run ./cmd/launcherbench -only events -out /tmp/events.md -chart none
       push events only: latency to 100 watching sessions, and what they
       cost the session making changes
+  go run ./cmd/launcherbench -only scale -scale-dir /var/tmp/lb-scale -out /tmp/scale.md -chart none
+      the scale section only: builds a store of a million files in /var/tmp/lb-scale the
+      first time (a minute or two), then measures the daemon on it
   go run ./cmd/launcherbench -baseline 8a59922
       a full run with the daemon of revision 8a59922 measured beside this
       build's (before/after table in the report)
@@ -127,12 +141,12 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf(
 		"a smoke run of a few seconds: %d get-dir and %d create+delete round trips a client, %s\n"+
 			"per request rate, %d MiB files only, %d handshake dialers for %s, %d idle sessions,\n"+
-			"%d sessions watching %d changes\n"+
+			"%d sessions watching %d changes, a store of %s\n"+
 			"(a full run: %d and %d, %s, 1, 16 and 64 MiB, %d dialers for %s, %d sessions,\n"+
-			"%d sessions watching %d changes).\n"+
+			"%d sessions watching %d changes, a store of %s).\n"+
 			"The report says it was a quick run; its figures are not for comparison.",
-		q.LatN, q.LatCDN, q.ThrDur, q.Sizes[0]>>20, q.HSWorkers, q.HSDur, q.Sessions, q.EvWatchers, q.EvChanges,
-		f.LatN, f.LatCDN, f.ThrDur, f.HSWorkers, f.HSDur, f.Sessions, f.EvWatchers, f.EvChanges))
+		q.LatN, q.LatCDN, q.ThrDur, q.Sizes[0]>>20, q.HSWorkers, q.HSDur, q.Sessions, q.EvWatchers, q.EvChanges, q.Scale.shape(),
+		f.LatN, f.LatCDN, f.ThrDur, f.HSWorkers, f.HSDur, f.Sessions, f.EvWatchers, f.EvChanges, f.Scale.shape()))
 	fs.StringVar(&o.out, "out", "docs/perf.md",
 		"the markdown report to write, a `FILE` path (its directory is created).")
 	fs.StringVar(&o.chart, "chart", "",
@@ -141,7 +155,9 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.Func("only", "run only these sections, a comma-separated `LIST`: small (get-dir and create+delete round\n"+
 		"trips and rates), files (1, 16 and 64 MiB uploads and downloads, peak RSS), handshakes\n"+
 		"(handshakes per second), sessions (memory per idle session), events (push-event latency\n"+
-		"to 100 watching sessions, create+delete round trips with and without them). Default: all five.",
+		"to 100 watching sessions, create+delete round trips with and without them), scale (a store\n"+
+		"of a million files: the daemon's start, memory, get-dir and create+delete on it; 5,282 files\n"+
+		"with 64 KiB of metadata each). Default: all six.",
 		func(v string) error {
 			for _, x := range strings.Split(v, ",") {
 				x = strings.TrimSpace(x)
@@ -158,12 +174,19 @@ func newFlags(o *options) *flag.FlagSet {
 			"built (with the go command on PATH, GOWORK=off); that build's daemon child is then\n"+
 			"measured with the same clients in the same run. The revision's launcherbench must\n"+
 			"have -child (as it has since 2026-11-23). Default: none.")
+	fs.StringVar(&o.scaleDir, "scale-dir", "",
+		"a `DIR` to keep the scale section's store in: it is built there (through the vfs API) the\n"+
+			"first time and reused by later runs (a store for each shape: the full run's and -quick's);\n"+
+			"remove the directory to rebuild. The daemon measured opens it in place; a run's\n"+
+			"create+delete leaves it as it found it. Default: a temporary directory, removed after\n"+
+			"the run (the full store takes a minute or two to build and about 200 MB).")
 	fs.StringVar(&o.profile, "profile", "",
 		"a `DIR` to write CPU profiles to: load.cpu.pprof for the load generator and\n"+
 			"KIND-PID.cpu.pprof for every server child of this build. Default: no profiles.")
 	fs.StringVar(&o.child, "child", "", "internal: run as a server child of this `KIND` (daemon, daemon-commit, echo, http).")
 	fs.StringVar(&o.dir, "dir", "", "internal: the server child's store `DIR`.")
 	fs.IntVar(&o.maxConns, "maxconns", 256, "internal: the daemon child's connection cap, `N` connections.")
+	fs.BoolVar(&o.bigQuota, "bigquota", false, "internal: the child's store has the scale section's app quota (no limit on entries, 1 GiB of metadata).")
 	fs.Usage = func() {}
 	return fs
 }
@@ -187,7 +210,7 @@ func printHelp(w io.Writer, fs *flag.FlagSet) {
 			fmt.Fprintf(w, "      Default: %s.\n", f.DefValue)
 		}
 	})
-	fmt.Fprint(w, "\n  -child KIND, -dir DIR, -maxconns N\n      internal: how launcherbench starts its server children.\n")
+	fmt.Fprint(w, "\n  -child KIND, -dir DIR, -maxconns N, -bigquota \n      internal: how launcherbench starts its server children.\n")
 	fmt.Fprint(w, helpTail)
 }
 
@@ -250,7 +273,7 @@ func run1(o options) error {
 			}
 			defer stop()
 		}
-		return runChild(o.child, o.dir, o.maxConns)
+		return runChild(o.child, o.dir, o.maxConns, o.bigQuota)
 	}
 	if o.profile != "" {
 		stop, err := startProfile(filepath.Join(o.profile, "load.cpu.pprof"))
@@ -288,6 +311,7 @@ func run1(o options) error {
 		before = &b
 		fmt.Fprintf(os.Stderr, "baseline %s (%s) built\n", b.Rev, b.Subject)
 	}
+	p.Scale.CacheDir = o.scaleDir
 	res, err := run(p, after, before, os.Stderr)
 	if err != nil {
 		return err

@@ -231,6 +231,7 @@ func rows(r *results) []row {
 			Target: "<= 32 KiB", VsTarget: fx(32 * 1024 / d.RSSBytes), Met: met(d.RSSBytes <= 32*1024)})
 	}
 	out = append(out, eventRows(r)...)
+	out = append(out, scaleRows(r)...)
 	return out
 }
 
@@ -440,6 +441,9 @@ Beside it, in the same run:
 	if r.Events != nil {
 		b.WriteString(eventsText)
 	}
+	if r.Scale != nil {
+		b.WriteString(scaleText)
+	}
 	if r.Before != nil {
 		b.WriteString(`- **before**: the daemon of the baseline revision, built from it (its cmd/launcherbench's daemon
   child), measured with the same clients (this build's SDK, the minimal client) in the same rounds.
@@ -491,9 +495,10 @@ const howToRun = `
 ## How to run
 
     go run ./cmd/launcherbench                     # full run: writes docs/perf.md and docs/perf.svg
-    go run ./cmd/launcherbench -only small         # one section: small, files, handshakes, sessions or events
+    go run ./cmd/launcherbench -only small         # one section: small, files, handshakes, sessions, events or scale
     go run ./cmd/launcherbench -baseline 8a59922   # and revision 8a59922's daemon beside this build's
     go run ./cmd/launcherbench -quick -out /tmp/perf.md -chart none   # CI's smoke run, a few seconds
+    go run ./cmd/launcherbench -only scale -scale-dir /var/tmp/lb-scale   # the million-file store, kept for the next run
 
 ` + "`-baseline REV`" + ` extracts REV of this repository with ` + "`git archive`" + ` into a temporary directory,
 builds its ` + "`cmd/launcherbench`" + ` there (the ` + "`go`" + ` command on PATH, ` + "`GOWORK=off`" + `) and starts that build's

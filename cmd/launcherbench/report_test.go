@@ -126,7 +126,7 @@ func TestRunEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	p := plan{LatN: 20, LatCDN: 10, ThrDur: 60 * time.Millisecond, Depth1: 2, Depth64: 1,
 		Sizes: []int{64 << 10}, Reps: map[int]int{64 << 10: 1}, HSDur: 50 * time.Millisecond, HSWorkers: 2, HSBudget: 200, Sessions: 5,
-		EvWatchers: 3, EvChanges: 6, EvPairs: 4}
+		EvWatchers: 3, EvChanges: 6, EvPairs: 4, Scale: tinyScale("")}
 	var progress bytes.Buffer
 	r, err := run(p, build{Rev: "test"}, &build{Rev: "self", Exe: exe}, &progress)
 	require.NoError(t, err, progress.String())
@@ -150,6 +150,8 @@ func TestRunEndToEnd(t *testing.T) {
 	assert.Equal(t, 3*6, r.Events.Samples)
 	assert.Positive(t, r.Events.With.P50)
 	assert.Positive(t, r.Events.Without.P50)
+	require.NotNil(t, r.Scale)
+	assert.Positive(t, r.Scale.CD.P50)
 
 	var md, svg bytes.Buffer
 	require.NoError(t, writeMarkdown(&md, r, "perf.svg"))

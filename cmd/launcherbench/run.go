@@ -46,6 +46,7 @@ type results struct {
 	Sync        time.Duration      // median append + fsync of a small record on the store's disk
 	Sess        map[string]sessionMem
 	Events      *eventsResult // the events section's, or nil
+	Scale       *scaleResult  // the scale section's, or nil
 }
 
 // run measures everything, logging progress to logw. before, if not nil, is
@@ -67,7 +68,7 @@ func run(p plan, after build, before *build, logw io.Writer) (*results, error) {
 	for _, sec := range []struct {
 		name string
 		run  func(plan, *results, dirFunc, logFunc) error
-	}{{"small", runSmall}, {"files", runFiles}, {"handshakes", runHandshakes}, {"sessions", runSessions}, {"events", runEvents}} {
+	}{{"small", runSmall}, {"files", runFiles}, {"handshakes", runHandshakes}, {"sessions", runSessions}, {"events", runEvents}, {"scale", runScale}} {
 		if p.runs(sec.name) {
 			t := time.Now()
 			if err := sec.run(p, res, dirOf, logf); err != nil {

@@ -58,7 +58,7 @@ const (
 
 // prepareStore lays out the store in dir (see layoutStore).
 func prepareStore(dir string) error {
-	store, err := openStore(dir, vfs.SyncBackground)
+	store, err := openStore(dir, vfs.SyncBackground, false)
 	if err != nil {
 		return err
 	}
