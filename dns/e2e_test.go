@@ -510,25 +510,32 @@ func TestPersistence(t *testing.T) {
 
 	// A row that breaks the name rules is reported, not served.
 	require.NoError(t, store.Update(ctx, func(tx *vfs.Tx) error {
-		_, err := tx.SQL().ExecContext(tx.Context(), `INSERT INTO dns_names (long_name, owner, rec) VALUES ('Bad.Name', 'x', '{}')`)
-		return err
+		return dns.PutNameRow(tx, "Bad.Name", "x")
 	}))
 	_, err = m.Names(ctx)
 	require.ErrorIs(t, err, dns.ErrBadRecord)
+	require.NotErrorIs(t, err, vfs.ErrIntegrity, "the row is well sealed, its name is bad")
 	require.False(t, errors.Is(err, wire.ErrInternal))
 	require.NoError(t, store.Update(ctx, func(tx *vfs.Tx) error {
-		_, err := tx.SQL().ExecContext(tx.Context(), `DELETE FROM dns_names WHERE long_name = 'Bad.Name'`)
-		return err
+		return dns.DropNameRow(tx, "Bad.Name")
 	}))
 
 	// Tables newer than this launcher are refused.
 	require.NoError(t, store.Update(ctx, func(tx *vfs.Tx) error {
-		_, err := tx.SQL().ExecContext(tx.Context(), `UPDATE schema_version SET version = 2 WHERE component = 'dns'`)
+		_, err := tx.SQL().ExecContext(tx.Context(), `UPDATE schema_version SET version = 3 WHERE component = 'dns'`)
 		return err
 	}))
 	_, err = dns.New(store)
 	require.ErrorIs(t, err, dns.ErrBadRecord)
-	assert.Contains(t, err.Error(), "version 2")
+	assert.Contains(t, err.Error(), "version 3")
+
+	// The tables of version 1 (in the clear) are refused: no migration.
+	require.NoError(t, store.Update(ctx, func(tx *vfs.Tx) error {
+		_, err := tx.SQL().ExecContext(tx.Context(), `UPDATE schema_version SET version = 1 WHERE component = 'dns'`)
+		return err
+	}))
+	_, err = dns.New(store)
+	require.ErrorIs(t, err, dns.ErrOldFormat)
 }
 
 // TestOldFormatRefused: records kept as files in the reserved root (the
@@ -539,7 +546,7 @@ func TestOldFormatRefused(t *testing.T) {
 	store, err := vfs.Open(afero.NewMemMapFs(), vfs.Options{})
 	require.NoError(t, err)
 	defer store.Close()
-	require.NoError(t, store.Unlock(&vfs.Keys{}))
+	require.NoError(t, store.Unlock(&vfs.Keys{})) // the store opens locked; fixed (zero) test keys
 	rr := vfs.ReservedRoot(dns.RecordsRootName)
 	_, err = store.CreateRoot(rr)
 	require.NoError(t, err)

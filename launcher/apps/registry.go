@@ -3,10 +3,11 @@
 // executable, its SAFEDrive permission (the grant) and the name of its
 // private root in the store. The registry is kept in tables of its own in the
 // store's database (apps_apps, apps_kept_roots; see tables.go and
-// docs/operations.md), and every change is one transaction of the store
-// together with the roots it touches: an app is added with its root, and
-// removed with --purge with its roots and (through Options.Purge) its dns
-// names, all or nothing. It is as durable as the store (vfs.Options.Sync).
+// docs/operations.md), encrypted at rest with the store's registry key
+// (only keyed hashes and sealed records are stored), and every change is
+// one transaction of the store together with the roots it touches: an app
+// is added with its root, and removed with --purge with its roots and
+// (through Options.Purge) its dns names, all or nothing. It is as durable as the store (vfs.Options.Sync).
 // The registry keeps a copy of its (small) tables in memory, updated after
 // each commit.
 //
@@ -71,11 +72,14 @@ var (
 	// written, or the store refused a change of a root.
 	ErrStorage = errors.New("apps: registry storage error")
 	// ErrCorrupt is returned by Open for registry tables that cannot be
-	// parsed, break the registry's invariants or are of a newer version.
+	// parsed, break the registry's invariants or are of a newer version. A
+	// row whose sealed record fails its integrity check (a changed byte, a
+	// record moved from another row) is ErrCorrupt wrapping vfs.ErrIntegrity.
 	ErrCorrupt = errors.New("apps: registry corrupt")
 	// ErrOldFormat is returned by Open when the data directory holds the
 	// registry file of the format before the store's database
-	// (Options.OldFile, apps.json). There is no migration: nothing was
+	// (Options.OldFile, apps.json), or the database holds the registry's
+	// tables of version 1 (in the clear). There is no migration: nothing was
 	// released.
 	ErrOldFormat = errors.New("apps: the app registry is in an old format")
 	// ErrNoRoot is returned by PurgeRoot for a name that is no app root in the store.
@@ -211,7 +215,7 @@ func (r *Registry) Load() error {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrStorage) || errors.Is(err, ErrCorrupt) {
+		if errors.Is(err, ErrStorage) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrOldFormat) {
 			return err
 		}
 		return fmt.Errorf("%w: opening the registry: %v", ErrStorage, err)

@@ -284,20 +284,145 @@ func TestOpenRepairsAndRejects(t *testing.T) {
 	assert.True(t, f.store.RootExists(vfs.AppRoot(a.RootDir)))
 
 	sqlExec(t, f.store, `DELETE FROM apps_apps`)
-	for _, bad := range []string{
-		`INSERT INTO apps_apps VALUES ('1', 'a', 'r', '{')`,
-		`INSERT INTO apps_apps VALUES ('1', 'a', 'r', '{"id":"2","name":"a","exec":"/x","root_dir":"r"}')`,
-		`INSERT INTO apps_apps VALUES ('1', 'a b', 'r', '{"id":"1","name":"a b","exec":"/x","root_dir":"r"}')`,
-		`INSERT INTO apps_apps VALUES ('1', 'a', 'r', '{"id":"1","name":"a","exec":"x","root_dir":"r"}')`,
-		`UPDATE schema_version SET version = 2 WHERE component = 'apps'`,
+	for _, bad := range []struct{ id, name, root, rec string }{
+		{"1", "a", "r", `{`},
+		{"1", "a", "r", `{"id":"2","name":"a","exec":"/x","root_dir":"r"}`},
+		{"1", "a", "r", `{"id":"1","name":"b","exec":"/x","root_dir":"r"}`},
+		{"1", "a", "r", `{"id":"1","name":"a","exec":"/x","root_dir":"s"}`},
+		{"1", "a b", "r", `{"id":"1","name":"a b","exec":"/x","root_dir":"r"}`},
+		{"1", "a", "r", `{"id":"1","name":"a","exec":"x","root_dir":"r"}`},
 	} {
-		sqlExec(t, f.store, bad)
+		putRaw(t, f.store, bad.id, bad.name, bad.root, []byte(bad.rec))
 		_, err := Open(f.store, Options{})
-		assert.ErrorIs(t, err, ErrCorrupt, bad)
+		assert.ErrorIs(t, err, ErrCorrupt, bad.rec)
+		assert.NotErrorIs(t, err, vfs.ErrIntegrity, bad.rec)
 		sqlExec(t, f.store, `DELETE FROM apps_apps`)
-		sqlExec(t, f.store, `UPDATE schema_version SET version = 1 WHERE component = 'apps'`)
 	}
+	putRaw(t, f.store, "1", "a", "r", []byte(`{"id":"1","name":"a","exec":"/x","root_dir":"r"}`))
+	f.open(t) // the helper makes good rows
+	sqlExec(t, f.store, `DELETE FROM apps_apps`)
+
+	sqlExec(t, f.store, `UPDATE schema_version SET version = 3 WHERE component = 'apps'`)
+	_, err = Open(f.store, Options{})
+	assert.ErrorIs(t, err, ErrCorrupt)
+	sqlExec(t, f.store, `UPDATE schema_version SET version = 1 WHERE component = 'apps'`)
+	_, err = Open(f.store, Options{})
+	assert.ErrorIs(t, err, ErrOldFormat, "the tables in the clear are refused")
+	sqlExec(t, f.store, `UPDATE schema_version SET version = 2 WHERE component = 'apps'`)
 	f.open(t)
+}
+
+// putRaw writes an apps_apps row as putApp would, with rec (JSON) as the
+// sealed record, whatever it holds.
+func putRaw(t *testing.T, s *vfs.Store, id, name, root string, rec []byte) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx *vfs.Tx) error {
+		h := idHash(tx, id)
+		_, err := tx.SQL().ExecContext(tx.Context(), `INSERT INTO apps_apps (id_hash, name_hash, root_hash, rec) VALUES (?, ?, ?, ?)`,
+			h, nameHash(tx, name), rootHash(tx, root), sealRec(tx, tableApps, h, rec))
+		return err
+	}))
+}
+
+// TestTamperedRowsRefused: a changed byte in an app's or a kept root's
+// sealed record, or a record moved to another row, makes Open fail with
+// ErrCorrupt wrapping vfs.ErrIntegrity; put back, the registry opens.
+func TestTamperedRowsRefused(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	_, err := r.Add(AddRequest{Name: "a", Exec: f.exe})
+	require.NoError(t, err)
+	_, err = r.Add(AddRequest{Name: "b", Exec: f.exe})
+	require.NoError(t, err)
+	_, err = r.Add(AddRequest{Name: "k", Exec: f.exe})
+	require.NoError(t, err)
+	_, err = r.Remove("k", false)
+	require.NoError(t, err)
+	require.Equal(t, 1, count(t, f.store, "apps_kept_roots"))
+
+	// Nothing of the apps is in the clear in the tables.
+	for _, table := range []string{"apps_apps", "apps_kept_roots"} {
+		require.NoError(t, f.store.View(context.Background(), func(tx *vfs.Tx) error {
+			rows, err := tx.SQL().QueryContext(tx.Context(), `SELECT * FROM `+table)
+			require.NoError(t, err)
+			defer rows.Close()
+			cols, err := rows.Columns()
+			require.NoError(t, err)
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				require.NoError(t, rows.Scan(ptrs...))
+				for i, v := range vals {
+					b, ok := v.([]byte)
+					require.True(t, ok, "%s.%s is a blob", table, cols[i])
+					for _, s := range []string{"a-Root-Dir", "b-Root-Dir", "k-Root-Dir", f.exe} {
+						assert.NotContains(t, string(b), s, "%s.%s", table, cols[i])
+					}
+				}
+			}
+			return rows.Err()
+		}))
+	}
+
+	for _, table := range []string{"apps_apps", "apps_kept_roots"} {
+		t.Run(table+" byte", func(t *testing.T) {
+			var key, rec []byte
+			require.NoError(t, f.store.View(context.Background(), func(tx *vfs.Tx) error {
+				return tx.SQL().QueryRowContext(tx.Context(), `SELECT `+keyCol(table)+`, rec FROM `+table+` LIMIT 1`).Scan(&key, &rec)
+			}))
+			bad := append([]byte(nil), rec...)
+			bad[len(bad)/2] ^= 1
+			setRec(t, f.store, table, key, bad)
+			_, err := Open(f.store, Options{})
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorIs(t, err, vfs.ErrIntegrity)
+			setRec(t, f.store, table, key, rec)
+			f.open(t)
+		})
+	}
+	t.Run("moved", func(t *testing.T) {
+		var keys, recs [][]byte
+		require.NoError(t, f.store.View(context.Background(), func(tx *vfs.Tx) error {
+			rows, err := tx.SQL().QueryContext(tx.Context(), `SELECT id_hash, rec FROM apps_apps`)
+			require.NoError(t, err)
+			defer rows.Close()
+			for rows.Next() {
+				var k, r []byte
+				require.NoError(t, rows.Scan(&k, &r))
+				keys, recs = append(keys, k), append(recs, r)
+			}
+			return rows.Err()
+		}))
+		require.Len(t, keys, 2)
+		setRec(t, f.store, "apps_apps", keys[0], recs[1])
+		setRec(t, f.store, "apps_apps", keys[1], recs[0])
+		_, err := Open(f.store, Options{})
+		require.ErrorIs(t, err, vfs.ErrIntegrity)
+		setRec(t, f.store, "apps_apps", keys[0], recs[0])
+		setRec(t, f.store, "apps_apps", keys[1], recs[1])
+		r := f.open(t)
+		assert.Len(t, r.List(), 2)
+		assert.Equal(t, []string{"k-Root-Dir"}, r.OrphanRoots())
+	})
+}
+
+func keyCol(table string) string {
+	if table == "apps_apps" {
+		return "id_hash"
+	}
+	return "root_hash"
+}
+
+// setRec sets the rec of table's row with key.
+func setRec(t *testing.T, s *vfs.Store, table string, key, rec []byte) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx *vfs.Tx) error {
+		_, err := tx.SQL().ExecContext(tx.Context(), `UPDATE `+table+` SET rec = ? WHERE `+keyCol(table)+` = ?`, rec, key)
+		return err
+	}))
 }
 
 // sqlExec runs q on the store's database in a transaction of its own.
