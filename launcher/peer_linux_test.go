@@ -2,12 +2,10 @@ package launcher_test
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
+	"github.com/safe-launcher/launcher/internal/testbin"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -43,7 +41,7 @@ func TestPeerOtherUserRefused(t *testing.T) {
 	}
 	tok, err := d.Srv.MintLauncherString(app.ID)
 	require.NoError(t, err)
-	cmd := exec.Command(peerHelperBinary(t), "-test.run=^TestPeerHelper$", "-test.count=1")
+	cmd := exec.Command(testbin.CopyForOthers(t, "launcher.test"), "-test.run=^TestPeerHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), peerHelperEnv+"="+d.Addr.String()+" "+tok)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
@@ -89,24 +87,4 @@ func TestPeerHelper(t *testing.T) {
 	}
 	t.Logf("refused %d: %s", resp.Error.Code, resp.Error.Description)
 	os.Stdout.WriteString("refused " + strconv.Itoa(int(resp.Error.Code)) + "\n")
-}
-
-// peerHelperBinary copies this test binary where uid 65534 can run it.
-func peerHelperBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("", "launcher-peer-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	src, err := os.Open(self)
-	require.NoError(t, err)
-	defer src.Close()
-	path := filepath.Join(dir, "launcher.test")
-	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	require.NoError(t, err)
-	_, err = io.Copy(dst, src)
-	require.NoError(t, errors.Join(err, dst.Close()))
-	return path
 }

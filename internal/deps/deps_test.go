@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"internal/lockedbuf":  {},
 	"internal/benchfloor": {},
 	"internal/deps":       {},
+	"internal/testbin":    {},
 	"internal/testapp":    {"client", "wire"},
 	"interop":             {},
 	// Apps use the SDK and the wire types only.

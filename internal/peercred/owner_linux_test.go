@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/safe-launcher/launcher/internal/testbin"
 	"io"
 	"net"
 	"os"
@@ -418,7 +419,7 @@ func TestOtherUID(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
 		t.Run(addr, func(t *testing.T) {
 			ln := listen(t, "tcp", addr)
-			cmd := exec.Command(helperBinary(t), "-test.run=^TestHelperDial$", "-test.count=1")
+			cmd := exec.Command(testbin.CopyForOthers(t, "peercred.test"), "-test.run=^TestHelperDial$", "-test.count=1")
 			cmd.Env = append(os.Environ(), helperEnv+"="+ln.Addr().String())
 			cmd.Dir = filepath.Dir(cmd.Path)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
@@ -478,7 +479,7 @@ func TestUnprivileged(t *testing.T) {
 		want = "1"
 		require.NoError(t, d.Close())
 	}
-	cmd := exec.Command(helperBinary(t), "-test.count=1", "-test.v",
+	cmd := exec.Command(testbin.CopyForOthers(t, "peercred.test"), "-test.count=1", "-test.v",
 		"-test.run=^(TestNew|TestOwnProcess|TestMappedAddresses|TestPeerClosed|TestPeerReset|TestConcurrentDials)$")
 	cmd.Dir = filepath.Dir(cmd.Path)
 	cmd.Env = os.Environ()
@@ -492,27 +493,6 @@ func TestUnprivileged(t *testing.T) {
 	if want == "1" {
 		require.Contains(t, string(out), "--- PASS: TestOwnProcess/"+peercred.MethodSockDiag)
 	}
-}
-
-// helperBinary copies this test binary where uid 65534 can run it (the go
-// command builds it in a directory only its owner can enter).
-func helperBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("", "peercred-helper-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	src, err := os.Open(self)
-	require.NoError(t, err)
-	defer src.Close()
-	path := filepath.Join(dir, "peercred.test")
-	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	require.NoError(t, err)
-	_, err = io.Copy(dst, src)
-	require.NoError(t, errors.Join(err, dst.Close()))
-	return path
 }
 
 // TestHelperDial is TestOtherUID's helper process, not a test of its own.
