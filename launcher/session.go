@@ -679,11 +679,10 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 // never for what its header claims. When the budget has no room for the
 // next chunk within Config.BudgetWait, Read fails with errNoBudget.
 type budgetReader struct {
-	c       *session
-	body    bool
-	discard bool
-	small   bool  // the frame claims at most smallFrame bytes
-	held    int64 // taken for this frame
+	c     *session
+	body  bool
+	small bool  // the frame claims at most smallFrame bytes
+	held  int64 // taken for this frame
 }
 
 // errNoBudget: the in-flight budget had no room for a body's next bytes.
@@ -694,14 +693,14 @@ const budgetChunk = 64 << 10
 
 // start begins a body of size bytes.
 func (r *budgetReader) start(size uint64) {
-	r.body, r.discard, r.small, r.held = true, false, size <= smallFrame, 0
+	r.body, r.small, r.held = true, size <= smallFrame, 0
 	r.c.dl.start(size)
 }
 
 // startDiscard keeps the body's deadlines while its rest is discarded
 // (which holds no budget).
 func (r *budgetReader) startDiscard(size uint64) {
-	r.body, r.discard = false, true
+	r.body = false
 	r.c.dl.start(size)
 }
 
@@ -709,7 +708,7 @@ func (r *budgetReader) startDiscard(size uint64) {
 // back once the request has run.
 func (r *budgetReader) stop() int64 {
 	held := r.held
-	r.body, r.discard, r.held = false, false, 0
+	r.body, r.held = false, 0
 	r.c.dl.stop()
 	return held
 }
