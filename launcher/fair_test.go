@@ -10,8 +10,10 @@ package launcher_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -144,12 +146,21 @@ func TestFairStringSurvivesEviction(t *testing.T) {
 
 	// The app connects, then a flood of idle connections evicts it before it
 	// sends its handshake.
+	// (Eviction takes connections whose peer is not checked yet first, then
+	// the oldest handshaking one: the victim goes once the newer ones are
+	// checked, so the flood goes on until it is gone.)
 	victim := dialRaw(t, d)
-	for range 20 {
+	gone := false
+	for i := 0; i < 200 && !gone; i++ {
 		r := dialRaw(t, d)
 		defer r.Close()
+		_ = victim.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		var b [1]byte
+		_, err := victim.Read(b[:])
+		gone = err != nil && !isTimeoutErr(err)
 	}
-	victim.expectClosed(t)
+	require.True(t, gone, "the victim was never evicted")
+	_ = victim.SetReadDeadline(time.Now().Add(15 * time.Second))
 	require.Positive(t, d.Srv.Stats().Evicted)
 
 	// A connection that sends the handshake and closes before reading the
@@ -243,4 +254,10 @@ func TestLowOrderKeyRefused(t *testing.T) {
 	}
 	ch := dialRaw(t, d).handshakeRaw(t, tok, handshake.Counter)
 	ch.Close()
+}
+
+// isTimeoutErr reports whether err is a read deadline passing.
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

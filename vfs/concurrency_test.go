@@ -146,7 +146,9 @@ func TestConcurrentReadWrite(t *testing.T) {
 		for err := range errc {
 			t.Fatal(err)
 		}
-		if reads.Load() < 10 || writes.Load() < 10 {
+		// How many run in the time depends on the machine's load; what
+		// must hold is that both ran, and that no read was torn.
+		if reads.Load() < 1 || writes.Load() < 1 {
 			t.Fatalf("only %d reads and %d writes", reads.Load(), writes.Load())
 		}
 		t.Logf("%d reads, %d writes", reads.Load(), writes.Load())

@@ -34,11 +34,11 @@ func TestAutoLocker(t *testing.T) {
 		},
 		log: slog.New(slog.DiscardHandler),
 	}
+	now.Store(int64(4 * time.Minute)) // the last request came at t0 (before the locker starts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.run(ctx); close(done) }()
 
-	now.Store(int64(4 * time.Minute)) // the last request came at t0
 	assert.Equal(t, 6*time.Minute, <-waits, "waits for the rest of the period")
 	last.Store(int64(5 * time.Minute)) // a request came meanwhile
 	now.Store(int64(10 * time.Minute))
