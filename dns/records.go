@@ -122,21 +122,10 @@ func openRec(tx *vfs.Tx, ad, b []byte) ([]byte, error) {
 // database (files in the reserved root "dns") is refused with ErrOldFormat;
 // an empty such root is removed.
 func initSchema(tx *vfs.Tx) error {
-	q, ctx := tx.SQL(), tx.Context()
-	var v int
-	err := q.QueryRowContext(ctx, `SELECT version FROM schema_version WHERE component = ?`, schemaComponent).Scan(&v)
+	v, err := tx.Component(schemaComponent, SchemaVersion, schema)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		for _, s := range schema {
-			if _, err := q.ExecContext(ctx, s); err != nil {
-				return fmt.Errorf("dns: creating the tables: %w", err)
-			}
-		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO schema_version (component, version) VALUES (?, ?)`, schemaComponent, SchemaVersion); err != nil {
-			return fmt.Errorf("dns: recording the schema version: %w", err)
-		}
 	case err != nil:
-		return fmt.Errorf("dns: reading the schema version: %w", err)
+		return fmt.Errorf("dns: %w", err)
 	case v > SchemaVersion:
 		return fmt.Errorf("%w: the database's dns tables are version %d, this launcher knows up to %d", ErrBadRecord, v, SchemaVersion)
 	case v == 1:

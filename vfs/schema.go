@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -125,4 +126,30 @@ func initSchema(ctx context.Context, w *dbConn) error {
 	}
 	committed = true
 	return nil
+}
+
+// Component gives another package's tables their place in the database:
+// when component has no row in schema_version yet, stmts run (they create
+// its tables) and version is recorded; either way the version now recorded
+// is returned, for the caller to check against what it knows (a newer one,
+// or an old format it refuses). It runs inside an Update.
+func (t *Tx) Component(component string, version int, stmts []string) (int, error) {
+	q, ctx := t.SQL(), t.Context()
+	var v int
+	err := q.QueryRowContext(ctx, `SELECT version FROM schema_version WHERE component = ?`, component).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		for _, s := range stmts {
+			if _, err := q.ExecContext(ctx, s); err != nil {
+				return 0, fmt.Errorf("creating the tables of %s: %w", component, err)
+			}
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO schema_version (component, version) VALUES (?, ?)`, component, version); err != nil {
+			return 0, fmt.Errorf("recording the schema version of %s: %w", component, err)
+		}
+		return version, nil
+	case err != nil:
+		return 0, fmt.Errorf("reading the schema version of %s: %w", component, err)
+	}
+	return v, nil
 }

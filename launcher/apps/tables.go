@@ -2,9 +2,7 @@ package apps
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,21 +92,10 @@ func openRec(tx *vfs.Tx, table string, key, sealed []byte) ([]byte, error) {
 // initSchema creates the registry's tables if the database has none, or
 // checks their version.
 func initSchema(tx *vfs.Tx) error {
-	q, ctx := tx.SQL(), tx.Context()
-	var v int
-	err := q.QueryRowContext(ctx, `SELECT version FROM schema_version WHERE component = ?`, schemaComponent).Scan(&v)
+	v, err := tx.Component(schemaComponent, SchemaVersion, schema)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		for _, s := range schema {
-			if _, err := q.ExecContext(ctx, s); err != nil {
-				return fmt.Errorf("%w: creating the registry's tables: %v", ErrStorage, err)
-			}
-		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO schema_version (component, version) VALUES (?, ?)`, schemaComponent, SchemaVersion); err != nil {
-			return fmt.Errorf("%w: recording the registry's schema version: %v", ErrStorage, err)
-		}
 	case err != nil:
-		return fmt.Errorf("%w: reading the registry's schema version: %v", ErrStorage, err)
+		return fmt.Errorf("%w: %v", ErrStorage, err)
 	case v > SchemaVersion:
 		return fmt.Errorf("%w: the database's registry tables are version %d, this launcher knows up to %d", ErrCorrupt, v, SchemaVersion)
 	case v == 1:
