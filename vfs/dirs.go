@@ -378,7 +378,10 @@ func (t *Tx) GetDir(r Root, p Path) (Listing, error) {
 // list reads the children of d.
 func (t *Tx) list(d *node) (Listing, error) {
 	l := Listing{Info: d.dirInfo(), Dirs: []DirInfo{}, Files: []FileInfo{}}
-	st, err := t.stmt(`SELECT rec FROM nodes WHERE parent = ? ORDER BY name_key`)
+	// nodes_by_parent (schema.go) gives the subdirectories, then the
+	// files, in the order of their rows; the directory's entry count
+	// sizes the lists.
+	st, err := t.stmt(`SELECT kind, rec FROM nodes WHERE parent = ? ORDER BY kind, id`)
 	if err != nil {
 		return Listing{}, err
 	}
@@ -388,9 +391,11 @@ func (t *Tx) list(d *node) (Listing, error) {
 	}
 	defer rows.Close()
 	var rec sql.RawBytes
+	var kind int
 	n := node{parent: d.id}
+	left := int(d.nchild)
 	for rows.Next() {
-		if err := rows.Scan(&rec); err != nil {
+		if err := rows.Scan(&kind, &rec); err != nil {
 			return Listing{}, dbErr("listing a directory", err)
 		}
 		if err := t.openRec(&n, rec); err != nil {
@@ -398,8 +403,14 @@ func (t *Tx) list(d *node) (Listing, error) {
 		}
 		// n's slices alias rec, which the next row reuses: the infos copy.
 		if n.kind == kindDir {
+			if len(l.Dirs) == 0 {
+				l.Dirs = make([]DirInfo, 0, max(left, 1))
+			}
 			l.Dirs = append(l.Dirs, n.dirInfo())
 		} else {
+			if len(l.Files) == 0 {
+				l.Files = make([]FileInfo, 0, max(left-len(l.Dirs), 1))
+			}
 			l.Files = append(l.Files, n.fileInfo())
 		}
 	}

@@ -111,3 +111,48 @@ func BenchmarkScanEscapedString(b *testing.B) {
 		}
 	}
 }
+
+// listing is a get-dir answer of n files with 16 bytes of metadata each.
+func listing(n int) *wire.GetDirResponse {
+	r := &wire.GetDirResponse{Info: wire.DirInfo{Name: "big"}, SubDirectories: []wire.DirInfo{}}
+	meta := wire.Bytes("0123456789abcdef")
+	for i := range n {
+		r.Files = append(r.Files, wire.FileInfo{Name: fmt.Sprintf("file-%07d.txt", i), Size: int64(i),
+			Times: wire.Times{CreationTimeSec: 1763916000, CreationTimeNsec: 123456789, ModificationTimeSec: 1763916000, ModificationTimeNsec: 987654321}, UserMetadata: meta})
+	}
+	return r
+}
+
+// BenchmarkGetDirAnswer encodes listings of 10 and 100,000 files into a
+// frame buffer two ways: "marshal", json.Marshal of the whole answer
+// appended to the buffer (the plain way), and "stream", AppendAnswer, which
+// encodes one entry at a time into the buffer grown once. B/op is the
+// memory a listing's encoding takes beside the listing itself.
+func BenchmarkGetDirAnswer(b *testing.B) {
+	id := strings.Repeat("A", wire.IDSize)
+	for _, n := range []int{10, 100_000} {
+		r := listing(n)
+		b.Run(fmt.Sprintf("marshal/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				buf := append(make([]byte, 0, 4096), `{"id":"`+id+`","data":`...)
+				data, err := json.Marshal(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf = append(append(buf, data...), '}')
+				b.SetBytes(int64(len(buf)))
+			}
+		})
+		b.Run(fmt.Sprintf("stream/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				buf, err := wire.AppendAnswer(make([]byte, 0, 4096), id, r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(buf)))
+			}
+		})
+	}
+}

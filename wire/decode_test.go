@@ -179,6 +179,39 @@ func TestGetFileStream(t *testing.T) {
 	assert.Nil(t, s.Content, "closed after a failed encoding too")
 }
 
+// TestGetDirAnswer: the get-dir answer, encoded one entry at a time, is
+// what json.Marshal writes, byte for byte: nil and empty lists, odd names
+// (HTML characters, bad UTF-8, line separators), metadata of every length.
+func TestGetDirAnswer(t *testing.T) {
+	meta := make([]byte, 70)
+	_, _ = rand.Read(meta)
+	times := wire.Times{CreationTimeSec: -5, CreationTimeNsec: 1, ModificationTimeSec: 1 << 40, ModificationTimeNsec: 999999999}
+	cases := []*wire.GetDirResponse{
+		{},
+		{Info: wire.DirInfo{Name: "d"}, SubDirectories: []wire.DirInfo{}, Files: []wire.FileInfo{}},
+	}
+	for n := range 40 {
+		r := &wire.GetDirResponse{Info: wire.DirInfo{Name: oddNames[n%len(oddNames)], Times: times, IsPrivate: n%2 == 0, UserMetadata: meta[:n%7]}}
+		for i := range n {
+			name := oddNames[i%len(oddNames)] + strconv.Itoa(i)
+			r.SubDirectories = append(r.SubDirectories, wire.DirInfo{Name: name, Times: times, IsVersioned: i%3 == 0, UserMetadata: meta[:i%len(meta)]})
+			r.Files = append(r.Files, wire.FileInfo{Name: name, Size: int64(i) << 20, Times: times, UserMetadata: meta[:(i*7)%len(meta)]})
+		}
+		if n%5 == 0 {
+			r.SubDirectories = nil
+		}
+		cases = append(cases, r)
+	}
+	for i, r := range cases {
+		want := `{"id":"x","data":` + string(mustMarshal(t, r)) + `}`
+		for _, prefix := range []string{"", "prefix"} {
+			got, err := wire.AppendAnswer([]byte(prefix), "x", r)
+			require.NoError(t, err)
+			require.Equal(t, prefix+want, string(got), "case %d", i)
+		}
+	}
+}
+
 // FuzzParseResponse: any input gives an answer or an error, never a panic,
 // and what encoding/json rejects outside "data" is rejected.
 func FuzzParseResponse(f *testing.F) {
