@@ -378,50 +378,123 @@ func (t *Tx) GetDir(r Root, p Path) (Listing, error) {
 // list reads the children of d.
 func (t *Tx) list(d *node) (Listing, error) {
 	l := Listing{Info: d.dirInfo(), Dirs: []DirInfo{}, Files: []FileInfo{}}
-	// nodes_by_parent (schema.go) gives the subdirectories, then the
-	// files, in the order of their rows; the directory's entry count
-	// sizes the lists.
-	st, err := t.stmt(`SELECT kind, rec FROM nodes WHERE parent = ? ORDER BY kind, id`)
+	// Two passes. First the entries' row ids, from nodes_by_name alone
+	// (an index entry ends with its row id: no table page is read). Then
+	// their rows in id order, a range of ids at a time: rows made together
+	// share table pages, which are so read once and in order, where
+	// following nodes_by_name (ordered by a keyed hash) visits them at
+	// random, one page read for every few rows when the cache is cold.
+	ids, err := t.childIDs(d)
 	if err != nil {
 		return Listing{}, err
 	}
-	rows, err := st.QueryContext(t.ctx, d.id)
-	if err != nil {
-		return Listing{}, dbErr("listing a directory", err)
-	}
-	defer rows.Close()
-	var rec sql.RawBytes
-	var kind int
-	n := node{parent: d.id}
-	left := int(d.nchild)
-	for rows.Next() {
-		if err := rows.Scan(&kind, &rec); err != nil {
-			return Listing{}, dbErr("listing a directory", err)
-		}
+	n, total := node{parent: d.id}, len(ids)
+	add := func(rec []byte) error {
 		if err := t.openRec(&n, rec); err != nil {
-			return Listing{}, err
+			return err
 		}
 		// n's slices alias rec, which the next row reuses: the infos copy.
+		// The first of each kind sizes its list from the entries left.
 		if n.kind == kindDir {
 			if len(l.Dirs) == 0 {
-				l.Dirs = make([]DirInfo, 0, max(left, 1))
+				l.Dirs = make([]DirInfo, 0, total-len(l.Files))
 			}
 			l.Dirs = append(l.Dirs, n.dirInfo())
 		} else {
 			if len(l.Files) == 0 {
-				l.Files = make([]FileInfo, 0, max(left-len(l.Dirs), 1))
+				l.Files = make([]FileInfo, 0, total-len(l.Dirs))
 			}
 			l.Files = append(l.Files, n.fileInfo())
 		}
+		return nil
 	}
-	if err := rows.Err(); err != nil {
-		return Listing{}, dbErr("listing a directory", err)
+	for len(ids) > 0 {
+		run := idRun(ids)
+		if err := t.rowsIn(ids[:run], add); err != nil {
+			return Listing{}, err
+		}
+		ids = ids[run:]
 	}
 	{ // name keys are hashes: sort by the names themselves
 		slices.SortFunc(l.Dirs, func(a, b DirInfo) int { return strings.Compare(a.Name, b.Name) })
 		slices.SortFunc(l.Files, func(a, b FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return l, nil
+}
+
+// childIDs returns the row ids of d's entries, sorted.
+func (t *Tx) childIDs(d *node) ([]int64, error) {
+	st, err := t.stmt(`SELECT id FROM nodes WHERE parent = ?`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(t.ctx, d.id)
+	if err != nil {
+		return nil, dbErr("listing a directory", err)
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, d.nchild)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, dbErr("listing a directory", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("listing a directory", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// idRun is how many of the sorted ids to read with one range of row ids:
+// as many as keep the range at most twice their number (plus a few pages'
+// worth), so that a range reads few rows that are not asked for.
+func idRun(ids []int64) int {
+	const slack = 64
+	n := 1
+	for n < len(ids) && ids[n]-ids[0] < 2*int64(n+1)+slack {
+		n++
+	}
+	return n
+}
+
+// rowsIn calls fn with the record of each row whose id is in ids (sorted,
+// from childIDs, all present), in id order, reading the range of row ids
+// they span and skipping the rows between that are not asked for.
+func (t *Tx) rowsIn(ids []int64, fn func(rec []byte) error) error {
+	st, err := t.stmt(`SELECT id, rec FROM nodes WHERE id BETWEEN ? AND ?`)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(t.ctx, ids[0], ids[len(ids)-1])
+	if err != nil {
+		return dbErr("listing a directory", err)
+	}
+	defer rows.Close()
+	var id int64
+	var rec sql.RawBytes
+	next := 0
+	for rows.Next() && next < len(ids) {
+		if err := rows.Scan(&id, &rec); err != nil {
+			return dbErr("listing a directory", err)
+		}
+		if id != ids[next] {
+			continue // another directory's row
+		}
+		next++
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return dbErr("listing a directory", err)
+	}
+	if next != len(ids) {
+		return fmt.Errorf("%w: entry %d of a directory is gone", ErrCorrupt, ids[next])
+	}
+	return nil
 }
 
 // ModifyDir is Store.ModifyDir in the transaction.

@@ -83,18 +83,6 @@ var schema = []string{
 	)`,
 }
 
-// addedIndexes are indexes of version 2 that its first stores lacked;
-// initSchema makes them where they are missing.
-//
-//   - nodes_by_parent: a directory's entries, subdirectories first, each in
-//     the order their rows were made (the rowid ends every index entry).
-//     Listings read through it: rows made together share pages, which
-//     are then read once and in order, where nodes_by_name's order (a
-//     keyed hash) would visit them at random.
-var addedIndexes = []string{
-	`CREATE INDEX IF NOT EXISTS nodes_by_parent ON nodes (parent, kind)`,
-}
-
 // initSchema creates the store's tables in an empty database, or checks the
 // version of existing ones. It runs on the writer before anything else.
 func initSchema(ctx context.Context, w *dbConn) error {
@@ -132,13 +120,6 @@ func initSchema(ctx context.Context, w *dbConn) error {
 			"there is no migration: move the store directory aside and start again", ErrOldFormat)
 	case v < 1:
 		return fmt.Errorf("%w: the database's store tables have version %d", ErrCorrupt, v)
-	}
-	// Indexes added since version 2 was first written: made in a store
-	// that lacks them (once), a no-op in one that has them.
-	for _, q := range addedIndexes {
-		if _, err := c.ExecContext(ctx, q); err != nil {
-			return dbErr("creating the store's indexes", err)
-		}
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
 		return dbErr("committing the schema", err)

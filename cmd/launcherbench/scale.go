@@ -356,12 +356,18 @@ func measureScale(sp scalePlan, dir, empty string, r *scaleResult, logf logFunc)
 	logf("scale: get-dir of %d files p50 %s p99 %s; of %d files p50 %s",
 		sp.PerDir, r.GetDir.P50.Round(time.Microsecond), r.GetDir.P99.Round(time.Microsecond), sp.Big, r.GetDirBig.P50.Round(time.Millisecond))
 
-	// Create+delete on both stores, in interleaved rounds.
+	// Create+delete on both stores, in interleaved rounds, each over a
+	// connection of its own that has done nothing else.
 	e, err := dialApp(ce, benchAppID)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	cb, err := dialApp(ch, benchAppID)
+	if err != nil {
+		return err
+	}
+	defer cb.Close()
 	cdIn := scaleDirName(sp.Dirs / 2)
 	var onBig, onEmpty, p50Big, p50Empty []time.Duration
 	cd := func(c *client.Client, dir string, n int, into *[]time.Duration) (time.Duration, error) {
@@ -386,7 +392,7 @@ func measureScale(sp scalePlan, dir, empty string, r *scaleResult, logf logFunc)
 			var p time.Duration
 			var err error
 			if (round+k)%2 == 0 {
-				p, err = cd(c, cdIn, n, &onBig)
+				p, err = cd(cb, cdIn, n, &onBig)
 				p50Big = append(p50Big, p)
 			} else {
 				p, err = cd(e, cdDir, n, &onEmpty)
