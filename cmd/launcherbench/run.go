@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/safe-launcher/launcher/internal/benchfloor"
@@ -109,7 +111,7 @@ func runSmall(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		if err != nil {
 			return err
 		}
-		if err := prepareStore(d); err != nil {
+		if err := prepareFor(st.exe, d); err != nil {
 			return err
 		}
 		c, err := startChild(st.exe, st.kind, d, 256)
@@ -251,7 +253,7 @@ func runFiles(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		if err != nil {
 			return err
 		}
-		if err := prepareStore(fd); err != nil {
+		if err := prepareFor(b.exe, fd); err != nil {
 			return err
 		}
 		for _, size := range p.Sizes {
@@ -285,12 +287,20 @@ func runFiles(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 }
 
 func runHandshakes(p plan, res *results, dirOf dirFunc, logf logFunc) error {
-	hd, err := dirOf("handshakes")
-	if err != nil {
-		return err
-	}
-	if err := prepareStore(hd); err != nil {
-		return err
+	// A store for each build: a baseline's is in its own format.
+	hd := map[string]string{}
+	for _, b := range []struct{ prefix, exe string }{{"", ""}, {"before-", res.beforeExe()}} {
+		if b.prefix != "" && res.Before == nil {
+			continue
+		}
+		d, err := dirOf("handshakes-" + strings.TrimSuffix(cmp.Or(b.prefix, "after-"), "-"))
+		if err != nil {
+			return err
+		}
+		if err := prepareFor(b.exe, d); err != nil {
+			return err
+		}
+		hd[b.prefix] = d
 	}
 	for _, fixed := range []bool{false, true} {
 		name := "counter"
@@ -306,7 +316,7 @@ func runHandshakes(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 			if b.prefix != "" && res.Before == nil {
 				continue
 			}
-			rate, k, err := handshakeRate(b.exe, hd, fixed, p.HSWorkers, p.HSBudget, p.HSDur)
+			rate, k, err := handshakeRate(b.exe, hd[b.prefix], fixed, p.HSWorkers, p.HSBudget, p.HSDur)
 			if err != nil {
 				return fmt.Errorf("handshakes (%s%s): %w", b.prefix, name, err)
 			}
@@ -328,12 +338,12 @@ func runSessions(p plan, res *results, dirOf dirFunc, logf logFunc) error {
 		if err != nil {
 			return err
 		}
-		if err := prepareStore(d); err != nil {
-			return err
-		}
 		exe, childKind := "", kind
 		if kind == kindBefore {
 			exe, childKind = res.Before.Exe, kindDaemon
+		}
+		if err := prepareFor(exe, d); err != nil {
+			return err
 		}
 		sm, err := idleSessions(exe, childKind, d, p.Sessions)
 		if err != nil {

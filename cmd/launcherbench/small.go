@@ -66,6 +66,47 @@ func prepareStore(dir string) error {
 	return layoutStore(context.Background(), store)
 }
 
+// prepareFor lays out the store in dir for the daemon of exe ("" for this
+// build). This build's is laid out through its vfs API (prepareStore); a
+// baseline build's through the protocol, by a daemon child of that build,
+// so that the store is in that build's own format, whatever this build's
+// format is: the layout is the same (layoutStore's), byte for byte in the
+// answers.
+func prepareFor(exe, dir string) error {
+	if exe == "" {
+		return prepareStore(dir)
+	}
+	ch, err := startChild(exe, kindDaemon, dir, 16)
+	if err != nil {
+		return err
+	}
+	defer ch.stop()
+	c, err := dialOne(ch)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx := context.Background()
+	mk := func(p string) error {
+		return c.CreateDir(ctx, wire.CreateDirRequest{DirPath: p, IsPrivate: true, UserMetadata: wire.Bytes{}})
+	}
+	if err := mk(getDirPath); err != nil {
+		return err
+	}
+	if err := mk(cdDir); err != nil {
+		return err
+	}
+	for i := range getDirEntries / 2 {
+		if err := mk(fmt.Sprintf("%s/sub%d", getDirPath, i)); err != nil {
+			return err
+		}
+		if err := c.CreateFile(ctx, wire.CreateFileRequest{FilePath: fmt.Sprintf("%s/file%d.txt", getDirPath, i), UserMetadata: wire.Bytes("meta")}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // layoutStore makes, in the bench app's root of store, a 10-entry directory
 // to list and an empty directory for create+delete.
 func layoutStore(ctx context.Context, store *vfs.Store) error {
