@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -516,12 +518,70 @@ const sealRoom = framing.HeaderSize + handshake.Overhead
 // encodeRequest builds the frame of a request {"endpoint":E,"data":D}
 // (json.Marshal's bytes) behind sealRoom bytes.
 func encodeRequest(endpoint string, data any) ([]byte, error) {
+	if r, ok := data.(wire.ModifyFileRequest); ok && r.NewValues.Content != nil {
+		return encodeModifyFile(endpoint, r)
+	}
 	buf := bytes.NewBuffer(make([]byte, sealRoom, sealRoom+256))
 	if err := json.NewEncoder(buf).Encode(envelope{Endpoint: endpoint, Data: data}); err != nil {
 		return nil, fmt.Errorf("client: encoding %s: %w", endpoint, err)
 	}
 	frame := buf.Bytes()
 	return frame[:len(frame)-1], nil // without Encode's newline
+}
+
+// encodeModifyFile is encodeRequest for a modify-file with content: the
+// same bytes as json.Marshal (tests compare them), but the content's
+// base64 is written straight into the frame, made once at its full size.
+// Through encoding/json a 64 MiB content took its base64 string, the
+// encoder's copy of it (checked byte by byte) and a growing buffer: three
+// copies of 85 MiB, most of an upload's time on the app's side.
+func encodeModifyFile(endpoint string, r wire.ModifyFileRequest) ([]byte, error) {
+	nv, c := r.NewValues, r.NewValues.Content
+	size := sealRoom + 128 + len(endpoint) + 6*len(r.FilePath) + base64.StdEncoding.EncodedLen(len(c.Bytes))
+	if nv.Name != nil {
+		size += 16 + 6*len(*nv.Name)
+	}
+	if nv.UserMetadata != nil {
+		size += 24 + base64.StdEncoding.EncodedLen(len(*nv.UserMetadata))
+	}
+	b := make([]byte, sealRoom, size)
+	str := func(s string) error {
+		q, err := json.Marshal(s)
+		b = append(b, q...)
+		return err
+	}
+	b = append(b, `{"endpoint":`...)
+	if err := str(endpoint); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"data":{"is_path_shared":`...)
+	b = strconv.AppendBool(b, r.IsPathShared)
+	b = append(b, `,"file_path":`...)
+	if err := str(r.FilePath); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"new_values":{`...)
+	if nv.Name != nil {
+		b = append(b, `"name":`...)
+		if err := str(*nv.Name); err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+	}
+	b = append(b, `"content":{`...)
+	if c.Offset != nil {
+		b = append(b, `"offset":`...)
+		b = strconv.AppendInt(b, *c.Offset, 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"bytes":`...)
+	b = wire.AppendBase64String(b, c.Bytes)
+	b = append(b, '}')
+	if nv.UserMetadata != nil {
+		b = append(b, `,"user_metadata":`...)
+		b = wire.AppendBase64String(b, *nv.UserMetadata)
+	}
+	return append(b, "}}}"...), nil
 }
 
 // Call sends a request to endpoint with data (marshalled as JSON; nil for none)
