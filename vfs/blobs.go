@@ -157,7 +157,7 @@ func (s *Store) writeBlob(ks *keyset, uid []byte, version int64, fill func(io.Wr
 	var dirErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { dirErr = s.syncDir(incomingDir) })
-	w := ks.sealContent(uid, version, h)
+	w := ks.sealContent(uid, version, 0, h)
 	err := fill(w)
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -180,6 +180,52 @@ func (s *Store) writeBlob(ks *keyset, uid []byte, version int64, fill func(io.Wr
 		return nil, ioErr("writing content", err)
 	}
 	return b, nil
+}
+
+// appendBlob seals content as the chunks of blob b from chunk
+// size/chunkSize on, in place, for the file uid at version (its current
+// one): the blob holds size bytes, a whole number of chunks, and its
+// chunks stay as they are. It is false, with nothing written, when the
+// blob is not exactly the sealed size of size bytes (the tail of an append
+// that did not commit is there: the caller writes a new blob instead).
+// Readers are not disturbed: they read no further than the size their
+// row gives. On a failure the blob is cut back to its size.
+func (s *Store) appendBlob(ks *keyset, b, uid []byte, version, size int64, content []byte) (bool, error) {
+	h, err := s.openBlob(b, os.O_WRONLY)
+	if isNotExist(err) {
+		return false, err // dropped meanwhile: the caller's errBaseGone
+	}
+	if err != nil {
+		return false, blobErr("opening content", err)
+	}
+	fi, err := h.Stat()
+	if err != nil {
+		h.Close()
+		return false, ioErr("checking content", err)
+	}
+	end := sealedSize(size)
+	if fi.Size() != end {
+		h.Close()
+		return false, nil
+	}
+	w := ks.sealContent(uid, version, size/chunkSize, io.NewOffsetWriter(h, end))
+	_, err = w.Write(content)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = h.Sync()
+	}
+	if err != nil {
+		_ = h.Truncate(end)
+	}
+	if cerr := h.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, ioErr("appending content", err)
+	}
+	return true, nil
 }
 
 // openBlob opens the blob b, wherever it is: in contentDir, or in

@@ -199,17 +199,17 @@ func (ks *keyset) openRec(parent int64, rec []byte) (recFields, error) {
 }
 
 // contentAD is the associated data of content chunk index of the file uid
-// at content version: chunks cannot move between files, places or
-// versions, and only the last chunk says it is last.
-func contentAD(b []byte, uid []byte, version int64, index int64, last bool) []byte {
+// at content version, holding length bytes of plaintext: chunks cannot
+// move between files, places or versions. Where the content ends is the
+// file's size, which the row holds (sealed with the name, record.go):
+// a blob cut short fails its length check or its last chunk, and bytes
+// past the size are never read.
+func contentAD(b []byte, uid []byte, version int64, index int64, length int) []byte {
 	b = append(b[:0], adContent...)
 	b = append(b, uid...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(version))
 	b = binary.LittleEndian.AppendUint64(b, uint64(index))
-	if last {
-		return append(b, 1)
-	}
-	return append(b, 0)
+	return binary.LittleEndian.AppendUint32(b, uint32(length))
 }
 
 // sealedSize is the size of the blob of size bytes of content.
@@ -221,37 +221,33 @@ func sealedSize(size int64) int64 {
 	return size + n*sealOverhead
 }
 
-// contentWriter seals what is written to it in chunks into w. Close seals
-// the last chunk (it must be called once everything is written).
+// contentWriter seals what is written to it in chunks into w, from chunk
+// index on (0 for a new blob; the first new chunk for an append). Close
+// seals the last, partial chunk (it must be called once everything is
+// written).
 type contentWriter struct {
 	w       io.Writer
 	ks      *keyset
 	uid     []byte
 	version int64
 	index   int64
+	closed  bool
 	buf     []byte // plaintext of the chunk being filled
 	out     []byte // a sealed chunk
 	ad      []byte
 }
 
-func (ks *keyset) sealContent(uid []byte, version int64, w io.Writer) *contentWriter {
-	return &contentWriter{w: w, ks: ks, uid: uid, version: version, buf: make([]byte, 0, chunkSize),
+func (ks *keyset) sealContent(uid []byte, version, index int64, w io.Writer) *contentWriter {
+	return &contentWriter{w: w, ks: ks, uid: uid, version: version, index: index, buf: make([]byte, 0, chunkSize),
 		out: make([]byte, 0, chunkSize+sealOverhead)}
 }
 
 func (c *contentWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
-		if len(c.buf) == chunkSize {
-			// More content follows: the full chunk is not the last.
-			if err := c.flush(c.buf, false); err != nil {
-				return 0, err
-			}
-			c.buf = c.buf[:0]
-		}
-		if len(c.buf) == 0 && len(p) > chunkSize {
-			// A whole chunk with more after it: seal it from p.
-			if err := c.flush(p[:chunkSize], false); err != nil {
+		if len(c.buf) == 0 && len(p) >= chunkSize {
+			// A whole chunk: seal it from p.
+			if err := c.flush(p[:chunkSize]); err != nil {
 				return 0, err
 			}
 			p = p[chunkSize:]
@@ -260,24 +256,34 @@ func (c *contentWriter) Write(p []byte) (int, error) {
 		k := copy(c.buf[len(c.buf):chunkSize], p)
 		c.buf = c.buf[:len(c.buf)+k]
 		p = p[k:]
+		if len(c.buf) == chunkSize {
+			if err := c.flush(c.buf); err != nil {
+				return 0, err
+			}
+			c.buf = c.buf[:0]
+		}
 	}
 	return n, nil
 }
 
-func (c *contentWriter) flush(pt []byte, last bool) error {
-	c.ad = contentAD(c.ad, c.uid, c.version, c.index, last)
+func (c *contentWriter) flush(pt []byte) error {
+	c.ad = contentAD(c.ad, c.uid, c.version, c.index, len(pt))
 	c.out = seal(c.out[:0], &c.ks.k.Content, pt, c.ad)
 	c.index++
 	_, err := c.w.Write(c.out)
 	return err
 }
 
-// Close seals the last chunk.
+// Close seals the last chunk, if it is partial.
 func (c *contentWriter) Close() error {
-	if len(c.buf) == 0 && c.index > 0 {
+	if c.closed {
 		return fmt.Errorf("%w: content writer closed twice", ErrIO)
 	}
-	return c.flush(c.buf, true)
+	c.closed = true
+	if len(c.buf) == 0 {
+		return nil
+	}
+	return c.flush(c.buf)
 }
 
 // chunkReader opens the chunks of a blob holding size bytes of content
@@ -304,7 +310,9 @@ func (ks *keyset) openContent(uid []byte, version int64, h io.ReaderAt, size int
 		if err != nil {
 			return nil, ioErr("checking content", err)
 		}
-		if fi.Size() != sealedSize(size) {
+		// Longer is the tail of an append not (or not yet) committed,
+		// which is never read.
+		if fi.Size() < sealedSize(size) {
 			return nil, fmt.Errorf("%w: content is %d bytes stored, %d expected", ErrIntegrity, fi.Size(), sealedSize(size))
 		}
 	}
@@ -341,7 +349,6 @@ func (c *chunkReader) load(idx int64) error {
 	c.cached = -1
 	start := idx * chunkSize
 	ptLen := min(int64(chunkSize), c.size-start)
-	last := start+ptLen == c.size
 	if c.sealed == nil {
 		c.sealed = make([]byte, chunkSize+sealOverhead)
 	}
@@ -352,7 +359,7 @@ func (c *chunkReader) load(idx int64) error {
 		}
 		return ioErr("reading content", err)
 	}
-	c.ad = contentAD(c.ad, c.uid, c.version, idx, last)
+	c.ad = contentAD(c.ad, c.uid, c.version, idx, int(ptLen))
 	out, err := open(c.plain[:0], &c.ks.k.Content, buf, c.ad)
 	if err != nil {
 		return fmt.Errorf("%w: content chunk %d: %v", ErrIntegrity, idx, err)

@@ -24,7 +24,7 @@ func (m memReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 func sealBlob(t testing.TB, ks *keyset, uid []byte, version int64, content []byte) []byte {
 	var b bytes.Buffer
-	w := ks.sealContent(uid, version, &b)
+	w := ks.sealContent(uid, version, 0, &b)
 	if _, err := w.Write(content); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,8 @@ func TestContentChunks(t *testing.T) {
 			}
 		}
 		// Every way of moving a chunk fails: another file, another
-		// version, a truncation (the last chunk is marked), a flipped byte.
+		// version, a truncation (the size comes from the file's row), a
+		// flipped byte.
 		bad := map[string]func() error{
 			"other file":  func() error { return readAllChunks(ks, bytes.Repeat([]byte{6}, 16), 3, blob, size) },
 			"old version": func() error { return readAllChunks(ks, uid, 2, blob, size) },
@@ -75,7 +76,7 @@ func TestContentChunks(t *testing.T) {
 		}
 		if size > chunkSize {
 			bad["truncated to whole chunks"] = func() error {
-				return readAllChunks(ks, uid, 3, blob[:chunkSize+sealOverhead], chunkSize)
+				return readAllChunks(ks, uid, 3, blob[:chunkSize+sealOverhead], size)
 			}
 		}
 		if size > 2*chunkSize {

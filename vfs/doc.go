@@ -45,8 +45,9 @@
 //   - SyncCommit is synchronous=FULL: an acknowledged change survives power
 //     loss too.
 //
-// In both modes new content is written to a new blob and fsynced before the
-// row that points at it commits, and a blob a change drops is removed only
+// In both modes new content is written and fsynced before the row that
+// points at it commits (to a new blob, or appended past the end of the
+// file's blob when it ends on a whole chunk), and a blob a change drops is removed only
 // once that change is durable, so a file's content always matches its size
 // and metadata. Readers see whole committed versions only: a read racing a
 // write returns the old or the new content.

@@ -190,7 +190,7 @@ func (s *Store) ModifyFile(ctx context.Context, r Root, p Path, ch FileChange) (
 		}
 	}
 	var info FileInfo
-	w, err := s.writeContent(ks, p, base, c)
+	w, err := s.writeContent(ks, p, base, c, c.Offset != nil)
 	if errors.Is(err, errBaseGone) {
 		// A change replaced or deleted the content since it was read, and
 		// the collector has removed it: do it all within a transaction.
@@ -403,7 +403,7 @@ func (t *Tx) ModifyFile(r Root, p Path, ch FileChange) (FileInfo, error) {
 		}
 		var w *written
 		if ch.Content != nil {
-			ww, err := t.s.writeContent(t.k, p, f, ch.Content)
+			ww, err := t.s.writeContent(t.k, p, f, ch.Content, false)
 			if errors.Is(err, errBaseGone) {
 				return fmt.Errorf("%w: content of %s is missing", ErrCorrupt, p)
 			}
@@ -476,12 +476,18 @@ func (t *Tx) applyFileChange(r Root, p Path, f *node, ch FileChange, w *written)
 }
 
 // writeContent writes the content c of the file base (its content now
-// base.size bytes in base.blob, at base.version) to a new blob sealed for
-// the next version, and returns the file's new size, blob and version.
-// Every write goes to a new blob, so readers of the old blob are never
-// disturbed; a write at an offset copies the rest of the old content
-// (opening and sealing it again: every chunk is bound to the version).
-func (s *Store) writeContent(ks *keyset, p Path, base *node, c *Content) (written, error) {
+// base.size bytes in base.blob, at base.version) and returns the file's
+// new size, blob and version.
+//
+// An append (a write at the end) to content of whole chunks, when inPlace
+// says that no other write of the file can run meanwhile (the caller
+// holds its file lock), seals only the new chunks, at the end of the blob
+// itself, at the same version (appendBlob). Every other write goes to a
+// new blob sealed for the next version, so that readers of the old blob
+// are never disturbed; a write at an offset copies the rest of the old
+// content (opening and sealing it again: every chunk is bound to the
+// version).
+func (s *Store) writeContent(ks *keyset, p Path, base *node, c *Content, inPlace bool) (written, error) {
 	blob, size, next := base.blob, base.size, base.version+1
 	n := int64(len(c.Bytes))
 	if c.Offset == nil {
@@ -509,6 +515,21 @@ func (s *Store) writeContent(ks *keyset, p Path, base *node, c *Content) (writte
 		return written{}, fmt.Errorf("%w: %s has %d bytes but no content", ErrCorrupt, p, size)
 	}
 	newSize := max(size, end)
+	if inPlace && off == size && size%chunkSize == 0 && blob != nil {
+		if err := s.roomOnDisk(sealedSize(n)); err != nil {
+			return written{}, err
+		}
+		ok, err := s.appendBlob(ks, blob, base.uid, base.version, size, c.Bytes)
+		if isNotExist(err) {
+			return written{}, errBaseGone
+		}
+		if err != nil {
+			return written{}, fmt.Errorf("content of %s: %w", p, err)
+		}
+		if ok {
+			return written{size: newSize, blob: blob, version: base.version}, nil
+		}
+	}
 	if err := s.roomOnDisk(sealedSize(newSize)); err != nil {
 		return written{}, err
 	}

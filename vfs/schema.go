@@ -9,9 +9,11 @@ import (
 
 // SchemaVersion is the version of the store's own tables (the "vfs" row of
 // schema_version). Open refuses a database whose vfs version is newer than
-// this, and one of version 1 (the store before encryption at rest, data in
-// the clear) with ErrOldFormat; it creates the tables in an empty database.
-const SchemaVersion = 2
+// this, and older ones with ErrOldFormat: version 1 (the store before
+// encryption at rest, data in the clear) and version 2 (content chunks
+// sealed with a last-chunk flag, which appends in place cannot keep); it
+// creates the tables in an empty database.
+const SchemaVersion = 3
 
 // schema is the store's part of the database. The comments are the
 // reference for docs/vfs.md.
@@ -117,6 +119,9 @@ func initSchema(ctx context.Context, w *dbConn) error {
 		return fmt.Errorf("%w: the database's store tables are version %d, this launcher knows up to %d", ErrCorrupt, v, SchemaVersion)
 	case v == 1:
 		return fmt.Errorf("%w: the database's store tables are version 1, with data in the clear, from before encryption at rest; "+
+			"there is no migration: move the store directory aside and start again", ErrOldFormat)
+	case v == 2:
+		return fmt.Errorf("%w: the database's store tables are version 2, whose content chunks were sealed in the format before appends in place; "+
 			"there is no migration: move the store directory aside and start again", ErrOldFormat)
 	case v < 1:
 		return fmt.Errorf("%w: the database's store tables have version %d", ErrCorrupt, v)

@@ -445,6 +445,16 @@ func TestOpenRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"schema 1, in the clear", ErrOldFormat, func(t *testing.T, fsys afero.Fs, s *Store) {
+			if _, err := openSQL(t, fsys).Exec(`UPDATE schema_version SET version = 1 WHERE component = 'vfs'`); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"schema 2, chunks with a last flag", ErrOldFormat, func(t *testing.T, fsys afero.Fs, s *Store) {
+			if _, err := openSQL(t, fsys).Exec(`UPDATE schema_version SET version = 2 WHERE component = 'vfs'`); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"old format log", ErrOldFormat, func(t *testing.T, fsys afero.Fs, s *Store) {
 			if err := afero.WriteFile(fsys, "wal.log", nil, 0o600); err != nil {
 				t.Fatal(err)
