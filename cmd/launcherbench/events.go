@@ -454,7 +454,8 @@ const eventsText = `- **events** (launcher/watch, v1.1): a daemon child; one SDK
   ranging over its watch's events. Latency runs from the writer's answer to each watcher's loop
   receiving the event, one change at a time (the next once every watcher heard the last); an event
   that reaches a watcher before the writer has its answer counts as 0 (the daemon offers a change
-  to the watchers while it runs, before its answer is written, so most do); the same events are
+  to the watchers once its answer is written, and a watcher's SDK often reads the event before the
+  writer's SDK has read its answer); the same events are
   also timed from the writer's request. Their reference is a launcher/ping round trip on one
   session. The create+delete round trip is timed on the writer's connection back to back with no
   watch and with every session watching, in interleaved rounds, and also from the latency run,
