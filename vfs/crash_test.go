@@ -227,8 +227,13 @@ func chooseOp(rng *rand.Rand, st cstate, tag string) crashOp {
 	}
 	under := func(d, name string) []string { return append(split(d), name) }
 	size := func() int {
-		if rng.IntN(8) == 0 {
+		switch rng.IntN(8) {
+		case 0:
 			return 64<<10 + rng.IntN(512<<10)
+		case 1:
+			// Whole chunks: a file of whole chunks is appended to in
+			// place (writeContent).
+			return (1 + rng.IntN(3)) * chunkSize
 		}
 		return rng.IntN(5000)
 	}
