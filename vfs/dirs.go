@@ -378,17 +378,14 @@ func (t *Tx) GetDir(r Root, p Path) (Listing, error) {
 // list reads the children of d.
 func (t *Tx) list(d *node) (Listing, error) {
 	l := Listing{Info: d.dirInfo(), Dirs: []DirInfo{}, Files: []FileInfo{}}
-	// Two passes. First the entries' row ids, from nodes_by_name alone
-	// (an index entry ends with its row id: no table page is read). Then
-	// their rows in id order, a range of ids at a time: rows made together
-	// share table pages, which are so read once and in order, where
-	// following nodes_by_name (ordered by a keyed hash) visits them at
-	// random, one page read for every few rows when the cache is cold.
-	ids, err := t.childIDs(d)
-	if err != nil {
-		return Listing{}, err
-	}
-	n, total := node{parent: d.id}, len(ids)
+	// A directory of more than smallDir entries is read in two passes.
+	// First the entries' row ids, from nodes_by_name alone (an index entry
+	// ends with its row id: no table page is read). Then their rows in id
+	// order, a range of ids at a time: rows made together share table
+	// pages, which are so read once and in order, where following
+	// nodes_by_name (ordered by a keyed hash) visits them at random, one
+	// page read for every few rows when the cache is cold.
+	n, total := node{parent: d.id}, int(d.nchild)
 	add := func(rec []byte) error {
 		if err := t.openRec(&n, rec); err != nil {
 			return err
@@ -397,29 +394,74 @@ func (t *Tx) list(d *node) (Listing, error) {
 		// The first of each kind sizes its list from the entries left.
 		if n.kind == kindDir {
 			if len(l.Dirs) == 0 {
-				l.Dirs = make([]DirInfo, 0, total-len(l.Files))
+				l.Dirs = make([]DirInfo, 0, max(total-len(l.Files), 1))
 			}
 			l.Dirs = append(l.Dirs, n.dirInfo())
 		} else {
 			if len(l.Files) == 0 {
-				l.Files = make([]FileInfo, 0, total-len(l.Dirs))
+				l.Files = make([]FileInfo, 0, max(total-len(l.Dirs), 1))
 			}
 			l.Files = append(l.Files, n.fileInfo())
 		}
 		return nil
 	}
-	for len(ids) > 0 {
-		run := idRun(ids)
-		if err := t.rowsIn(ids[:run], add); err != nil {
+	if d.nchild <= smallDir {
+		// A few pages at most: one query, in the name index's order.
+		if err := t.rowsOf(d.id, add); err != nil {
 			return Listing{}, err
 		}
-		ids = ids[run:]
+	} else {
+		ids, err := t.childIDs(d)
+		if err != nil {
+			return Listing{}, err
+		}
+		total = len(ids)
+		for len(ids) > 0 {
+			run := idRun(ids)
+			if err := t.rowsIn(ids[:run], add); err != nil {
+				return Listing{}, err
+			}
+			ids = ids[run:]
+		}
 	}
 	{ // name keys are hashes: sort by the names themselves
 		slices.SortFunc(l.Dirs, func(a, b DirInfo) int { return strings.Compare(a.Name, b.Name) })
 		slices.SortFunc(l.Files, func(a, b FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return l, nil
+}
+
+// smallDir is the most entries a directory has for list to read them in
+// one query: their rows fill a few pages at most, which the name index's
+// order visits no worse than the rows' own, and the second pass (a query
+// more) would cost more than it saves.
+const smallDir = 64
+
+// rowsOf calls fn with the record of each entry of the directory dir, in
+// the name index's order.
+func (t *Tx) rowsOf(dir int64, fn func(rec []byte) error) error {
+	st, err := t.stmt(`SELECT rec FROM nodes WHERE parent = ?`)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(t.ctx, dir)
+	if err != nil {
+		return dbErr("listing a directory", err)
+	}
+	defer rows.Close()
+	var rec sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&rec); err != nil {
+			return dbErr("listing a directory", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return dbErr("listing a directory", err)
+	}
+	return nil
 }
 
 // childIDs returns the row ids of d's entries, sorted.

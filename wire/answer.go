@@ -76,13 +76,21 @@ func appendMarshal(dst []byte, v any) ([]byte, error) {
 }
 
 // appendData writes what json.Marshal(r) writes, byte for byte (tests
-// compare them), but one entry at a time straight into dst, grown once to
-// about the answer's size: a listing of 100,000 entries is encoded without
-// the marshaller's own growing copy of the whole answer beside dst.
+// compare them), straight into dst, grown once to about the answer's size;
+// past smallListing entries one entry at a time, so that a listing of
+// 100,000 entries is encoded without the marshaller's own growing copy of
+// the whole answer beside dst.
 func (r *GetDirResponse) appendData(dst []byte) ([]byte, error) {
 	dst = slices.Grow(dst, r.sizeHint())
 	a := appender{b: dst}
 	enc := json.NewEncoder(&a)
+	if len(r.SubDirectories)+len(r.Files) <= smallListing {
+		// One Encode: its buffer (encoding/json's, pooled) stays small.
+		if err := enc.Encode(r); err != nil {
+			return a.b, err
+		}
+		return a.b[:len(a.b)-1], nil
+	}
 	item := func(v any) error {
 		if err := enc.Encode(v); err != nil {
 			return err
@@ -104,6 +112,12 @@ func (r *GetDirResponse) appendData(dst []byte) ([]byte, error) {
 	}
 	return append(a.b, '}'), nil
 }
+
+// smallListing is the most entries a get-dir answer has for appendData to
+// encode it in one Encode: a larger one goes an entry at a time, so that
+// encoding/json's buffer (which it keeps pooled) never holds a whole large
+// answer.
+const smallListing = 64
 
 // appendList writes list as json.Marshal does (null when nil), each element
 // through item.

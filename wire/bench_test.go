@@ -126,8 +126,9 @@ func listing(n int) *wire.GetDirResponse {
 // BenchmarkGetDirAnswer encodes listings of 10 and 100,000 files into a
 // frame buffer two ways: "marshal", json.Marshal of the whole answer
 // appended to the buffer (the plain way), and "stream", AppendAnswer, which
-// encodes one entry at a time into the buffer grown once. B/op is the
-// memory a listing's encoding takes beside the listing itself.
+// grows the buffer once and encodes into it (a small answer in one Encode,
+// a large one an entry at a time). B/op is the memory a listing's encoding
+// takes beside the listing itself.
 func BenchmarkGetDirAnswer(b *testing.B) {
 	id := strings.Repeat("A", wire.IDSize)
 	for _, n := range []int{10, 100_000} {

@@ -190,7 +190,9 @@ func TestGetDirAnswer(t *testing.T) {
 		{},
 		{Info: wire.DirInfo{Name: "d"}, SubDirectories: []wire.DirInfo{}, Files: []wire.FileInfo{}},
 	}
-	for n := range 40 {
+	// Up to 64 entries the answer is one Encode, past it an entry at a
+	// time: both are compared.
+	for _, n := range append(makeRange(40), 64, 65, 66, 200, 333) {
 		r := &wire.GetDirResponse{Info: wire.DirInfo{Name: oddNames[n%len(oddNames)], Times: times, IsPrivate: n%2 == 0, UserMetadata: meta[:n%7]}}
 		for i := range n {
 			name := oddNames[i%len(oddNames)] + strconv.Itoa(i)
@@ -210,6 +212,14 @@ func TestGetDirAnswer(t *testing.T) {
 			require.Equal(t, prefix+want, string(got), "case %d", i)
 		}
 	}
+}
+
+func makeRange(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 // FuzzParseResponse: any input gives an answer or an error, never a panic,
