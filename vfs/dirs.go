@@ -475,7 +475,9 @@ func (t *Tx) childIDs(d *node) ([]int64, error) {
 		return nil, dbErr("listing a directory", err)
 	}
 	defer rows.Close()
-	ids := make([]int64, 0, d.nchild)
+	// nchild is a clear column: trusted to size the list only within the
+	// store's own limit on entries.
+	ids := make([]int64, 0, min(max(d.nchild, 0), int64(t.s.maxEntries)))
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/afero"
 	"github.com/stretchr/testify/require"
 )
 
@@ -85,4 +86,33 @@ func TestIDRun(t *testing.T) {
 	}
 	require.Equal(t, 1, idRun([]int64{1, 1000}))
 	require.Equal(t, 3, idRun([]int64{1, 2, 3}))
+}
+
+// TestListingTamperedCount: a directory's entry count is a clear column;
+// one changed to anything (huge, negative) still lists the directory's
+// entries, without a panic or an allocation of that size.
+func TestListingTamperedCount(t *testing.T) {
+	for _, count := range []int64{1 << 62, -5, 0, 3} {
+		fsys := afero.NewMemMapFs()
+		s := openT(t, fsys, Options{})
+		must[DirInfo](t)(s.CreateRoot(app))
+		for _, d := range []string{"small", "large"} {
+			mkdir(t, s, app, d)
+		}
+		for i := range 3 {
+			mkfile(t, s, app, fmt.Sprintf("small/f%d", i), "x")
+		}
+		for i := range 100 {
+			mkfile(t, s, app, fmt.Sprintf("large/f%03d", i), "x")
+		}
+		require.NoError(t, s.Close())
+		_, err := openSQL(t, fsys).Exec(`UPDATE nodes SET nchild = ? WHERE kind = 0 AND parent IS NOT NULL`, count)
+		require.NoError(t, err)
+		s = openT(t, fsys, Options{})
+		for d, want := range map[string]int{"small": 3, "large": 100} {
+			l, err := s.GetDir(bg, app, Path{d})
+			require.NoError(t, err, "count %d, %s", count, d)
+			require.Len(t, l.Files, want, "count %d, %s", count, d)
+		}
+	}
 }
