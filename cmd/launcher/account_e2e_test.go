@@ -192,7 +192,8 @@ func TestServePassphraseStdin(t *testing.T) {
 	data := newDataDir(t)
 	d := startServeStdin(t, data, "made by serve\n", "--passphrase-stdin", "--listen", "127.0.0.1:0", "--gateway", "off")
 	assert.False(t, statusOf(t, data).Locked)
-	assert.Contains(t, d.stderr.String(), "Created the account in "+data)
+	assert.Eventually(t, func() bool { return strings.Contains(d.stderr.String(), "Created the account in "+data) }, 20*time.Second, 10*time.Millisecond,
+		"stderr:\n%s", d.stderr)
 	d.stop()
 	f, err := account.Load(data)
 	require.NoError(t, err)
@@ -264,7 +265,11 @@ func TestAutoLock(t *testing.T) {
 	d := startServe(t, data, "--auto-lock", "300ms", "--listen", "127.0.0.1:0", "--gateway", "off")
 	defer d.stop()
 	require.Eventually(t, func() bool { return statusOf(t, data).Locked }, 20*time.Second, 20*time.Millisecond)
-	assert.Contains(t, d.stderr.String(), "no app request came for the --auto-lock period")
+	// The daemon logs before it locks, but its stderr reaches d.stderr
+	// through a pipe and a copying goroutine: the line may come after the
+	// status says locked.
+	assert.Eventually(t, func() bool { return strings.Contains(d.stderr.String(), "no app request came for the --auto-lock period") },
+		20*time.Second, 20*time.Millisecond, "the auto-lock is logged:\n%s", d.stderr)
 	r := cliStdin(t, data, testPass+"\n", "unlock", "--passphrase-stdin")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.Eventually(t, func() bool { return statusOf(t, data).Locked }, 20*time.Second, 20*time.Millisecond, "locks again")

@@ -74,7 +74,11 @@ func TestDefaultAddressesMove(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(ok(t, data, "status", "--json")), &js))
 	assert.Equal(t, d.addr, js.Address)
 	assert.Equal(t, gwURL, js.GatewayURL)
-	assert.Contains(t, d.stderr.String(), fmt.Sprintf("addr=%s gateway=%s", d.addr, gwURL), "the bound addresses are logged")
+	// Logged after the address is printed, and copied from the daemon's
+	// stderr pipe by a goroutine of exec: it may come a moment later.
+	want := fmt.Sprintf("addr=%s gateway=%s", d.addr, gwURL)
+	assert.Eventually(t, func() bool { return strings.Contains(d.stderr.String(), want) }, 20*time.Second, 10*time.Millisecond,
+		"the bound addresses are logged:\n%s", d.stderr)
 
 	// A launched app finds the real gateway URL in its environment, after
 	// the header of its launch in its log.

@@ -699,10 +699,11 @@ func TestServeLimitFlags(t *testing.T) {
 	require.ErrorIs(t, err, wire.ErrBusy, "--max-conns 1: the second connection is refused")
 }
 
-// TestServeSyncFlags checks that --sync and --sync-delay reach the store
-// (serve logs the mode it opened the store in), that a change made under
-// --sync commit survives a restart in the default mode, and that an
-// unknown mode is a usage error.
+// TestServeSyncFlags checks that --sync reaches the store (serve logs the
+// mode it opened the store in), that --sync-delay is still accepted (it
+// has no effect on the SQLite store), that a change made under --sync
+// commit survives a restart in the default mode, and that an unknown mode
+// is a usage error.
 func TestServeSyncFlags(t *testing.T) {
 	data := newDataDir(t)
 	logged := func(d *daemon, s string) {
@@ -711,6 +712,7 @@ func TestServeSyncFlags(t *testing.T) {
 			"serve did not log %q: %s", s, d.stderr.String())
 	}
 	d := startDaemon(t, data, "--sync", "commit")
+	logged(d, "synchronous=FULL")
 	logged(d, "sync=commit")
 	ok(t, data, "app", "add", "syncer", "--exec", bins.testapp)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -723,7 +725,8 @@ func TestServeSyncFlags(t *testing.T) {
 
 	d = startDaemon(t, data, "--sync-delay", "0")
 	defer d.stop()
-	logged(d, "sync=background sync_delay=0s")
+	logged(d, "synchronous=NORMAL")
+	logged(d, "sync=background")
 	c, err = client.Dial(ctx, strings.TrimSpace(ok(t, data, "app", "token", "syncer")))
 	require.NoError(t, err)
 	defer c.Close()

@@ -164,8 +164,8 @@ func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	durationFlag(fs, &c.WriteTimeout, "write-timeout", "deadline for writing one answer to an app that does not read")
 	countFlag(fs, &c.MaxJSONDepth, "max-json-depth", "deepest JSON nesting accepted in a request (-104 beyond)")
 	fs.BoolVar(&c.RefuseFixedNonce, "refuse-fixed-nonce", false, "refuse sessions in the original fixed-nonce mode (-132); see docs/security.md")
-	enumFlag(fs, &o.sync, "sync", []string{vfs.SyncBackground.String(), vfs.SyncCommit.String()}, `when a change is answered: "background" once written to the OS, the store's log fsynced right behind (a crash of the OS or a power loss can lose about the last --sync-delay of changes), or "commit" once fsynced`)
-	durationOrZeroFlag(fs, &o.syncDelay, "sync-delay", "fsyncs at once", `with --sync background: how long after a change the store's log is fsynced, changes within it sharing the fsync; 0 fsyncs at once`)
+	enumFlag(fs, &o.sync, "sync", []string{vfs.SyncBackground.String(), vfs.SyncCommit.String()}, `the store's durability (SQLite's synchronous): "background" (NORMAL): an answered change survives a kill of the daemon, and a power loss may lose the last changes but never consistency; "commit" (FULL): an answered change survives a power loss too`)
+	durationOrZeroFlag(fs, &o.syncDelay, "sync-delay", "fsyncs at once", `no effect since the store is on SQLite (accepted so that scripts keep working)`)
 	_ = cmd.RegisterFlagCompletionFunc("sync", cobra.FixedCompletions([]string{vfs.SyncBackground.String(), vfs.SyncCommit.String()}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("gateway", cobra.FixedCompletions([]string{"off", "127.0.0.1:0"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -231,9 +231,9 @@ func serve(ctx context.Context, e *env, dir string, o *serveOptions) error {
 
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	if syncMode == vfs.SyncBackground {
-		log.Info("store: changes are acknowledged once written; the log is fsynced right behind them", "sync", syncMode.String(), "sync_delay", o.syncDelay)
+		log.Info("store: a change is answered once committed to SQLite's log (synchronous=NORMAL): it survives a kill of the daemon; a power loss may lose the last changes", "sync", syncMode.String())
 	} else {
-		log.Info("store: changes are acknowledged once fsynced", "sync", syncMode.String())
+		log.Info("store: a change is answered once committed and fsynced (synchronous=FULL): it survives a power loss", "sync", syncMode.String())
 	}
 
 	storeDir := filepath.Join(dir, storeName)
