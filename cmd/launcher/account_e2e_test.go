@@ -268,7 +268,9 @@ func TestAutoLock(t *testing.T) {
 	// The daemon logs before it locks, but its stderr reaches d.stderr
 	// through a pipe and a copying goroutine: the line may come after the
 	// status says locked.
-	assert.Eventually(t, func() bool { return strings.Contains(d.stderr.String(), "no app request came for the --auto-lock period") },
+	assert.Eventually(t, func() bool {
+		return strings.Contains(d.stderr.String(), "no app request came for the --auto-lock period")
+	},
 		20*time.Second, 20*time.Millisecond, "the auto-lock is logged:\n%s", d.stderr)
 	r := cliStdin(t, data, testPass+"\n", "unlock", "--passphrase-stdin")
 	require.Equal(t, exitOK, r.code, r.stderr)
