@@ -42,6 +42,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/safe-launcher/launcher/client"
+	"github.com/safe-launcher/launcher/internal/cliflags"
 )
 
 func main() {
@@ -64,7 +65,9 @@ var errFailed = errors.New("the attack found a problem (see the report above)")
 // run runs the command line args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
-	root.SetArgs(longFlagCompat(root, args))
+	// framegen took its flags with one dash before it used cobra, "-n"
+	// (attack's long flag of one letter) included.
+	root.SetArgs(cliflags.LongFlagCompat(root, args, true))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
@@ -302,37 +305,6 @@ Exits 1 if the probe fails, if the daemon's RSS ended above --max-rss-mb (with
 	fs.StringVar(&classes, "classes", "", "comma-separated mutation `CLASSES` (default: all): "+classNames())
 	fs.DurationVar(&tokenTimeout, "token-timeout", 10*time.Second, "time limit of one --token-cmd run")
 	return cmd
-}
-
-// longFlagCompat rewrites "-name" and "-name=value" before any "--" to
-// "--name..." when name is a long flag of some command: framegen took its
-// flags with one dash before it used cobra, and scripts keep working.
-func longFlagCompat(root *cobra.Command, args []string) []string {
-	names := map[string]bool{}
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		c.Flags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
-		for _, s := range c.Commands() {
-			walk(s)
-		}
-	}
-	walk(root)
-	out := make([]string, len(args))
-	copy(out, args)
-	for i, a := range out {
-		if a == "--" {
-			break
-		}
-		if len(a) < 2 || a[0] != '-' || a[1] == '-' {
-			continue
-		}
-		name, _, _ := strings.Cut(a[1:], "=")
-		// "-n" is one letter but a long flag of attack: rewrite it too.
-		if names[name] {
-			out[i] = "-" + a
-		}
-	}
-	return out
 }
 
 func limitText(cfg AttackConfig) string {

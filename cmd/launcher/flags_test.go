@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/safe-launcher/launcher/internal/cliflags"
 	"github.com/safe-launcher/launcher/launcher"
 )
 
@@ -145,8 +146,8 @@ func TestLongFlagCompat(t *testing.T) {
 	root := newRootCmd(&env{})
 	assert.Equal(t,
 		[]string{"--data", "d", "app", "launch", "x", "--accept-changed", "-h", "--", "-data", "-json"},
-		longFlagCompat(root, []string{"-data", "d", "app", "launch", "x", "-accept-changed", "-h", "--", "-data", "-json"}))
-	assert.Equal(t, []string{"--max-conns=5", "-lead", "-"}, longFlagCompat(root, []string{"-max-conns=5", "-lead", "-"}))
+		cliflags.LongFlagCompat(root, []string{"-data", "d", "app", "launch", "x", "-accept-changed", "-h", "--", "-data", "-json"}, false))
+	assert.Equal(t, []string{"--max-conns=5", "-lead", "-"}, cliflags.LongFlagCompat(root, []string{"-max-conns=5", "-lead", "-"}, false))
 }
 
 // TestServeFlagsReachConfig parses serve's flags and checks the Config and

@@ -54,6 +54,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/safe-launcher/launcher/account"
+	"github.com/safe-launcher/launcher/internal/cliflags"
 )
 
 // Exit codes.
@@ -111,7 +112,9 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	stderr := e.stderr
 	root := newRootCmd(e)
-	root.SetArgs(longFlagCompat(root, args))
+	// The launcher's earlier parser (Go's flag package) took long flags with
+	// one dash; one-letter flags are cobra's shorthands.
+	root.SetArgs(cliflags.LongFlagCompat(root, args, false))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -334,38 +337,6 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// longFlagCompat rewrites "-name" and "-name=value" before any "--" to
-// "--name..." when name is a long flag of some command: the launcher's
-// earlier parser (Go's flag package) took long flags with one dash, and
-// scripts written for it keep working. One-letter flags are left alone.
-func longFlagCompat(root *cobra.Command, args []string) []string {
-	names := map[string]bool{}
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		c.Flags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
-		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
-		for _, s := range c.Commands() {
-			walk(s)
-		}
-	}
-	walk(root)
-	out := make([]string, len(args))
-	copy(out, args)
-	for i, a := range out {
-		if a == "--" {
-			break
-		}
-		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
-			continue
-		}
-		name, _, _ := strings.Cut(a[1:], "=")
-		if len(name) > 1 && names[name] {
-			out[i] = "-" + a
-		}
-	}
-	return out
 }
 
 // defaultDataDir is os.UserConfigDir()/safe-launcher.

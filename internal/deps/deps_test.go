@@ -40,6 +40,7 @@ var allowed = map[string][]string{
 	"internal/benchfloor": {},
 	"internal/deps":       {},
 	"internal/testbin":    {},
+	"internal/cliflags":   {},
 	"internal/testapp":    {"client", "wire"},
 	"interop":             {},
 	// Apps use the SDK and the wire types only.
@@ -48,7 +49,7 @@ var allowed = map[string][]string{
 	// daemon as apps (launcherbench also runs servers of its own in child
 	// processes).
 	"cmd/launcher":      nil,
-	"cmd/framegen":      {"client", "framing", "handshake", "wire"},
+	"cmd/framegen":      {"client", "framing", "handshake", "internal/cliflags", "wire"},
 	"cmd/launcherbench": nil,
 }
 
