@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,7 @@ func prepareStore(dir string) error {
 // build). This build's is laid out through its vfs API (prepareStore); a
 // baseline build's through the protocol, by a daemon child of that build,
 // so that the store is in that build's own format, whatever this build's
-// format is: the layout is the same (layoutStore's), byte for byte in the
+// format is: the layout is the same (layout's), byte for byte in the
 // answers.
 func prepareFor(exe, dir string) error {
 	if exe == "" {
@@ -87,45 +88,39 @@ func prepareFor(exe, dir string) error {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	mk := func(p string) error {
-		return c.CreateDir(ctx, wire.CreateDirRequest{DirPath: p, IsPrivate: true, UserMetadata: wire.Bytes{}})
-	}
-	if err := mk(getDirPath); err != nil {
-		return err
-	}
-	if err := mk(cdDir); err != nil {
-		return err
-	}
-	for i := range getDirEntries / 2 {
-		if err := mk(fmt.Sprintf("%s/sub%d", getDirPath, i)); err != nil {
-			return err
-		}
-		if err := c.CreateFile(ctx, wire.CreateFileRequest{FilePath: fmt.Sprintf("%s/file%d.txt", getDirPath, i), UserMetadata: wire.Bytes("meta")}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return layout(func(p ...string) error {
+		return c.CreateDir(ctx, wire.CreateDirRequest{DirPath: strings.Join(p, "/"), IsPrivate: true, UserMetadata: wire.Bytes{}})
+	}, func(meta []byte, p ...string) error {
+		return c.CreateFile(ctx, wire.CreateFileRequest{FilePath: strings.Join(p, "/"), UserMetadata: meta})
+	})
 }
 
-// layoutStore makes, in the bench app's root of store, a 10-entry directory
-// to list and an empty directory for create+delete.
+// layoutStore lays out, in the bench app's root of store, what layout says.
 func layoutStore(ctx context.Context, store *vfs.Store) error {
 	root := vfs.AppRoot(benchAppRoot)
-	mk := func(p ...string) error {
+	return layout(func(p ...string) error {
 		_, err := store.CreateDir(ctx, root, vfs.Path(p), true, false, nil)
 		return err
-	}
-	if err := mk(getDirPath); err != nil {
+	}, func(meta []byte, p ...string) error {
+		_, err := store.CreateFile(ctx, root, vfs.Path(p), meta)
+		return err
+	})
+}
+
+// layout makes, with mkdir (a private directory) and mkfile, a 10-entry
+// directory to list and an empty directory for create+delete.
+func layout(mkdir func(p ...string) error, mkfile func(meta []byte, p ...string) error) error {
+	if err := mkdir(getDirPath); err != nil {
 		return err
 	}
-	if err := mk(cdDir); err != nil {
+	if err := mkdir(cdDir); err != nil {
 		return err
 	}
 	for i := range getDirEntries / 2 {
-		if err := mk(getDirPath, fmt.Sprintf("sub%d", i)); err != nil {
+		if err := mkdir(getDirPath, fmt.Sprintf("sub%d", i)); err != nil {
 			return err
 		}
-		if _, err := store.CreateFile(ctx, root, vfs.Path{getDirPath, fmt.Sprintf("file%d.txt", i)}, []byte("meta")); err != nil {
+		if err := mkfile([]byte("meta"), getDirPath, fmt.Sprintf("file%d.txt", i)); err != nil {
 			return err
 		}
 	}
