@@ -13,10 +13,7 @@ import (
 // fileState is a file's blob and content version, from its row.
 func fileState(t *testing.T, s *Store, p string) (blob []byte, version int64) {
 	t.Helper()
-	ks, err := s.begin()
-	require.NoError(t, err)
-	defer s.end(ks)
-	require.NoError(t, s.view(bg, ks, func(tx *Tx) error {
+	require.NoError(t, s.View(bg, func(tx *Tx) error {
 		f, err := tx.resolveFile(app, P(t, p))
 		if err == nil {
 			blob, version = bytes.Clone(f.blob), f.version
