@@ -240,29 +240,14 @@ const subtree = `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT n.id FROM 
 // dropTree deletes the node id and everything below it, puts their blobs in
 // the garbage table, and returns what they counted for, by owner.
 func (t *Tx) dropTree(id int64) (map[string]amounts, error) {
-	st, err := t.stmt(subtree + `SELECT coalesce(owner, ''), count(*), coalesce(sum(size), 0), coalesce(sum(meta_len), 0)
-		FROM nodes WHERE id IN (SELECT id FROM sub) GROUP BY 1`)
+	by := map[string]amounts{}
+	var owner string
+	var a amounts
+	err := t.each("reading a tree to delete", subtree+`SELECT coalesce(owner, ''), count(*), coalesce(sum(size), 0), coalesce(sum(meta_len), 0)
+		FROM nodes WHERE id IN (SELECT id FROM sub) GROUP BY 1`, []any{id}, []any{&owner, &a.entries, &a.content, &a.meta},
+		func() (bool, error) { by[owner] = a; return true, nil })
 	if err != nil {
 		return nil, err
-	}
-	rows, err := st.QueryContext(t.ctx, id)
-	if err != nil {
-		return nil, dbErr("reading a tree to delete", err)
-	}
-	by := map[string]amounts{}
-	for rows.Next() {
-		var owner string
-		var a amounts
-		if err := rows.Scan(&owner, &a.entries, &a.content, &a.meta); err != nil {
-			rows.Close()
-			return nil, dbErr("reading a tree to delete", err)
-		}
-		by[owner] = a
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return nil, dbErr("reading a tree to delete", err)
 	}
 	res, err := t.exec(subtree+`INSERT INTO garbage (blob) SELECT blob FROM nodes WHERE id IN (SELECT id FROM sub) AND blob IS NOT NULL`, id)
 	if err != nil {
@@ -440,53 +425,21 @@ const smallDir = 64
 // rowsOf calls fn with the record of each entry of the directory dir, in
 // the name index's order.
 func (t *Tx) rowsOf(dir int64, fn func(rec []byte) error) error {
-	st, err := t.stmt(`SELECT rec FROM nodes WHERE parent = ?`)
-	if err != nil {
-		return err
-	}
-	rows, err := st.QueryContext(t.ctx, dir)
-	if err != nil {
-		return dbErr("listing a directory", err)
-	}
-	defer rows.Close()
 	var rec sql.RawBytes
-	for rows.Next() {
-		if err := rows.Scan(&rec); err != nil {
-			return dbErr("listing a directory", err)
-		}
-		if err := fn(rec); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return dbErr("listing a directory", err)
-	}
-	return nil
+	return t.each("listing a directory", `SELECT rec FROM nodes WHERE parent = ?`, []any{dir}, []any{&rec},
+		func() (bool, error) { return true, fn(rec) })
 }
 
 // childIDs returns the row ids of d's entries, sorted.
 func (t *Tx) childIDs(d *node) ([]int64, error) {
-	st, err := t.stmt(`SELECT id FROM nodes WHERE parent = ?`)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(t.ctx, d.id)
-	if err != nil {
-		return nil, dbErr("listing a directory", err)
-	}
-	defer rows.Close()
 	// nchild is a clear column: trusted to size the list only within the
 	// store's own limit on entries.
 	ids := make([]int64, 0, min(max(d.nchild, 0), int64(t.s.maxEntries)))
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, dbErr("listing a directory", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("listing a directory", err)
+	var id int64
+	err := t.each("listing a directory", `SELECT id FROM nodes WHERE parent = ?`, []any{d.id}, []any{&id},
+		func() (bool, error) { ids = append(ids, id); return true, nil })
+	if err != nil {
+		return nil, err
 	}
 	slices.Sort(ids)
 	return ids, nil
@@ -508,32 +461,19 @@ func idRun(ids []int64) int {
 // from childIDs, all present), in id order, reading the range of row ids
 // they span and skipping the rows between that are not asked for.
 func (t *Tx) rowsIn(ids []int64, fn func(rec []byte) error) error {
-	st, err := t.stmt(`SELECT id, rec FROM nodes WHERE id BETWEEN ? AND ?`)
-	if err != nil {
-		return err
-	}
-	rows, err := st.QueryContext(t.ctx, ids[0], ids[len(ids)-1])
-	if err != nil {
-		return dbErr("listing a directory", err)
-	}
-	defer rows.Close()
 	var id int64
 	var rec sql.RawBytes
 	next := 0
-	for rows.Next() && next < len(ids) {
-		if err := rows.Scan(&id, &rec); err != nil {
-			return dbErr("listing a directory", err)
-		}
-		if id != ids[next] {
-			continue // another directory's row
-		}
-		next++
-		if err := fn(rec); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return dbErr("listing a directory", err)
+	err := t.each("listing a directory", `SELECT id, rec FROM nodes WHERE id BETWEEN ? AND ?`, []any{ids[0], ids[len(ids)-1]}, []any{&id, &rec},
+		func() (bool, error) {
+			if id != ids[next] {
+				return true, nil // another directory's row
+			}
+			next++
+			return next < len(ids), fn(rec)
+		})
+	if err != nil {
+		return err
 	}
 	if next != len(ids) {
 		return fmt.Errorf("%w: entry %d of a directory is gone", ErrCorrupt, ids[next])

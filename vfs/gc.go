@@ -100,24 +100,13 @@ func (c *collector) run(ctx context.Context) error {
 		var ids []int64
 		var blobs [][]byte
 		if err := s.view(ctx, nil, func(t *Tx) error {
-			st, err := t.stmt(`SELECT id, blob FROM garbage WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000`)
-			if err != nil {
-				return err
-			}
-			rows, err := st.QueryContext(t.ctx, from, last)
-			if err != nil {
-				return dbErr("reading the garbage table", err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var id int64
-				var b []byte
-				if err := rows.Scan(&id, &b); err != nil {
-					return dbErr("reading the garbage table", err)
-				}
-				ids, blobs = append(ids, id), append(blobs, b)
-			}
-			return rows.Err()
+			var id int64
+			var b []byte // database/sql scans a fresh copy into it each row
+			return t.each("reading the garbage table", `SELECT id, blob FROM garbage WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000`,
+				[]any{from, last}, []any{&id, &b}, func() (bool, error) {
+					ids, blobs = append(ids, id), append(blobs, b)
+					return true, nil
+				})
 		}); err != nil {
 			return err
 		}

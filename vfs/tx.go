@@ -245,6 +245,35 @@ func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 	return st.ExecContext(t.ctx, args...)
 }
 
+// each runs the query q with args and, for each row, scans it into dest
+// and calls fn, until the rows end or fn returns false or an error.
+// Errors of the query itself are dbErr(what, ...). The rows are closed
+// when it returns (values scanned into sql.RawBytes are valid only
+// within fn).
+func (t *Tx) each(what, q string, args []any, dest []any, fn func() (more bool, err error)) error {
+	st, err := t.stmt(q)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(t.ctx, args...)
+	if err != nil {
+		return dbErr(what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return dbErr(what, err)
+		}
+		if more, err := fn(); err != nil || !more {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return dbErr(what, err)
+	}
+	return nil
+}
+
 func (t *Tx) queryRow(q string, args ...any) (*sql.Row, error) {
 	st, err := t.stmt(q)
 	if err != nil {
