@@ -10,6 +10,7 @@ import (
 	"github.com/safe-launcher/launcher/framing"
 	"github.com/safe-launcher/launcher/handshake"
 	"github.com/safe-launcher/launcher/launcher"
+	"github.com/safe-launcher/launcher/launcher/launchertest"
 	"github.com/safe-launcher/launcher/wire"
 )
 
@@ -43,13 +44,7 @@ func TestLockEndsSessionsAndRefuses(t *testing.T) {
 		s.expectClosed(t)
 	}
 
-	tok, err := d.Srv.MintLauncherString(app.ID)
-	require.NoError(t, err)
-	r := dialRaw(t, d)
-	_, req, err := handshake.NewApp(randReader{}, tok, "v1.0", handshake.Counter)
-	require.NoError(t, err)
-	require.NoError(t, framing.WriteFrame(r, req))
-	r.expectPlainError(t, wire.CodeLocked)
+	tok := handshakeRefusedLocked(t, d, app.ID)
 
 	d.Srv.Unlock()
 	assert.False(t, d.Srv.Locked())
@@ -62,13 +57,22 @@ func TestLockEndsSessionsAndRefuses(t *testing.T) {
 // TestStartLocked: a launcher configured Locked refuses apps until Unlock.
 func TestStartLocked(t *testing.T) {
 	d, app := start(t, launcher.Config{Locked: true})
-	tok, err := d.Srv.MintLauncherString(app.ID)
+	handshakeRefusedLocked(t, d, app.ID)
+	d.Srv.Unlock()
+	probe(t, d, app.ID)
+}
+
+// handshakeRefusedLocked mints a launcher string for appID, sends its
+// handshake and expects the locked launcher's plain -134; it returns the
+// string.
+func handshakeRefusedLocked(t *testing.T, d *launchertest.Daemon, appID string) string {
+	t.Helper()
+	tok, err := d.Srv.MintLauncherString(appID)
 	require.NoError(t, err)
 	r := dialRaw(t, d)
 	_, req, err := handshake.NewApp(randReader{}, tok, "v1.0", handshake.Counter)
 	require.NoError(t, err)
 	require.NoError(t, framing.WriteFrame(r, req))
 	r.expectPlainError(t, wire.CodeLocked)
-	d.Srv.Unlock()
-	probe(t, d, app.ID)
+	return tok
 }
